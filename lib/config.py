@@ -1,0 +1,315 @@
+"""Typed settings from `.streamlit/secrets.toml` and `BUCKETDESK_*` environment variables.
+
+One or more *bucket profiles* live under `[bucketdesk.profiles.<name>]` in secrets.toml. A single
+bucket can be configured from the environment alone: every profile setting has a
+`BUCKETDESK_<SETTING>` variable, which applies to the default profile (creating it from
+`BUCKETDESK_BUCKET` when the file has none). With no bucket anywhere, the app runs the embedded
+sandbox.
+
+Endpoint, region and credentials normally come from boto3's own chain (`AWS_ENDPOINT_URL_S3`,
+`AWS_REGION`, keys, profiles, instance roles); a profile may name them but never has to.
+
+Every problem is collected and raised at once as a `ConfigError` naming each bad setting, so an
+operator fixes the whole file in one go instead of one restart per mistake.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from lib.errors import ConfigError
+from lib.names import template_problems
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+# A single POST upload cannot exceed 5 GiB (S3's limit for one PUT/POST).
+POST_UPLOAD_LIMIT = 5 * GiB
+# S3 accepts objects up to 5 TiB, in at most 10,000 parts.
+OBJECT_LIMIT = 5 * 1024 * GiB
+# SigV4 presigned URLs and POST policies are valid for at most 7 days.
+MAX_SIGNATURE_SECONDS = 7 * 24 * 3600
+
+DEFAULT_KEY_TEMPLATE = "uploads/{yyyy}/{mm}/{dd}/{uuid}/{safe_name}"
+DEFAULT_ALLOWED_TYPES = (
+    "image/*",
+    "video/*",
+    "audio/*",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "application/json",
+    "application/zip",
+)
+
+ENV_PREFIX = "BUCKETDESK_"
+SANDBOX_PROFILE = "sandbox"
+
+
+@dataclass(frozen=True)
+class BucketProfile:
+    """Everything bucketdesk needs to know about one bucket."""
+
+    name: str
+    bucket: str
+    label: str = ""
+    max_upload_bytes: int = POST_UPLOAD_LIMIT
+    allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
+    upload_prefix: str = DEFAULT_KEY_TEMPLATE
+    policy_expiry_seconds: int = 300
+    # Server-side endpoint; None means boto3's chain (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS).
+    endpoint_url: str | None = None
+    # The endpoint the *browser* reaches, when it differs from the server's (e.g. docker networks).
+    public_endpoint_url: str | None = None
+    region: str | None = None
+    addressing_style: str = "auto"
+    # A named profile from ~/.aws/config; None means boto3's default chain.
+    aws_profile: str | None = None
+    # Explicit keys are accepted (the sandbox uses fake ones) but never required.
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    on_verify_failure: str = "quarantine"
+    quarantine_prefix: str = "quarantine/"
+    verify_max_image_bytes: int = 64 * MiB
+    multipart_threshold_bytes: int = 64 * MiB
+    multipart_concurrency: int = 4
+    allow_delete: bool = False
+    sandbox: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.bucket
+
+
+@dataclass(frozen=True)
+class Settings:
+    profiles: dict[str, BucketProfile]
+    default_profile: str
+    audit_log_path: Path = Path(".bucketdesk/audit.jsonl")
+    upload_concurrency: int = 3
+
+    @property
+    def sandbox(self) -> bool:
+        return not self.profiles
+
+    def profile(self, name: str | None = None) -> BucketProfile:
+        return self.profiles[name or self.default_profile]
+
+
+# How each setting is read from text (env) or TOML, and checked. Name -> (parser, check, hint).
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    number = int(str(value).strip().replace("_", ""))
+    if number <= 0:
+        raise ValueError("must be greater than 0")
+    return number
+
+
+def _types(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    patterns = tuple(str(item).strip().lower() for item in items if str(item).strip())
+    if not patterns:
+        raise ValueError("name at least one MIME type, e.g. image/*,application/pdf")
+    for pattern in patterns:
+        major, _, minor = pattern.partition("/")
+        if not major or not minor or (major == "*" and minor != "*"):
+            raise ValueError(f"{pattern!r} is not a MIME pattern like image/png or image/*")
+    return patterns
+
+
+def _text(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return text.rstrip("/")
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _choice(*options: str):
+    def parse(value: Any) -> str:
+        text = _text(value).lower()
+        if text not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return text
+
+    return parse
+
+
+def _prefix(value: Any) -> str:
+    text = _text(value).lstrip("/")
+    return text if text.endswith("/") else text + "/"
+
+
+def _template(value: Any) -> str:
+    text = _text(value).lstrip("/")
+    problems = template_problems(text)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return text
+
+
+_PROFILE_PARSERS = {
+    "bucket": _text,
+    "label": _text,
+    "max_upload_bytes": _positive_int,
+    "allowed_types": _types,
+    "upload_prefix": _template,
+    "policy_expiry_seconds": _positive_int,
+    "endpoint_url": _url,
+    "public_endpoint_url": _url,
+    "region": _text,
+    "addressing_style": _choice("auto", "path", "virtual"),
+    "aws_profile": _text,
+    "access_key_id": _text,
+    "secret_access_key": _text,
+    "on_verify_failure": _choice("quarantine", "delete"),
+    "quarantine_prefix": _prefix,
+    "verify_max_image_bytes": _positive_int,
+    "multipart_threshold_bytes": _positive_int,
+    "multipart_concurrency": _positive_int,
+    "allow_delete": _bool,
+}
+_GLOBAL_PARSERS = {
+    "default_profile": _text,
+    "audit_log_path": lambda value: Path(_text(value)),
+    "upload_concurrency": _positive_int,
+}
+
+
+def default_secrets_paths(project_dir: Path | None = None) -> list[Path]:
+    """Where Streamlit itself looks for secrets.toml: the user's, then the project's (which wins)."""
+    project_dir = project_dir or Path.cwd()
+    return [Path.home() / ".streamlit" / "secrets.toml", project_dir / ".streamlit" / "secrets.toml"]
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    secrets_paths: list[Path] | None = None,
+) -> Settings:
+    """Read every source, check every setting, and return Settings or raise one ConfigError."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    document: dict[str, Any] = {}
+    for path in default_secrets_paths() if secrets_paths is None else secrets_paths:
+        if not path.is_file():
+            continue
+        try:
+            section = tomllib.loads(path.read_text(encoding="utf-8")).get("bucketdesk", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: not valid TOML ({exc}).")
+            continue
+        _merge(document, section)
+
+    raw_profiles = document.pop("profiles", {}) or {}
+    if not isinstance(raw_profiles, dict):
+        problems.append("[bucketdesk.profiles] must be a table of tables, one per bucket.")
+        raw_profiles = {}
+
+    global_values = _parse_section(document, _GLOBAL_PARSERS, "bucketdesk", problems)
+    for unknown in sorted(set(document) - set(_GLOBAL_PARSERS)):
+        problems.append(f"bucketdesk.{unknown}: unknown setting (check the spelling).")
+    for name, setting in _GLOBAL_PARSERS.items():
+        env_name = ENV_PREFIX + name.upper()
+        if env.get(env_name, "").strip():
+            _parse_into(global_values, name, env[env_name], setting, env_name, problems)
+
+    profiles: dict[str, dict[str, Any]] = {}
+    for name, raw in raw_profiles.items():
+        if not isinstance(raw, dict):
+            problems.append(f"bucketdesk.profiles.{name}: must be a table of settings.")
+            continue
+        profiles[name] = _parse_section(raw, _PROFILE_PARSERS, f"bucketdesk.profiles.{name}", problems)
+        for unknown in sorted(set(raw) - set(_PROFILE_PARSERS)):
+            problems.append(f"bucketdesk.profiles.{name}.{unknown}: unknown setting (check the spelling).")
+
+    # Environment variables apply to the default profile, creating it when only env is used.
+    env_values: dict[str, Any] = {}
+    for name, parser in _PROFILE_PARSERS.items():
+        env_name = ENV_PREFIX + name.upper()
+        if env.get(env_name, "").strip():
+            _parse_into(env_values, name, env[env_name], parser, env_name, problems)
+
+    default_name = global_values.get("default_profile") or (next(iter(profiles)) if profiles else "default")
+    if env_values:
+        profiles.setdefault(default_name, {}).update(env_values)
+
+    built: dict[str, BucketProfile] = {}
+    for name, values in profiles.items():
+        where = f"bucketdesk.profiles.{name}" if name in raw_profiles else f"{ENV_PREFIX}*"
+        if not values.get("bucket"):
+            problems.append(f"{where}.bucket: missing; name the bucket (or set {ENV_PREFIX}BUCKET).")
+            continue
+        profile = BucketProfile(name=name, **values)
+        problems.extend(_profile_problems(profile, where))
+        built[name] = profile
+
+    if profiles and default_name not in profiles:
+        problems.append(
+            f"bucketdesk.default_profile: {default_name!r} is not a profile; choose one of {', '.join(sorted(profiles))}."
+        )
+    if problems:
+        raise ConfigError(problems)
+    settings_values = {k: v for k, v in global_values.items() if k != "default_profile"}
+    return Settings(profiles=built, default_profile=default_name if built else SANDBOX_PROFILE, **settings_values)
+
+
+def sandbox_settings(settings: Settings, profile: BucketProfile) -> Settings:
+    """The settings to use when the embedded sandbox stands in for a configured bucket."""
+    return replace(settings, profiles={profile.name: profile}, default_profile=profile.name)
+
+
+def _profile_problems(profile: BucketProfile, where: str) -> list[str]:
+    problems = []
+    if profile.max_upload_bytes > OBJECT_LIMIT:
+        problems.append(f"{where}.max_upload_bytes: S3 stores objects up to 5 TiB; {profile.max_upload_bytes} is more.")
+    if profile.policy_expiry_seconds > MAX_SIGNATURE_SECONDS:
+        problems.append(f"{where}.policy_expiry_seconds: SigV4 grants last at most 7 days (604800 s).")
+    if bool(profile.access_key_id) != bool(profile.secret_access_key):
+        problems.append(f"{where}.access_key_id / secret_access_key: give both or neither (neither uses boto3's chain).")
+    if profile.multipart_threshold_bytes < 5 * MiB:
+        problems.append(f"{where}.multipart_threshold_bytes: S3 parts are at least 5 MiB, so the threshold must be too.")
+    return problems
+
+
+def _parse_section(raw: dict, parsers: dict, where: str, problems: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in parsers:
+            _parse_into(values, name, value, parsers[name], f"{where}.{name}", problems)
+    return values
+
+
+def _parse_into(values: dict, name: str, raw: Any, parser, where: str, problems: list[str]) -> None:
+    try:
+        values[name] = parser(raw)
+    except (ValueError, TypeError) as exc:
+        problems.append(f"{where}: {exc} (got {str(raw)[:60]!r}).")
+
+
+def _merge(into: dict, other: dict) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value

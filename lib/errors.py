@@ -1,0 +1,57 @@
+"""One exception hierarchy. Every error carries a sentence a person can act on.
+
+Pages catch `BucketdeskError`, show `.message` with st.error and `.hint` below it; anything else
+reaching the UI is a bug.
+"""
+
+from __future__ import annotations
+
+
+class BucketdeskError(Exception):
+    """Base class: `message` says what happened, `hint` says what to check or do."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+
+class ConfigError(BucketdeskError):
+    """The configuration is wrong; `problems` names every bad setting at once."""
+
+    hint = "Fix these settings in .streamlit/secrets.toml or the BUCKETDESK_* environment variables, then restart."
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("bucketdesk's configuration has problems:\n" + "\n".join(f"- {p}" for p in self.problems))
+
+
+class StorageError(BucketdeskError):
+    """S3 refused or could not be reached; `code` is S3's error code when there is one."""
+
+    def __init__(self, message: str, hint: str = "", code: str | None = None):
+        super().__init__(message, hint)
+        self.code = code
+
+
+class BucketNotFound(StorageError):
+    pass
+
+
+class AccessDenied(StorageError):
+    pass
+
+
+class EndpointUnreachable(StorageError):
+    pass
+
+
+class Throttled(StorageError):
+    pass
+
+
+class BadCredentials(StorageError):
+    pass

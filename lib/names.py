@@ -1,0 +1,122 @@
+"""File-name sanitising and object-key templates.
+
+A browser-supplied file name is hostile until proven otherwise: it may carry path separators,
+traversal, control characters, bidi overrides that disguise `gnp.exe` as `exe.png`, or be empty or
+ten thousand characters long. `safe_name` turns any of them into one harmless key segment;
+`display_name` keeps the person's original wording (minus invisible tricks) for metadata and UI.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+import uuid as uuid_module
+from datetime import datetime, timezone
+from urllib.parse import quote, unquote
+
+SAFE_NAME_MAX_CHARS = 100
+DISPLAY_NAME_MAX_CHARS = 255
+FALLBACK_NAME = "file"
+# Windows refuses these as file names, and people download objects under their safe name.
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+_UNSAFE = re.compile(r"[^\w.()\-]+")
+TEMPLATE_FIELDS = {"yyyy", "mm", "dd", "uuid", "safe_name", "user"}
+
+
+def _visible(text: str) -> str:
+    """NFC, without control (Cc), format (Cf: bidi overrides, zero-width) or unassigned characters."""
+    text = unicodedata.normalize("NFC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) not in {"Cc", "Cf", "Cn", "Cs", "Co"})
+
+
+def display_name(original: str) -> str:
+    """The name as the person typed it, minus invisible characters; for UI, metadata and downloads."""
+    name = _visible(original).replace("/", "_").replace("\\", "_").strip()
+    return name[:DISPLAY_NAME_MAX_CHARS] or FALLBACK_NAME
+
+
+def safe_name(original: str, max_chars: int = SAFE_NAME_MAX_CHARS) -> str:
+    """One key segment: letters, digits, `_ - . ( )`; no traversal, never empty, at most max_chars."""
+    name = _UNSAFE.sub("_", _visible(original))  # separators, spaces, quotes, <, >, … become "_"
+    name = re.sub(r"\.{2,}", ".", name)  # no ".." anywhere
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not ext.isalnum() or len(ext) > 16:
+        stem, ext = name, ""
+    ext = f".{ext.lower()}"[:max_chars - 1] if ext else ""
+    stem = re.sub(r"_{2,}", "_", stem).strip("._-") or FALLBACK_NAME
+    if stem.lower() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    stem = stem[: max(1, max_chars - len(ext))].rstrip("._-") or FALLBACK_NAME[: max(1, max_chars - len(ext))]
+    return stem + ext
+
+
+def ascii_name(name: str) -> str:
+    """An ASCII-only safe name (accents dropped), for headers that cannot carry UTF-8."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return safe_name(folded)
+
+
+def user_segment(identity: str) -> str:
+    """An identity as a key segment (for `{user}` in templates)."""
+    return safe_name(identity.lower(), max_chars=64).replace("(", "_").replace(")", "_")
+
+
+def template_problems(template: str) -> list[str]:
+    """Why a key template is unusable (empty list when it is fine)."""
+    problems = []
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        return [f"not a valid template ({exc})"]
+    unknown = names - TEMPLATE_FIELDS
+    if unknown:
+        problems.append(
+            f"unknown placeholder(s) {', '.join('{' + n + '}' for n in sorted(unknown))}; "
+            f"use {', '.join('{' + n + '}' for n in sorted(TEMPLATE_FIELDS))}"
+        )
+    if "uuid" not in names:
+        problems.append("must contain {uuid} so two uploads never overwrite each other")
+    if ".." in template.split("/") or template.startswith("/"):
+        problems.append("must not start with / or contain ..")
+    return problems
+
+
+def static_prefix(template: str) -> str:
+    """The fixed part before the first placeholder: every key the template makes starts with it."""
+    return template.split("{", 1)[0]
+
+
+def render_key(
+    template: str,
+    *,
+    original_name: str,
+    user: str,
+    now: datetime | None = None,
+    unique: str | None = None,
+) -> str:
+    now = now or datetime.now(timezone.utc)
+    return template.format(
+        yyyy=f"{now.year:04d}",
+        mm=f"{now.month:02d}",
+        dd=f"{now.day:02d}",
+        uuid=unique or uuid_module.uuid4().hex,
+        safe_name=safe_name(original_name),
+        user=user_segment(user),
+    )
+
+
+def encode_metadata(value: str) -> str:
+    """S3 user metadata travels in HTTP headers, so it must be ASCII: percent-encode UTF-8."""
+    return quote(value, safe=" @._-()+,:;=!*'~")
+
+
+def decode_metadata(value: str) -> str:
+    return unquote(value)
+
+
+def content_disposition(name: str, disposition: str = "attachment") -> str:
+    """RFC 6266 header: an ASCII fallback plus the exact UTF-8 name for browsers that read it."""
+    shown = display_name(name)
+    fallback = ascii_name(shown)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(shown, safe='')}"

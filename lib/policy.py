@@ -1,0 +1,249 @@
+"""Upload rules -> a signed POST policy (a *grant*) or a *refusal* with a reason a person understands.
+
+This is the one signing seam: the browser declares a file (name, size, type) and gets back either a
+grant that pins everything the bucket must enforce, or a sentence saying why not. The grant pins:
+the bucket, the exact key, `content-length-range` equal to the declared size, the exact
+Content-Type, the uploader's identity, the original name, `success_action_status` and a short
+expiry. The bucket enforces the policy, so a browser that lies gets nothing stored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import mimetypes
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.config import POST_UPLOAD_LIMIT, BucketProfile
+from lib.names import content_disposition, display_name, encode_metadata, render_key, safe_name
+from lib.s3 import S3Gateway
+
+# Types a browser would render as active content (scripts) when opened from the bucket's origin.
+# A wildcard such as "*/*" or "image/*" never admits them; a profile must name them exactly.
+ACTIVE_CONTENT_TYPES = {
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "application/javascript",
+    "text/javascript",
+    "application/x-msdownload",
+    "application/x-sh",
+}
+# What browsers and operating systems actually report, mapped to one canonical type.
+# (Chrome on Windows reports .csv as application/vnd.ms-excel when Excel is installed.)
+TYPE_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-png": "image/png",
+    "application/x-zip-compressed": "application/zip",
+    "application/x-zip": "application/zip",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/mp3": "audio/mpeg",
+    "audio/x-m4a": "audio/mp4",
+    "video/x-m4v": "video/mp4",
+    "text/x-csv": "text/csv",
+    "application/csv": "text/csv",
+}
+# Extensions whose reported type depends on the machine; the extension's meaning decides.
+_EXTENSION_WINS = {".csv": {"application/vnd.ms-excel", "text/plain"}, ".json": {"text/plain"}, ".md": {"text/plain"}}
+_EXTRA_TYPES = {
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".heic": "image/heic",
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".md": "text/markdown",
+    ".m4a": "audio/mp4",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".mkv": "video/x-matroska",
+    ".jsonl": "application/jsonl",
+    ".parquet": "application/vnd.apache.parquet",
+}
+MAX_FILES_PER_REQUEST = 500
+
+
+@dataclass(frozen=True)
+class DeclaredFile:
+    """What the browser says about a file it wants to upload. Untrusted."""
+
+    id: str
+    name: str
+    size: int
+    type: str = ""
+    sha256: str | None = None  # base64 SHA-256, when the browser computed it
+
+
+@dataclass(frozen=True)
+class Grant:
+    file_id: str
+    bucket: str
+    key: str
+    url: str
+    fields: dict[str, str]
+    size: int
+    content_type: str
+    uploader: str
+    original_name: str
+    expires_at: float  # epoch seconds
+    sign_seq: int = 1
+    sha256: str | None = None
+
+    def for_browser(self) -> dict[str, Any]:
+        return {
+            "kind": "post",
+            "url": self.url,
+            "fields": self.fields,
+            "key": self.key,
+            "expiresAt": int(self.expires_at * 1000),
+            "signSeq": self.sign_seq,
+        }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    file_id: str
+    name: str
+    reason: str
+    code: str = "refused"
+
+    def for_browser(self) -> dict[str, Any]:
+        return {"refused": self.reason, "code": self.code}
+
+
+@dataclass
+class UploadRules:
+    """The checks a profile applies before anything is signed; pure, so it is easy to test."""
+
+    profile: BucketProfile
+    extra_types: dict[str, str] = field(default_factory=lambda: dict(_EXTRA_TYPES))
+
+    def guess_type(self, name: str) -> str | None:
+        ext = _extension(name)
+        return self.extra_types.get(ext) or mimetypes.types_map.get(ext)
+
+    def resolve_type(self, declared: DeclaredFile) -> tuple[str | None, str | None]:
+        """(content type to pin, None) or (None, reason for refusing)."""
+        reported = canonical_type(declared.type)
+        guessed = self.guess_type(declared.name)
+        shown = display_name(declared.name)
+        if not reported:
+            if not guessed:
+                return None, f"“{shown}” has no type and no known extension, so its type cannot be told. Rename it with the right extension."
+            return guessed, None
+        if guessed and reported != guessed:
+            if reported in _EXTENSION_WINS.get(_extension(declared.name), set()):
+                return guessed, None
+            return None, (
+                f"“{shown}” says it is {reported}, but its extension {_extension(declared.name)} means {guessed}. "
+                "Rename the file or save it in the format its name says."
+            )
+        return reported, None
+
+    def type_allowed(self, content_type: str) -> bool:
+        for pattern in self.profile.allowed_types:
+            if pattern == content_type:
+                return True
+            if content_type not in ACTIVE_CONTENT_TYPES and fnmatch.fnmatchcase(content_type, pattern):
+                return True
+        return False
+
+    def check(self, declared: DeclaredFile) -> tuple[str | None, Refusal | None]:
+        """(content type, None) when the file may be uploaded, else (None, Refusal)."""
+        shown = display_name(declared.name)
+        limit = min(self.profile.max_upload_bytes, POST_UPLOAD_LIMIT)
+        if not isinstance(declared.size, int) or declared.size < 0:
+            return None, Refusal(declared.id, shown, f"“{shown}” did not report a valid size.", "bad_size")
+        if declared.size > limit:
+            return None, Refusal(
+                declared.id,
+                shown,
+                f"“{shown}” is {human_bytes(declared.size)}; the limit for {self.profile.display_name} is {human_bytes(limit)}.",
+                "too_large",
+            )
+        content_type, problem = self.resolve_type(declared)
+        if problem:
+            return None, Refusal(declared.id, shown, problem, "type_mismatch")
+        if not self.type_allowed(content_type):
+            return None, Refusal(
+                declared.id,
+                shown,
+                f"“{shown}” is {content_type}, which {self.profile.display_name} does not accept. "
+                f"Allowed: {', '.join(self.profile.allowed_types)}.",
+                "type_not_allowed",
+            )
+        return content_type, None
+
+
+def sign_upload(
+    gateway: S3Gateway,
+    uploader: str,
+    declared: DeclaredFile,
+    *,
+    sign_seq: int = 1,
+) -> Grant | Refusal:
+    """A grant for one declared file, or a refusal saying why."""
+    profile = gateway.profile
+    content_type, refusal = UploadRules(profile).check(declared)
+    if refusal:
+        return refusal
+    original = display_name(declared.name)
+    key = render_key(profile.upload_prefix, original_name=declared.name, user=uploader)
+    fields = {
+        "Content-Type": content_type,
+        "Content-Disposition": content_disposition(original),
+        "success_action_status": "201",
+        "x-amz-meta-uploaded-by": encode_metadata(uploader),
+        "x-amz-meta-original-name": encode_metadata(original),
+    }
+    if declared.sha256:
+        fields["x-amz-checksum-sha256"] = declared.sha256
+    # boto3 adds the bucket and exact-key conditions itself; every other field is pinned here.
+    conditions: list[Any] = [["content-length-range", declared.size, declared.size]]
+    conditions += [{name: value} for name, value in fields.items()]
+    expires_at = time.time() + profile.policy_expiry_seconds
+    post = gateway.presign_post(key, fields, conditions, profile.policy_expiry_seconds)
+    return Grant(
+        file_id=declared.id,
+        bucket=profile.bucket,
+        key=key,
+        url=post["url"],
+        fields=post["fields"],
+        size=declared.size,
+        content_type=content_type,
+        uploader=uploader,
+        original_name=original,
+        expires_at=expires_at,
+        sign_seq=sign_seq,
+        sha256=declared.sha256,
+    )
+
+
+def sign_uploads(gateway: S3Gateway, uploader: str, declared: list[DeclaredFile], *, sign_seq: int = 1) -> list[Grant | Refusal]:
+    if len(declared) > MAX_FILES_PER_REQUEST:
+        return [
+            Refusal(d.id, display_name(d.name), f"Choose at most {MAX_FILES_PER_REQUEST} files at a time.", "too_many")
+            for d in declared
+        ]
+    return [sign_upload(gateway, uploader, d, sign_seq=sign_seq) for d in declared]
+
+
+def canonical_type(content_type: str | None) -> str:
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return TYPE_ALIASES.get(base, base)
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+def _extension(name: str) -> str:
+    safe = safe_name(name)
+    return "." + safe.rsplit(".", 1)[1] if "." in safe else ""

@@ -1,0 +1,184 @@
+"""The one gateway to S3: clients (retries, timeouts, endpoints) and the calls bucketdesk makes.
+
+Two clients per profile: `client` talks to the endpoint the *server* reaches; `signer` signs
+grants for the endpoint the *browser* reaches (`public_endpoint_url`), because a presigned URL's
+host is part of its signature. Every botocore failure leaves this module as a `StorageError`
+subclass carrying a sentence and a hint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Iterator
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from lib.config import BucketProfile
+from lib.errors import (
+    AccessDenied,
+    BadCredentials,
+    BucketNotFound,
+    EndpointUnreachable,
+    StorageError,
+    Throttled,
+)
+
+_THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503", "ServiceUnavailable"}
+_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
+
+
+def make_client(profile: BucketProfile, endpoint_url: str | None = None):
+    """A boto3 S3 client for the profile; endpoint None means boto3's own chain decides."""
+    session = boto3.session.Session(
+        profile_name=profile.aws_profile,
+        aws_access_key_id=profile.access_key_id,
+        aws_secret_access_key=profile.secret_access_key,
+        region_name=profile.region,
+    )
+    config = Config(
+        signature_version="s3v4",
+        # Adaptive retries back off on SlowDown/503 instead of hammering a throttled bucket.
+        retries={"max_attempts": 5, "mode": "adaptive"},
+        connect_timeout=5,
+        read_timeout=30,
+        s3={"addressing_style": profile.addressing_style},
+        # Checksums only when an operation requires them: not every S3-compatible store speaks CRC32.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    try:
+        return session.client("s3", endpoint_url=endpoint_url, region_name=session.region_name or "us-east-1", config=config)
+    except BotoCoreError as exc:  # e.g. an unknown aws_profile
+        raise storage_error(exc, f"connecting to bucket {profile.bucket}") from exc
+
+
+@dataclass
+class S3Gateway:
+    profile: BucketProfile
+
+    @cached_property
+    def client(self):
+        return make_client(self.profile, self.profile.endpoint_url)
+
+    @cached_property
+    def signer(self):
+        """Signs for the browser's endpoint; the same client when the browser reaches the same one."""
+        if not self.profile.public_endpoint_url or self.profile.public_endpoint_url == self.profile.endpoint_url:
+            return self.client
+        return make_client(self.profile, self.profile.public_endpoint_url)
+
+    @property
+    def bucket(self) -> str:
+        return self.profile.bucket
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        """HEAD an object; None when it does not exist."""
+        try:
+            with storage_errors(f"reading {key}"):
+                return self.client.head_object(Bucket=self.bucket, Key=key)
+        except StorageError as exc:
+            if exc.code in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+
+    def read(self, key: str, first: int = 0, last: int | None = None) -> bytes:
+        """Bytes first..last (inclusive) of an object; the whole object when last is None."""
+        kwargs = {"Range": f"bytes={first}-{'' if last is None else last}"} if (first or last is not None) else {}
+        with storage_errors(f"reading {key}"):
+            return self.client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"].read()
+
+    def delete(self, key: str) -> None:
+        with storage_errors(f"deleting {key}"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def move(self, key: str, new_key: str) -> None:
+        """Copy then delete (S3 has no rename); managed copy handles objects over 5 GiB."""
+        with storage_errors(f"moving {key}"):
+            self.client.copy({"Bucket": self.bucket, "Key": key}, self.bucket, new_key)
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def presign_get(self, key: str, expires_in: int = 3600, disposition: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        if disposition:
+            params["ResponseContentDisposition"] = disposition
+        with storage_errors(f"signing a link to {key}"):
+            return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+
+    def presign_post(self, key: str, fields: dict, conditions: list, expires_in: int) -> dict:
+        with storage_errors(f"signing an upload to {key}"):
+            return self.signer.generate_presigned_post(
+                Bucket=self.bucket, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in
+            )
+
+    def check_bucket(self) -> None:
+        """Raise a specific StorageError when the bucket is missing, forbidden or unreachable."""
+        with storage_errors(f"opening bucket {self.bucket}"):
+            self.client.head_bucket(Bucket=self.bucket)
+
+
+@contextlib.contextmanager
+def storage_errors(action: str) -> Iterator[None]:
+    """Translate botocore exceptions raised inside into StorageError subclasses with sentences."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except (ClientError, BotoCoreError) as exc:
+        raise storage_error(exc, action) from exc
+
+
+def storage_error(exc: Exception, action: str) -> StorageError:
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return BadCredentials(
+            f"No AWS credentials were found while {action}.",
+            "Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role for the app server.",
+            code="NoCredentials",
+        )
+    if isinstance(exc, NoRegionError):
+        return StorageError(f"No AWS region is configured while {action}.", "Set AWS_REGION or the profile's region.")
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError)):
+        return EndpointUnreachable(
+            f"The S3 endpoint could not be reached while {action}.",
+            "Check the endpoint URL (AWS_ENDPOINT_URL_S3 or the profile's endpoint_url), the network, and that the service is running.",
+            code="EndpointUnreachable",
+        )
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        detail = error.get("Message") or code
+        if code in {"NoSuchBucket"}:
+            return BucketNotFound(f"The bucket does not exist ({action}).", "Check the bucket name and region of the profile.", code)
+        if code in {"AccessDenied", "403", "AllAccessDisabled"}:
+            return AccessDenied(
+                f"Access was denied while {action}.",
+                "The app's credentials need s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on this bucket.",
+                code,
+            )
+        if code in _CREDENTIAL_CODES:
+            return BadCredentials(
+                f"The bucket rejected the app's credentials while {action} ({code}).",
+                "Check the access key, secret and session token, and that the server's clock is right.",
+                code,
+            )
+        if code in _THROTTLE_CODES:
+            return Throttled(
+                f"The bucket is throttling requests ({action}).", "Wait a moment and try again; the app already retried with backoff.", code
+            )
+        if code == "404" and action.startswith("opening bucket"):
+            return BucketNotFound(f"The bucket does not exist ({action}).", "Check the bucket name and region of the profile.", code)
+        return StorageError(f"S3 refused while {action}: {detail}", "", code)
+    return StorageError(f"S3 failed while {action}: {exc}", "Try again; if it persists, check the endpoint and credentials.")
