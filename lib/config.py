@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -90,9 +90,12 @@ class Settings:
     default_profile: str
     audit_log_path: Path = Path(".bucketdesk/audit.jsonl")
     upload_concurrency: int = 3
+    # With no bucket configured, BUCKETDESK_* profile settings (limits, types…) shape the sandbox.
+    sandbox_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def sandbox(self) -> bool:
+    def needs_sandbox(self) -> bool:
+        """No bucket is configured, so the embedded sandbox stands in."""
         return not self.profiles
 
     def profile(self, name: str | None = None) -> BucketProfile:
@@ -251,8 +254,11 @@ def load_settings(
             _parse_into(env_values, name, env[env_name], parser, env_name, problems)
 
     default_name = global_values.get("default_profile") or (next(iter(profiles)) if profiles else "default")
-    if env_values:
+    sandbox_overrides: dict[str, Any] = {}
+    if env_values and (profiles or "bucket" in env_values):
         profiles.setdefault(default_name, {}).update(env_values)
+    else:
+        sandbox_overrides = env_values
 
     built: dict[str, BucketProfile] = {}
     for name, values in profiles.items():
@@ -271,11 +277,17 @@ def load_settings(
     if problems:
         raise ConfigError(problems)
     settings_values = {k: v for k, v in global_values.items() if k != "default_profile"}
-    return Settings(profiles=built, default_profile=default_name if built else SANDBOX_PROFILE, **settings_values)
+    return Settings(
+        profiles=built,
+        default_profile=default_name if built else SANDBOX_PROFILE,
+        sandbox_overrides=sandbox_overrides,
+        **settings_values,
+    )
 
 
-def sandbox_settings(settings: Settings, profile: BucketProfile) -> Settings:
-    """The settings to use when the embedded sandbox stands in for a configured bucket."""
+def with_sandbox(settings: Settings, profile: BucketProfile) -> Settings:
+    """The settings with the embedded sandbox standing in as the only bucket."""
+    profile = replace(profile, **settings.sandbox_overrides)
     return replace(settings, profiles={profile.name: profile}, default_profile=profile.name)
 
 

@@ -120,3 +120,11 @@ def content_disposition(name: str, disposition: str = "attachment") -> str:
     shown = display_name(name)
     fallback = ascii_name(shown)
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(shown, safe='')}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Markdown renders literally: names like `<img …>` or `[x](javascript:…)` stay text."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)

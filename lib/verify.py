@@ -1,0 +1,202 @@
+"""After-upload checks: is the stored object the one the grant allowed?
+
+The bucket already enforced the policy, but a misconfigured bucket (or one that does not enforce
+policies, like the sandbox) could accept anything, and a file's bytes can lie about its type. So:
+HEAD the object and compare size, Content-Type and uploader with the grant; sniff the first bytes;
+decode images with Pillow (bounded). A failing object is moved to a quarantine prefix (or deleted,
+by setting) so nobody links to it by accident, and the user is told why.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from lib.errors import StorageError
+from lib.names import decode_metadata
+from lib.policy import Grant, human_bytes
+from lib.s3 import S3Gateway
+
+SNIFF_BYTES = 4096
+# Pillow's own bomb guard: refuse images that would expand past ~90 Mpx (its default is ~179 Mpx).
+MAX_IMAGE_PIXELS = 90_000_000
+
+
+@dataclass
+class Verification:
+    file_id: str
+    key: str
+    ok: bool
+    size: int | None = None
+    content_type: str | None = None
+    sniffed_type: str | None = None
+    image_size: tuple[int, int] | None = None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    action: str = "kept"  # kept | quarantined | deleted | missing
+    final_key: str | None = None
+    checksum_sha256: str | None = None
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            detail = f"{human_bytes(self.size or 0)} {self.content_type}"
+            if self.image_size:
+                detail += f", {self.image_size[0]}×{self.image_size[1]} px"
+            return f"Verified: {detail}."
+        where = {
+            "quarantined": f" It was moved to {self.final_key} for review.",
+            "deleted": " It was deleted.",
+            "missing": "",
+        }.get(self.action, "")
+        return " ".join(self.problems) + where
+
+
+def sniff_type(head: bytes) -> str | None:
+    """The type the first bytes reveal, for the formats people upload most; None when unsure."""
+    signatures = [
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"),
+        (b"BM", "image/bmp"),
+        (b"II*\x00", "image/tiff"),
+        (b"MM\x00*", "image/tiff"),
+        (b"%PDF-", "application/pdf"),
+        (b"PK\x03\x04", "application/zip"),
+        (b"PK\x05\x06", "application/zip"),
+        (b"\x1f\x8b", "application/gzip"),
+        (b"ID3", "audio/mpeg"),
+        (b"OggS", "audio/ogg"),
+        (b"fLaC", "audio/flac"),
+        (b"\x1aE\xdf\xa3", "video/x-matroska"),
+        (b"\x7fELF", "application/x-executable"),
+        (b"MZ", "application/x-msdownload"),
+    ]
+    for magic, kind in signatures:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] in {b"WEBP", b"WAVE", b"AVI "}:
+        return {b"WEBP": "image/webp", b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}[head[8:12]]
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in {b"avif", b"avis"}:
+            return "image/avif"
+        if brand in {b"heic", b"heix", b"mif1", b"msf1"}:
+            return "image/heic"
+        if brand.startswith(b"M4A"):
+            return "audio/mp4"
+        if brand == b"qt  ":
+            return "video/quicktime"
+        return "video/mp4"
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<script")):
+        return "text/html"
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "image/svg+xml"
+    return None
+
+
+def _family_matches(declared: str, sniffed: str | None, head: bytes) -> str | None:
+    """A problem sentence when the bytes contradict the declared type, else None."""
+    active = {"text/html", "image/svg+xml", "application/x-executable", "application/x-msdownload"}
+    if sniffed in active and sniffed != declared:
+        return f"The content is {sniffed}, not {declared}."
+    if declared.startswith("image/") or declared == "application/pdf":
+        if sniffed is None:
+            return f"The content does not look like {declared}."
+        if sniffed != declared:
+            return f"The content is {sniffed}, not {declared}."
+    if declared.startswith("text/") or declared in {"application/json"}:
+        if b"\x00" in head:
+            return f"The content is binary, not {declared}."
+    return None
+
+
+def verify_upload(gateway: S3Gateway, grant: Grant) -> Verification:
+    """Check the object a grant allowed; quarantine or delete it when it is not what was signed."""
+    profile = gateway.profile
+    result = Verification(file_id=grant.file_id, key=grant.key, ok=False)
+    head = gateway.head(grant.key)
+    if head is None:
+        result.action = "missing"
+        result.problems.append("The bucket has no object at this key: the upload did not arrive.")
+        return result
+    result.size = head.get("ContentLength")
+    result.content_type = head.get("ContentType")
+    result.checksum_sha256 = head.get("ChecksumSHA256")
+    metadata = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+
+    if result.size != grant.size:
+        result.problems.append(f"Its size is {result.size} bytes, but {grant.size} were signed.")
+    if result.content_type != grant.content_type:
+        result.problems.append(f"Its type is {result.content_type}, but {grant.content_type} was signed.")
+    if decode_metadata(metadata.get("uploaded-by", "")) != grant.uploader:
+        result.problems.append("Its uploader metadata does not match who signed the upload.")
+
+    if not result.problems and grant.size:
+        first = gateway.read(grant.key, 0, min(grant.size, SNIFF_BYTES) - 1)
+        result.sniffed_type = sniff_type(first)
+        problem = _family_matches(grant.content_type, result.sniffed_type, first)
+        if problem:
+            result.problems.append(problem)
+        elif grant.content_type.startswith("image/") and grant.content_type not in {"image/svg+xml", "image/heic", "image/avif"}:
+            _check_image(gateway, grant, result, first)
+
+    result.ok = not result.problems
+    if result.ok:
+        result.final_key = grant.key
+    else:
+        _set_aside(gateway, grant, result, profile.on_verify_failure, profile.quarantine_prefix)
+    return result
+
+
+def _check_image(gateway: S3Gateway, grant: Grant, result: Verification, first: bytes) -> None:
+    if grant.size > gateway.profile.verify_max_image_bytes:
+        result.notes.append(
+            f"Not decoded: larger than {human_bytes(gateway.profile.verify_max_image_bytes)} (verify_max_image_bytes)."
+        )
+        return
+    data = first if grant.size <= len(first) else gateway.read(grant.key)
+    try:
+        result.image_size = decode_image(data)
+    except ValueError as exc:
+        result.problems.append(str(exc))
+
+
+def decode_image(data: bytes) -> tuple[int, int]:
+    """Fully decode an image; raise ValueError with a sentence when it is broken or a bomb."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()  # structure and checksums
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()  # every pixel: catches truncated data verify() misses
+                return image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"The image is too large to decode safely (over {MAX_IMAGE_PIXELS:,} pixels).") from None
+    except Exception as exc:  # Pillow raises many types for broken input
+        raise ValueError(f"The image does not decode ({type(exc).__name__}).") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _set_aside(gateway: S3Gateway, grant: Grant, result: Verification, how: str, prefix: str) -> None:
+    try:
+        if how == "delete":
+            gateway.delete(grant.key)
+            result.action = "deleted"
+        else:
+            result.final_key = prefix + grant.key
+            gateway.move(grant.key, result.final_key)
+            result.action = "quarantined"
+    except StorageError as exc:
+        result.action = "kept"
+        result.final_key = grant.key
+        result.problems.append(f"It could not be set aside ({exc.message}); remove {grant.key} by hand.")

@@ -1,0 +1,113 @@
+"""Upload: the browser sends files straight to the bucket under grants signed here.
+
+Thin on purpose: lib.uploads keeps the session's grants and verdicts, lib.policy signs,
+lib.verify checks; this page wires the component's events to them and shows the results.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.components import uploader as protocol
+from lib.context import AppContext
+from lib.errors import BucketdeskError
+from lib.names import escape_markdown, static_prefix
+from lib.policy import human_bytes
+from lib.uploads import LINK_SECONDS, UploadSession
+
+ctx: AppContext = st.session_state["bucketdesk"]
+SESSION_KEY = f"uploads:{ctx.profile.name}"
+COMPONENT_KEY = f"uploader:{ctx.profile.name}"
+SHOWN_RESULTS = 50
+
+
+@st.cache_resource
+def uploader_component():
+    return st.components.v2.component(protocol.NAME, html=protocol.HTML, css=protocol.css(), js=protocol.js())
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def bucket_problem(profile_name: str, _gateway) -> tuple[str, str] | None:
+    """Checked at most every 30 s: is the bucket there and are we allowed in?"""
+    try:
+        _gateway.check_bucket()
+    except BucketdeskError as exc:
+        return exc.message, exc.hint
+    return None
+
+
+def show_error(message: str, hint: str = "") -> None:
+    st.error(message, icon=":material/error:")
+    if hint:
+        st.caption(hint)
+
+
+def session() -> UploadSession:
+    return st.session_state.setdefault(SESSION_KEY, UploadSession(bucket=ctx.profile.bucket))
+
+
+def on_sign() -> None:
+    requests = protocol.parse_sign(st.session_state[COMPONENT_KEY]["sign"])
+    try:
+        session().sign(ctx.gateway, ctx.identity.id, requests, ctx.audit)
+    except BucketdeskError as exc:
+        st.session_state["upload_error"] = (f"Could not sign the upload: {exc.message}", exc.hint)
+
+
+def on_done() -> None:
+    reports = protocol.parse_done(st.session_state[COMPONENT_KEY]["done"])
+    try:
+        session().finish(ctx.gateway, ctx.identity.id, reports, ctx.audit)
+    except BucketdeskError as exc:
+        st.session_state["upload_error"] = (f"Could not check the uploads: {exc.message}", exc.hint)
+
+
+profile = ctx.profile
+st.title("Upload")
+st.caption(
+    f"Files go straight from your browser to **{profile.bucket}** under `{static_prefix(profile.upload_prefix)}…`. "
+    f"Up to {human_bytes(profile.max_upload_bytes)} each; accepted: {', '.join(profile.allowed_types)}."
+)
+
+problem = bucket_problem(profile.name, ctx.gateway)
+if problem:
+    show_error(*problem)
+    st.stop()
+if error := st.session_state.pop("upload_error", None):
+    show_error(*error)
+
+uploads = session()
+uploader_component()(
+    key=COMPONENT_KEY,
+    data={
+        "maxBytes": profile.max_upload_bytes,
+        "accept": ",".join(profile.allowed_types),
+        "concurrency": ctx.settings.upload_concurrency,
+        **uploads.component_data(),
+    },
+    on_sign_change=on_sign,
+    on_done_change=on_done,
+)
+
+finished = list(reversed(uploads.outcomes.values()))[:SHOWN_RESULTS]
+if finished:
+    st.subheader("Uploaded")
+for outcome in finished:
+    with st.container(border=True):
+        text, preview = st.columns([3, 1])
+        with text:
+            icon = ":material/check_circle:" if outcome.ok else ":material/warning:"
+            st.markdown(
+                f"{icon} **{escape_markdown(outcome.name)}** · {human_bytes(outcome.size or 0)} · "
+                f"{escape_markdown(outcome.content_type or '')}"
+            )
+            st.markdown(escape_markdown(outcome.message))
+            if outcome.ok and outcome.key:
+                link = ctx.gateway.presign_get(outcome.key, LINK_SECONDS)
+                st.caption(f"Key: `{outcome.key}`")
+                st.code(link, language=None, wrap_lines=True)
+                st.caption(f"Signed link, valid for {LINK_SECONDS // 60} minutes.")
+                if outcome.checksum_sha256:
+                    st.caption(f"SHA-256 (base64): `{outcome.checksum_sha256}`")
+        if outcome.is_image:
+            preview.image(link, width="stretch")
