@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up and run every test tier: unit (moto), app (AppTest), enforce (LocalStack), browser (Chromium).
+# Installs what it needs: .venv (app + test packages), LocalStack in .venv-localstack, Debian chromium.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m unit`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh requirements-dev.txt
+BUCKETDESK_LOCALSTACK_PYTHON="$(bash scripts/localstack-venv.sh | tail -n 1)"
+export BUCKETDESK_LOCALSTACK_PYTHON
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "Installing Debian's chromium for the browser tests…"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+export BUCKETDESK_CHROMIUM="${BUCKETDESK_CHROMIUM:-$(command -v chromium)}"
+# A tier that cannot run fails instead of skipping: a green run means every tier ran.
+export BUCKETDESK_REQUIRE_ALL_TIERS=1
+exec .venv/bin/python -m pytest "$@"

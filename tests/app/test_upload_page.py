@@ -1,0 +1,201 @@
+"""The upload page on the embedded sandbox, driven through Streamlit's real event path."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import requests
+from PIL import Image
+
+from lib.sandbox import start_sandbox
+from tests.support.components import component_data, trigger
+
+pytestmark = pytest.mark.app
+UPLOADER = "bucketdesk.uploader"
+
+
+def png_bytes(size=(32, 24)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def declared(file_id: str, name: str, data: bytes, content_type: str, sign_seq: int = 0) -> dict:
+    return {"id": file_id, "name": name, "size": len(data), "type": content_type, "lastModified": 0, "signSeq": sign_seq}
+
+
+def post_as_browser(grant: dict, name: str, data: bytes, content_type: str) -> requests.Response:
+    """What uploader.js does: every grant field in order, the file last."""
+    return requests.post(grant["url"], data=grant["fields"], files={"file": (name, data, content_type)}, timeout=30)
+
+
+def markdown_of(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_upload_page_renders_on_sandbox_with_banner_and_component(app):
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "Upload"
+    assert "does **not** enforce upload policies" in app.warning[0].value
+    data = component_data(app, UPLOADER)
+    assert data["maxBytes"] == 100 * 1024 * 1024
+    assert data["grants"] == {} and data["verified"] == {}
+    assert "image/*" in data["accept"].split(",")
+
+
+def test_sign_event_yields_grants_and_refusals(app):
+    app.run()
+    good, big, exe = "a" * 16, "b" * 16, "c" * 16
+    image = png_bytes()
+    trigger(
+        app,
+        UPLOADER,
+        "sign",
+        {
+            "files": [
+                declared(good, "../../etc/cat photo.png", image, "image/png"),
+                {"id": big, "name": "huge.mp4", "size": 200 * 1024 * 1024, "type": "video/mp4", "signSeq": 0},
+                declared(exe, "invoice.exe", b"MZ", "image/png"),
+            ]
+        },
+    )
+    assert not app.exception
+    grants = component_data(app, UPLOADER)["grants"]
+    assert grants[good]["kind"] == "post"
+    assert grants[good]["key"].startswith("uploads/") and grants[good]["key"].endswith("/etc_cat_photo.png")
+    assert grants[good]["fields"]["x-amz-meta-uploaded-by"].startswith("local:")
+    assert grants[good]["signSeq"] == 1
+    assert "limit" in grants[big]["refused"] and "200.0 MB" in grants[big]["refused"]
+    assert "extension .exe" in grants[exe]["refused"]
+
+
+def test_repeated_sign_event_is_idempotent_and_retry_re_signs(app):
+    app.run()
+    image = png_bytes()
+    trigger(app, UPLOADER, "sign", {"files": [declared("d" * 16, "a.png", image, "image/png")]})
+    first = component_data(app, UPLOADER)["grants"]["d" * 16]
+    trigger(app, UPLOADER, "sign", {"files": [declared("d" * 16, "a.png", image, "image/png")]})
+    assert component_data(app, UPLOADER)["grants"]["d" * 16] == first
+    trigger(app, UPLOADER, "sign", {"files": [declared("d" * 16, "a.png", image, "image/png", sign_seq=1)]})
+    again = component_data(app, UPLOADER)["grants"]["d" * 16]
+    assert again["signSeq"] == 2 and again["key"] != first["key"]
+
+
+def test_result_event_yields_verified_results_with_link_and_preview(app):
+    app.run()
+    image = png_bytes((40, 30))
+    file_id = "e" * 16
+    trigger(app, UPLOADER, "sign", {"files": [declared(file_id, "<b>logo</b>.png", image, "image/png")]})
+    grant = component_data(app, UPLOADER)["grants"][file_id]
+    assert post_as_browser(grant, "<b>logo</b>.png", image, "image/png").status_code == 201
+
+    trigger(app, UPLOADER, "done", {"results": [{"id": file_id, "signSeq": 1, "ok": True, "status": 201, "bytes": len(image), "ms": 40}]})
+    assert not app.exception
+    verified = component_data(app, UPLOADER)["verified"][file_id]
+    assert verified == {"ok": True, "message": "Verified: 67 bytes image/png, 40×30 px.".replace("67", str(len(image))), "signSeq": 1}
+    assert file_id not in component_data(app, UPLOADER)["grants"]  # spent grant no longer sent
+    page = markdown_of(app)
+    assert r"**\<b\>logo\<\_b\>\.png**" in page  # escaped Markdown, never HTML; "/" never kept
+    link = app.code[0].value
+    assert requests.get(link, timeout=30).content == image
+    previews = app.get("image")
+    assert len(previews) == 1 and previews[0].value == [link]  # the browser loads it from the bucket
+
+
+def test_result_event_for_a_file_that_lies_about_its_type_is_quarantined(app):
+    app.run()
+    fake = b"<html><script>alert(1)</script></html>"
+    file_id = "f" * 16
+    trigger(app, UPLOADER, "sign", {"files": [declared(file_id, "cat.png", fake, "image/png")]})
+    grant = component_data(app, UPLOADER)["grants"][file_id]
+    assert post_as_browser(grant, "cat.png", fake, "image/png").status_code == 201  # the sandbox does not enforce
+    trigger(app, UPLOADER, "done", {"results": [{"id": file_id, "signSeq": 1, "ok": True, "status": 201}]})
+    verified = component_data(app, UPLOADER)["verified"][file_id]
+    assert verified["ok"] is False
+    assert "text/html, not image/png" in verified["message"] and "quarantine/" in verified["message"]
+    client = start_sandbox()
+    from lib.s3 import S3Gateway
+
+    gateway = S3Gateway(client.profile)
+    assert gateway.head(grant["key"]) is None
+    assert gateway.head("quarantine/" + grant["key"]) is not None
+
+
+def test_failed_upload_reports_the_buckets_reason(app):
+    app.run()
+    file_id = "9" * 16
+    trigger(app, UPLOADER, "sign", {"files": [declared(file_id, "a.png", png_bytes(), "image/png")]})
+    trigger(
+        app,
+        UPLOADER,
+        "done",
+        {"results": [{"id": file_id, "signSeq": 1, "ok": False, "status": 400, "code": "EntityTooLarge", "message": "The bucket refused the file: its size is not the size that was signed."}]},
+    )
+    verified = component_data(app, UPLOADER)["verified"][file_id]
+    assert verified["ok"] is False and "size is not the size that was signed" in verified["message"]
+
+
+def test_report_for_a_file_never_granted_is_ignored(app):
+    app.run()
+    trigger(app, UPLOADER, "done", {"results": [{"id": "1" * 16, "signSeq": 1, "ok": True, "status": 201}]})
+    assert not app.exception
+    assert component_data(app, UPLOADER)["verified"] == {}
+
+
+def test_upload_is_recorded_in_the_audit_log(app, tmp_path):
+    app.run()
+    image = png_bytes()
+    file_id = "2" * 16
+    trigger(app, UPLOADER, "sign", {"files": [declared(file_id, "a.png", image, "image/png")]})
+    grant = component_data(app, UPLOADER)["grants"][file_id]
+    post_as_browser(grant, "a.png", image, "image/png")
+    trigger(app, UPLOADER, "done", {"results": [{"id": file_id, "signSeq": 1, "ok": True, "status": 201}]})
+    events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(e["action"], e["outcome"], e["key"]) for e in events] == [("upload", "ok", grant["key"])]
+
+
+def test_bad_configuration_names_every_bad_setting(app, monkeypatch):
+    monkeypatch.setenv("BUCKETDESK_BUCKET", "assets")
+    monkeypatch.setenv("BUCKETDESK_MAX_UPLOAD_BYTES", "ten")
+    monkeypatch.setenv("BUCKETDESK_ALLOWED_TYPES", "images")
+    monkeypatch.setenv("BUCKETDESK_UPLOAD_PREFIX", "uploads/{safe_name}")
+    app.run()
+    assert not app.exception
+    message = app.error[0].value
+    for setting in ("BUCKETDESK_MAX_UPLOAD_BYTES", "BUCKETDESK_ALLOWED_TYPES", "BUCKETDESK_UPLOAD_PREFIX"):
+        assert setting in message
+    assert not app.title  # no page runs on a broken configuration
+
+
+def test_unreachable_bucket_is_explained_without_traceback(app, monkeypatch):
+    monkeypatch.setenv("BUCKETDESK_BUCKET", "assets")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")  # nothing listens on port 9
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    app.run(timeout=120)
+    assert not app.exception
+    assert "could not be reached" in app.error[0].value
+
+
+def test_signed_in_user_is_pinned_into_grants(app):
+    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
+    app.user = {"is_logged_in": True, "email": "alice@example.com", "name": "Alice"}
+    app.run()
+    assert any("Alice" in c.value for c in app.sidebar.caption)
+    image = png_bytes()
+    trigger(app, UPLOADER, "sign", {"files": [declared("3" * 16, "a.png", image, "image/png")]})
+    grant = component_data(app, UPLOADER)["grants"]["3" * 16]
+    assert grant["fields"]["x-amz-meta-uploaded-by"] == "alice@example.com"
+
+
+def test_signed_out_user_sees_sign_in_and_no_uploader(app):
+    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
+    app.user = {"is_logged_in": False}
+    app.run()
+    assert app.button[0].label == "Sign in"
+    with pytest.raises(AssertionError):
+        component_data(app, UPLOADER)
