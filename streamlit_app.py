@@ -93,7 +93,8 @@ st.session_state["bucketdesk"] = AppContext(
 
 page = st.navigation(
     [
-        st.Page("pages/upload.py", title="Upload", icon=":material/upload:", url_path="upload", default=True),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/upload.py", title="Upload", icon=":material/upload:", url_path="upload"),
     ]
 )
 page.run()

@@ -29,6 +29,14 @@ ACTIVE_CONTENT_TYPES = {
     "text/javascript",
     "application/x-msdownload",
     "application/x-sh",
+    # Browsers render XML types as documents in which XHTML-namespaced <script> runs.
+    "text/xml",
+    "application/xml",
+    "text/xsl",
+    "application/ecmascript",
+    "text/ecmascript",
+    "application/x-javascript",
+    "multipart/x-mixed-replace",
 }
 # What browsers and operating systems actually report, mapped to one canonical type.
 # (Chrome on Windows reports .csv as application/vnd.ms-excel when Excel is installed.)
@@ -146,7 +154,7 @@ class UploadRules:
         for pattern in self.profile.allowed_types:
             if pattern == content_type:
                 return True
-            if content_type not in ACTIVE_CONTENT_TYPES and fnmatch.fnmatchcase(content_type, pattern):
+            if not is_active_content(content_type) and fnmatch.fnmatchcase(content_type, pattern):
                 return True
         return False
 
@@ -154,7 +162,7 @@ class UploadRules:
         """(content type, None) when the file may be uploaded, else (None, Refusal)."""
         shown = display_name(declared.name)
         limit = min(self.profile.max_upload_bytes, POST_UPLOAD_LIMIT)
-        if not isinstance(declared.size, int) or declared.size < 0:
+        if not isinstance(declared.size, int) or isinstance(declared.size, bool) or declared.size < 0:
             return None, Refusal(declared.id, shown, f"“{shown}” did not report a valid size.", "bad_size")
         if declared.size > limit:
             return None, Refusal(
@@ -199,6 +207,9 @@ def sign_upload(
         "x-amz-meta-original-name": encode_metadata(original),
     }
     if declared.sha256:
+        # Both fields: S3-compatible stores (LocalStack among them) only check the checksum
+        # when the algorithm is named too.
+        fields["x-amz-checksum-algorithm"] = "SHA256"
         fields["x-amz-checksum-sha256"] = declared.sha256
     # boto3 adds the bucket and exact-key conditions itself; every other field is pinned here.
     conditions: list[Any] = [["content-length-range", declared.size, declared.size]]
@@ -228,6 +239,11 @@ def sign_uploads(gateway: S3Gateway, uploader: str, declared: list[DeclaredFile]
             for d in declared
         ]
     return [sign_upload(gateway, uploader, d, sign_seq=sign_seq) for d in declared]
+
+
+def is_active_content(content_type: str) -> bool:
+    """True for types a browser may run scripts in; any `+xml` type is rendered as an XML document."""
+    return content_type in ACTIVE_CONTENT_TYPES or content_type.endswith("+xml")
 
 
 def canonical_type(content_type: str | None) -> str:

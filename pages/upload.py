@@ -14,8 +14,9 @@ from lib.errors import BucketdeskError
 from lib.names import escape_markdown, static_prefix
 from lib.policy import human_bytes
 from lib.uploads import LINK_SECONDS, UploadSession
+from pages import app_context, show_error
 
-ctx: AppContext = st.session_state["bucketdesk"]
+ctx: AppContext = app_context()
 SESSION_KEY = f"uploads:{ctx.profile.name}"
 COMPONENT_KEY = f"uploader:{ctx.profile.name}"
 SHOWN_RESULTS = 50
@@ -28,18 +29,12 @@ def uploader_component():
 
 @st.cache_data(ttl=30, show_spinner=False)
 def bucket_problem(profile_name: str, _gateway) -> tuple[str, str] | None:
-    """Checked at most every 30 s: is the bucket there and are we allowed in?"""
+    """Checked at most every 30 s: is the bucket there and are we allowed in? (message, hint)"""
     try:
         _gateway.check_bucket()
     except BucketdeskError as exc:
         return exc.message, exc.hint
     return None
-
-
-def show_error(message: str, hint: str = "") -> None:
-    st.error(message, icon=":material/error:")
-    if hint:
-        st.caption(hint)
 
 
 def session() -> UploadSession:
@@ -66,7 +61,7 @@ profile = ctx.profile
 st.title("Upload")
 st.caption(
     f"Files go straight from your browser to **{profile.bucket}** under `{static_prefix(profile.upload_prefix)}…`. "
-    f"Up to {human_bytes(profile.max_upload_bytes)} each; accepted: {', '.join(profile.allowed_types)}."
+    f"Up to {human_bytes(profile.max_upload_bytes)} each; accepted: {escape_markdown(', '.join(profile.allowed_types))}."
 )
 
 problem = bucket_problem(profile.name, ctx.gateway)

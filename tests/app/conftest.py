@@ -16,6 +16,18 @@ def clean_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def app(request) -> AppTest:
-    at = AppTest.from_file(str(request.config.rootpath / "streamlit_app.py"), default_timeout=60)
-    return at
+def app_test(request):
+    """AppTest of the whole app (streamlit_app.py), opened on the page given: app_test("pages/upload.py")."""
+
+    def open_page(page: str) -> AppTest:
+        at = AppTest.from_file(str(request.config.rootpath / "streamlit_app.py"), default_timeout=60)
+        at.switch_page(page)
+        return at
+
+    return open_page
+
+
+@pytest.fixture
+def app(app_test) -> AppTest:
+    """The upload page."""
+    return app_test("pages/upload.py")

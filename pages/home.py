@@ -1,0 +1,39 @@
+"""Home: what bucketdesk is, the bucket in use, and where to go."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.names import escape_markdown
+from lib.policy import human_bytes
+from pages import app_context
+
+ctx = app_context()
+profile = ctx.profile
+
+st.title("bucketdesk")
+st.write(
+    "Upload assets from your browser straight into the bucket, then browse and share them. "
+    "Files never pass through this server: it only signs a short-lived permission for each one."
+)
+
+left, right = st.columns(2)
+with left.container(border=True):
+    st.page_link("pages/upload.py", label="Upload files", icon=":material/upload:")
+    st.caption(
+        f"Up to {human_bytes(profile.max_upload_bytes)} per file · {escape_markdown(', '.join(profile.allowed_types))}"
+    )
+with right.container(border=True):
+    st.markdown(f"**Bucket** {escape_markdown(profile.display_name)}")
+    st.caption(f"Signed in as {escape_markdown(ctx.identity.display)}")
+
+mine = [e for e in ctx.audit.events() if e.get("who") == ctx.identity.id and e.get("bucket") == profile.bucket]
+if mine:
+    st.subheader("Your recent uploads")
+    st.dataframe(
+        [
+            {"when": e["ts"], "file": (e.get("details") or {}).get("name"), "outcome": e["outcome"], "key": e.get("key")}
+            for e in reversed(mine[-20:])
+        ],
+        hide_index=True,
+    )
