@@ -7,38 +7,20 @@ that silently skips in CI proves nothing.
 
 from __future__ import annotations
 
-import os
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Callable, Iterator
 
 import pytest
 
 from lib.config import BucketProfile
 from lib.s3 import S3Gateway
-from tests.support.localstack import LocalStack, LocalStackUnavailable, localstack_client, start_localstack
+from tests.support.localstack import LocalStack, localstack_client
 
 # The app's origin in the browser tier; the bucket's CORS rule admits it and nothing else.
 ALLOWED_ORIGIN = "http://localhost:8501"
 MAX_UPLOAD_BYTES = 1024 * 1024
 ALLOWED_TYPES = ("image/*", "text/plain")
-
-
-@pytest.fixture(scope="session")
-def localstack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    try:
-        stack = start_localstack()
-    except LocalStackUnavailable as exc:
-        if os.environ.get("BUCKETDESK_REQUIRE_ALL_TIERS") == "1":
-            pytest.fail(f"BUCKETDESK_REQUIRE_ALL_TIERS=1 but LocalStack is missing: {exc}", pytrace=False)
-        pytest.skip(f"LocalStack is not installed: {exc}")
-    yield stack
-    failed = request.session.testsfailed > 0
-    stack.stop(keep_log=failed)
-    if failed:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"LocalStack log kept for the failures above: {stack.log_path}")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,106 @@
+"""Fixtures for the browser tier: Debian's Chromium, and the real app behind a byte-counting proxy."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import require_or_skip
+from tests.support.app_server import CountingProxy, RunningApp, start_app
+from tests.support.browser import chromium_path, launch_chromium
+from tests.support.localstack import REGION, localstack_client
+
+UPLOAD_LIMIT = 16 * 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not chromium_path():
+        require_or_skip("Chromium", "apt-get install -y chromium (scripts/test.sh does this)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@dataclass
+class Deployment:
+    """The app as a user reaches it (through the counting proxy), and the bucket behind it."""
+
+    name: str
+    app: RunningApp
+    proxy: CountingProxy
+    bucket: str | None  # None: the sandbox's, found from the links the app shows
+    s3: object | None
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+
+def _deploy(name: str, env: dict, bucket=None, s3=None, before_start=None) -> Iterator[Deployment]:
+    # The proxy comes first: its URL is the origin the bucket's CORS rule must admit.
+    proxy = CountingProxy(target_port=0)
+    if before_start:
+        before_start(proxy.url)
+    app = start_app(env)
+    proxy.target_port = app.port
+    with proxy:
+        yield Deployment(name, app, proxy, bucket, s3)
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox_app() -> Iterator[Deployment]:
+    yield from _deploy("sandbox", {"BUCKETDESK_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)})
+
+
+@pytest.fixture(scope="module")
+def localstack_app(localstack) -> Iterator[Deployment]:
+    s3 = localstack_client(localstack.endpoint_url)
+    bucket = f"bd-browser-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+
+    def allow(origin: str) -> None:
+        s3.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": [origin],
+                        "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+                        "AllowedHeaders": ["*"],
+                        "ExposeHeaders": ["ETag", "x-amz-checksum-sha256"],
+                    }
+                ]
+            },
+        )
+
+    env = {
+        "BUCKETDESK_BUCKET": bucket,
+        "BUCKETDESK_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+        "BUCKETDESK_ADDRESSING_STYLE": "path",
+        "AWS_ENDPOINT_URL_S3": localstack.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": REGION,
+    }
+    yield from _deploy("localstack", env, bucket, s3, before_start=allow)
+
+
+@pytest.fixture(params=["sandbox", "localstack"])
+def deployment(request) -> Deployment:
+    return request.getfixturevalue(f"{request.param}_app")
