@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Set up and run every test tier: unit (moto), app (AppTest), enforce (LocalStack), browser (Chromium).
-# Installs what it needs: .venv (app + test packages), LocalStack in .venv-localstack, Debian chromium.
+# Installs what it needs: .venv (app + test packages), LocalStack in .venv-localstack, SeaweedFS in
+# .venv-seaweedfs, Debian chromium.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m unit`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements-dev.txt
 BUCKETDESK_LOCALSTACK_PYTHON="$(bash scripts/localstack-venv.sh | tail -n 1)"
 export BUCKETDESK_LOCALSTACK_PYTHON
+# SeaweedFS verifies POST policy signatures, which LocalStack 4.9.2 does not.
+BUCKETDESK_WEED="$(bash scripts/seaweedfs-venv.sh | tail -n 1)"
+export BUCKETDESK_WEED
 if ! command -v chromium >/dev/null 2>&1; then
   echo "Installing Debian's chromium for the browser tests…"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
