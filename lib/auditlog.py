@@ -33,8 +33,13 @@ class AuditLog:
         line = json.dumps(event, ensure_ascii=False, default=str) + "\n"
         with _lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
+            with open(self.path, "a+b") as handle:
+                # After a crash mid-write the last line is torn: start on a fresh line so only it is lost.
+                if handle.tell():
+                    handle.seek(-1, 2)
+                    if handle.read(1) != b"\n":
+                        line = "\n" + line
+                handle.write(line.encode("utf-8"))
         return event
 
     def events(self) -> Iterator[dict]:

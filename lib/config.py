@@ -77,6 +77,12 @@ class BucketProfile:
     multipart_threshold_bytes: int = 64 * MiB
     multipart_concurrency: int = 4
     allow_delete: bool = False
+    # Thumbnails for Browse: stored in the bucket under .bucketdesk/thumbs/ ("bucket"), on the app
+    # server's disk ("disk"), or in the bucket unless it refuses the write, then on disk ("auto").
+    thumbnail_store: str = "auto"
+    # Larger images get a placeholder instead of a thumbnail: the app would have to download them.
+    thumbnail_max_bytes: int = 50 * MiB
+    thumbnail_cache_dir: Path = Path(".bucketdesk/thumbs")
     sandbox: bool = False
 
     @property
@@ -192,6 +198,19 @@ _PROFILE_PARSERS = {
     "multipart_threshold_bytes": _positive_int,
     "multipart_concurrency": _positive_int,
     "allow_delete": _bool,
+    "thumbnail_store": _choice("auto", "bucket", "disk"),
+    "thumbnail_max_bytes": _positive_int,
+    "thumbnail_cache_dir": lambda value: Path(_text(value)),
+}
+# Where and how to connect: meaningless for the embedded sandbox, which has its own.
+_CONNECTION_SETTINGS = {
+    "endpoint_url",
+    "public_endpoint_url",
+    "region",
+    "addressing_style",
+    "aws_profile",
+    "access_key_id",
+    "secret_access_key",
 }
 _GLOBAL_PARSERS = {
     "default_profile": _text,
@@ -255,10 +274,21 @@ def load_settings(
 
     default_name = global_values.get("default_profile") or (next(iter(profiles)) if profiles else "default")
     sandbox_overrides: dict[str, Any] = {}
-    if env_values and (profiles or "bucket" in env_values):
+    if profiles and default_name not in profiles and "bucket" not in env_values:
+        # Checked before env applies: env settings must not turn a misspelt default into a new, bucketless profile.
+        problems.append(
+            f"bucketdesk.default_profile: {default_name!r} is not a profile; choose one of {', '.join(sorted(profiles))}."
+        )
+    elif env_values and (profiles or "bucket" in env_values):
         profiles.setdefault(default_name, {}).update(env_values)
     else:
-        sandbox_overrides = env_values
+        # No bucket: the sandbox runs with its own endpoint and keys; only limits and rules shape it.
+        for name in sorted(set(env_values) & _CONNECTION_SETTINGS):
+            problems.append(
+                f"{ENV_PREFIX}{name.upper()}: set, but no bucket is configured; set {ENV_PREFIX}BUCKET too "
+                "(without a bucket the embedded sandbox runs, and it keeps its own connection settings)."
+            )
+        sandbox_overrides = {k: v for k, v in env_values.items() if k not in _CONNECTION_SETTINGS}
 
     built: dict[str, BucketProfile] = {}
     for name, values in profiles.items():
@@ -270,10 +300,6 @@ def load_settings(
         problems.extend(_profile_problems(profile, where))
         built[name] = profile
 
-    if profiles and default_name not in profiles:
-        problems.append(
-            f"bucketdesk.default_profile: {default_name!r} is not a profile; choose one of {', '.join(sorted(profiles))}."
-        )
     if problems:
         raise ConfigError(problems)
     settings_values = {k: v for k, v in global_values.items() if k != "default_profile"}

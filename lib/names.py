@@ -45,7 +45,7 @@ def safe_name(original: str, max_chars: int = SAFE_NAME_MAX_CHARS) -> str:
         stem, ext = name, ""
     ext = f".{ext.lower()}"[:max_chars - 1] if ext else ""
     stem = re.sub(r"_{2,}", "_", stem).strip("._-") or FALLBACK_NAME
-    if stem.lower() in _WINDOWS_RESERVED:
+    if stem.split(".", 1)[0].lower() in _WINDOWS_RESERVED:  # Windows reads "NUL.tar.gz" as NUL too
         stem = "_" + stem
     stem = stem[: max(1, max_chars - len(ext))].rstrip("._-") or FALLBACK_NAME[: max(1, max_chars - len(ext))]
     return stem + ext

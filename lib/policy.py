@@ -44,6 +44,7 @@ TYPE_ALIASES = {
     "image/jpg": "image/jpeg",
     "image/pjpeg": "image/jpeg",
     "image/x-png": "image/png",
+    "image/x-icon": "image/vnd.microsoft.icon",
     "application/x-zip-compressed": "application/zip",
     "application/x-zip": "application/zip",
     "audio/x-wav": "audio/wav",
@@ -71,6 +72,10 @@ _EXTRA_TYPES = {
     ".parquet": "application/vnd.apache.parquet",
 }
 MAX_FILES_PER_REQUEST = 500
+# Python's own extension table, never the server's /etc/mime.types: `mimetypes.types_map` is replaced
+# the first time anything calls mimetypes.init()/guess_type() (boto3, listings…), which would make the
+# same file granted on one request and refused on the next, and differ between operating systems.
+_BUILTIN_TYPES = dict(mimetypes.MimeTypes().types_map[True])
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ class UploadRules:
 
     def guess_type(self, name: str) -> str | None:
         ext = _extension(name)
-        return self.extra_types.get(ext) or mimetypes.types_map.get(ext)
+        return self.extra_types.get(ext) or _BUILTIN_TYPES.get(ext)
 
     def resolve_type(self, declared: DeclaredFile) -> tuple[str | None, str | None]:
         """(content type to pin, None) or (None, reason for refusing)."""

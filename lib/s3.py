@@ -89,7 +89,8 @@ class S3Gateway:
         """HEAD an object; None when it does not exist."""
         try:
             with storage_errors(f"reading {key}"):
-                return self.client.head_object(Bucket=self.bucket, Key=key)
+                # ChecksumMode: without it S3 leaves out the object's stored SHA-256.
+                return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         except StorageError as exc:
             if exc.code in {"404", "NoSuchKey", "NotFound"}:
                 return None
@@ -128,6 +129,87 @@ class S3Gateway:
         """Raise a specific StorageError when the bucket is missing, forbidden or unreachable."""
         with storage_errors(f"opening bucket {self.bucket}"):
             self.client.head_bucket(Bucket=self.bucket)
+
+    # --- Browse: listings, details, thumbnails -------------------------------------------------
+
+    def list_page(
+        self,
+        prefix: str = "",
+        *,
+        delimiter: str | None = "/",
+        max_keys: int = 1000,
+        token: str | None = None,
+        start_after: str | None = None,
+    ) -> dict[str, Any]:
+        """One ListObjectsV2 request: at most `max_keys` keys and common prefixes, in key order.
+
+        `token` (a NextContinuationToken) or `start_after` (a key) says where the page begins; S3
+        seeks there in its index, so the request costs the same wherever it starts. boto3 asks for
+        URL-encoded keys and decodes them, so keys with spaces, `+`, `%` or control characters
+        arrive exactly as stored.
+        """
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": max_keys}
+        if delimiter:
+            params["Delimiter"] = delimiter
+        if token:
+            params["ContinuationToken"] = token
+        elif start_after:
+            params["StartAfter"] = start_after
+        where = f"/{prefix}" if prefix else "the top level"
+        with storage_errors(f"listing {where} of bucket {self.bucket}"):
+            return self.client.list_objects_v2(**params)
+
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        cache_control: str | None = None,
+    ) -> None:
+        """Store a small object the app itself made (a thumbnail); never used for user files."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": body, "ContentType": content_type}
+        if metadata:
+            params["Metadata"] = metadata
+        if cache_control:
+            params["CacheControl"] = cache_control
+        with storage_errors(f"writing {key}"):
+            self.client.put_object(**params)
+
+    def tags(self, key: str) -> dict[str, str]:
+        """The object's tags (s3:GetObjectTagging)."""
+        with storage_errors(f"reading the tags of {key}"):
+            response = self.client.get_object_tagging(Bucket=self.bucket, Key=key)
+        return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
+
+    def versioning(self) -> str:
+        """`Enabled`, `Suspended`, or "" for a bucket that never had versioning."""
+        with storage_errors(f"reading the versioning setting of bucket {self.bucket}"):
+            return self.client.get_bucket_versioning(Bucket=self.bucket).get("Status", "")
+
+    def versions(self, key: str, limit: int = 100) -> tuple[list[dict[str, Any]], bool]:
+        """Versions and delete markers of exactly `key`, newest first; True when more than `limit` exist.
+
+        S3 lists versions by prefix, so other keys that start with this one are skipped; listing
+        stops as soon as it passes the key (versions come in key order).
+        """
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": key, "MaxKeys": min(1000, limit + 1)}
+        with storage_errors(f"listing the versions of {key}"):
+            while True:
+                response = self.client.list_object_versions(**params)
+                entries = [dict(v, IsDeleteMarker=False) for v in response.get("Versions", [])]
+                entries += [dict(m, IsDeleteMarker=True) for m in response.get("DeleteMarkers", [])]
+                mine = [entry for entry in entries if entry.get("Key") == key]
+                found.extend(mine)
+                passed = any(entry.get("Key", "") > key for entry in entries)
+                if len(found) > limit or passed or not response.get("IsTruncated"):
+                    break
+                params["KeyMarker"] = response.get("NextKeyMarker")
+                params["VersionIdMarker"] = response.get("NextVersionIdMarker")
+        found.sort(key=lambda entry: (bool(entry.get("IsLatest")), str(entry.get("LastModified", ""))), reverse=True)
+        return found[:limit], len(found) > limit
 
 
 @contextlib.contextmanager

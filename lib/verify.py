@@ -10,7 +10,6 @@ by setting) so nobody links to it by accident, and the user is told why.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -63,6 +62,7 @@ def sniff_type(head: bytes) -> str | None:
         (b"GIF87a", "image/gif"),
         (b"GIF89a", "image/gif"),
         (b"BM", "image/bmp"),
+        (b"\x00\x00\x01\x00", "image/vnd.microsoft.icon"),
         (b"II*\x00", "image/tiff"),
         (b"MM\x00*", "image/tiff"),
         (b"%PDF-", "application/pdf"),
@@ -137,8 +137,9 @@ def verify_upload(gateway: S3Gateway, grant: Grant) -> Verification:
     if decode_metadata(metadata.get("uploaded-by", "")) != grant.uploader:
         result.problems.append("Its uploader metadata does not match who signed the upload.")
 
-    if not result.problems and grant.size:
-        first = gateway.read(grant.key, 0, min(grant.size, SNIFF_BYTES) - 1)
+    if not result.problems:
+        # An empty object is sniffed too: zero bytes are no image or PDF, whatever was declared.
+        first = gateway.read(grant.key, 0, min(grant.size, SNIFF_BYTES) - 1) if grant.size else b""
         result.sniffed_type = sniff_type(first)
         problem = _family_matches(grant.content_type, result.sniffed_type, first)
         if problem:
@@ -168,23 +169,27 @@ def _check_image(gateway: S3Gateway, grant: Grant, result: Verification, first: 
 
 
 def decode_image(data: bytes) -> tuple[int, int]:
-    """Fully decode an image; raise ValueError with a sentence when it is broken or a bomb."""
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    """Fully decode an image; raise ValueError with a sentence when it is broken or a bomb.
+
+    The pixel count is checked from the header before any pixel is decoded, without touching
+    Pillow's process-wide MAX_IMAGE_PIXELS: sessions verify concurrently."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                image.verify()  # structure and checksums
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()  # every pixel: catches truncated data verify() misses
-                return image.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ValueError(f"The image is too large to decode safely (over {MAX_IMAGE_PIXELS:,} pixels).")
+            image.verify()  # structure and checksums
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # every pixel: catches truncated data verify() misses
+            return image.size
+    except ValueError as exc:
+        if "too large" in str(exc):
+            raise
+        raise ValueError(f"The image does not decode ({type(exc).__name__}).") from None
+    except Image.DecompressionBombError:
         raise ValueError(f"The image is too large to decode safely (over {MAX_IMAGE_PIXELS:,} pixels).") from None
     except Exception as exc:  # Pillow raises many types for broken input
         raise ValueError(f"The image does not decode ({type(exc).__name__}).") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
 
 
 def _set_aside(gateway: S3Gateway, grant: Grant, result: Verification, how: str, prefix: str) -> None:

@@ -20,4 +20,16 @@ fi
 export BUCKETDESK_CHROMIUM="${BUCKETDESK_CHROMIUM:-$(command -v chromium)}"
 # A tier that cannot run fails instead of skipping: a green run means every tier ran.
 export BUCKETDESK_REQUIRE_ALL_TIERS=1
-exec .venv/bin/python -m pytest "$@"
+if [ "$#" -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+# One process per tier: moto's in-process store is shared with the embedded sandbox, so a tier's
+# mocks must not reset another tier's buckets. Every tier runs; the script fails if any failed.
+status=0
+for tier in unit app enforce browser; do
+  echo "=== tier: $tier ==="
+  started=$(date +%s)
+  .venv/bin/python -m pytest -m "$tier" -q || status=1
+  echo "=== tier: $tier took $(( $(date +%s) - started )) s ==="
+done
+exit "$status"

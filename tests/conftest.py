@@ -10,6 +10,16 @@ import pytest
 from tests.support.localstack import LocalStack, LocalStackUnavailable, start_localstack
 
 
+TIERS = ("unit", "app", "enforce", "browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    """scripts/test.sh runs tier by tier, so a test without a tier marker would never run in CI."""
+    untiered = [item.nodeid for item in items if not any(item.get_closest_marker(tier) for tier in TIERS)]
+    if untiered:
+        raise pytest.UsageError("tests without a tier marker (" + ", ".join(TIERS) + "): " + ", ".join(untiered))
+
+
 def require_or_skip(what: str, reason: str) -> None:
     """In CI (BUCKETDESK_REQUIRE_ALL_TIERS=1) a missing tool fails the run; elsewhere the test skips."""
     if os.environ.get("BUCKETDESK_REQUIRE_ALL_TIERS") == "1":

@@ -61,9 +61,8 @@ class UploadReport:
 
 def parse_sign(value: Any) -> list[SignRequest]:
     requests = []
-    raw_files = value.get("files") if isinstance(value, dict) else None
-    for raw in (raw_files or [])[:_MAX_FILES]:
-        if not isinstance(raw, dict) or not _FILE_ID.match(str(raw.get("id", ""))):
+    for raw in _list_of(value, "files"):
+        if not isinstance(raw, dict) or not _is_file_id(raw.get("id")):
             continue
         size = raw.get("size")
         declared = DeclaredFile(
@@ -79,9 +78,8 @@ def parse_sign(value: Any) -> list[SignRequest]:
 
 def parse_done(value: Any) -> list[UploadReport]:
     reports = []
-    raw_results = value.get("results") if isinstance(value, dict) else None
-    for raw in (raw_results or [])[:_MAX_FILES]:
-        if not isinstance(raw, dict) or not _FILE_ID.match(str(raw.get("id", ""))):
+    for raw in _list_of(value, "results"):
+        if not isinstance(raw, dict) or not _is_file_id(raw.get("id")):
             continue
         reports.append(
             UploadReport(
@@ -97,6 +95,15 @@ def parse_done(value: Any) -> list[UploadReport]:
             )
         )
     return reports
+
+
+def _list_of(value: Any, name: str) -> list:
+    items = value.get(name) if isinstance(value, dict) else None
+    return items[:_MAX_FILES] if isinstance(items, list) else []
+
+
+def _is_file_id(value: Any) -> bool:
+    return isinstance(value, str) and _FILE_ID.fullmatch(value) is not None
 
 
 def _int(value: Any) -> int:

@@ -1,0 +1,347 @@
+"""lib.verify: is the stored object the one the grant allowed? If not, it is set aside."""
+
+from __future__ import annotations
+
+import pytest
+
+import lib.verify
+from lib.errors import StorageError
+from lib.policy import Grant, sign_upload
+from lib.verify import decode_image, sniff_type, verify_upload
+from tests.unit.helpers import UPLOADER, declared, exists, png_bytes, png_header_only, store
+
+pytestmark = pytest.mark.unit
+
+
+def grant_for(gateway, body: bytes, name: str = "cat.png", type: str = "image/png", uploader: str = UPLOADER) -> Grant:
+    grant = sign_upload(gateway, uploader, declared(name=name, size=len(body), type=type))
+    assert isinstance(grant, Grant), grant
+    return grant
+
+
+def assert_quarantined(s3, grant: Grant, result) -> None:
+    assert not result.ok
+    assert result.action == "quarantined"
+    assert result.final_key == "quarantine/" + grant.key
+    assert not exists(s3, grant.key), "the original must be gone"
+    assert exists(s3, "quarantine/" + grant.key), "the quarantined copy must be present"
+    assert result.final_key in result.message
+
+
+def test_correct_png_is_ok_with_its_pixel_size(s3, gateway):
+    body = png_bytes(7, 5)
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.ok, result.problems
+    assert result.image_size == (7, 5)
+    assert result.sniffed_type == "image/png"
+    assert result.action == "kept" and result.final_key == grant.key
+    assert exists(s3, grant.key)
+    assert "7×5 px" in result.message
+
+
+def test_non_ascii_uploader_matches_after_decoding(s3, gateway):
+    body = png_bytes()
+    grant = grant_for(gateway, body, uploader="josé@example.com")
+    store(s3, grant, body)
+    assert verify_upload(gateway, grant).ok
+
+
+def test_wrong_size_is_quarantined(s3, gateway):
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    store(s3, grant, body + b"\x00" * 10)
+    result = verify_upload(gateway, grant)
+    assert_quarantined(s3, grant, result)
+    assert any(str(len(body)) in p and "size" in p.lower() for p in result.problems)
+
+
+def test_wrong_content_type_is_quarantined(s3, gateway):
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    store(s3, grant, body, content_type="text/html")
+    result = verify_upload(gateway, grant)
+    assert_quarantined(s3, grant, result)
+    assert any("text/html" in p for p in result.problems)
+
+
+def test_wrong_uploader_metadata_is_quarantined(s3, gateway):
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    store(s3, grant, body, uploader="mallory@example.com")
+    result = verify_upload(gateway, grant)
+    assert_quarantined(s3, grant, result)
+    assert any("uploader" in p for p in result.problems)
+
+
+def test_missing_uploader_metadata_is_quarantined(s3, gateway):
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    s3.put_object(Bucket=grant.bucket, Key=grant.key, Body=body, ContentType="image/png")
+    assert_quarantined(s3, grant, verify_upload(gateway, grant))
+
+
+def test_delete_setting_deletes_instead_of_quarantining(s3, make_gateway):
+    gateway = make_gateway(on_verify_failure="delete")
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    store(s3, grant, body, uploader="mallory@example.com")
+    result = verify_upload(gateway, grant)
+    assert not result.ok and result.action == "deleted"
+    assert not exists(s3, grant.key)
+    assert not exists(s3, "quarantine/" + grant.key)
+    assert "deleted" in result.message
+
+
+def test_custom_quarantine_prefix_is_used(s3, make_gateway):
+    gateway = make_gateway(quarantine_prefix="held/")
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    store(s3, grant, body, content_type="image/gif")
+    result = verify_upload(gateway, grant)
+    assert result.final_key == "held/" + grant.key
+    assert exists(s3, "held/" + grant.key) and not exists(s3, grant.key)
+
+
+def test_html_bytes_declared_as_png_are_caught_by_sniffing(s3, gateway):
+    body = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.sniffed_type == "text/html"
+    assert any("text/html" in p for p in result.problems)
+    assert_quarantined(s3, grant, result)
+
+
+def test_svg_script_declared_as_plain_text_is_caught(s3, gateway):
+    body = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    grant = grant_for(gateway, body, name="notes.txt", type="text/plain")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert not result.ok and result.sniffed_type == "image/svg+xml"
+
+
+def test_png_bytes_declared_as_jpeg_are_caught(s3, gateway):
+    body = png_bytes()
+    grant = grant_for(gateway, body, name="photo.jpg", type="image/jpeg")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert not result.ok
+    assert any("image/png" in p for p in result.problems)
+
+
+def test_text_that_is_not_a_pdf_is_caught(s3, gateway):
+    body = b"just some words, not a PDF"
+    grant = grant_for(gateway, body, name="report.pdf", type="application/pdf")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert not result.ok and any("application/pdf" in p for p in result.problems)
+
+
+def test_binary_declared_as_text_is_caught(s3, gateway):
+    body = b"col1,col2\n\x00\x01\x02"
+    grant = grant_for(gateway, body, name="data.csv", type="text/csv")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert not result.ok and any("binary" in p for p in result.problems)
+
+
+def test_plain_text_is_ok_without_decoding(s3, gateway):
+    body = b"region,amount\nnorth,1\n"
+    grant = grant_for(gateway, body, name="data.csv", type="text/csv")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.ok and result.image_size is None
+
+
+def test_favicon_is_verified_not_quarantined(s3, gateway):
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(out, "ICO")
+    body = out.getvalue()
+    grant = grant_for(gateway, body, name="favicon.ico", type="image/vnd.microsoft.icon")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.ok, result.problems
+    assert result.image_size == (32, 32)
+
+
+def test_truncated_png_does_not_decode(s3, gateway):
+    whole = png_bytes(64, 64, noise=True)
+    body = whole[: len(whole) * 6 // 10]
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.sniffed_type == "image/png"
+    assert any("does not decode" in p for p in result.problems), result.problems
+    assert_quarantined(s3, grant, result)
+
+
+def test_png_larger_than_sniff_window_is_read_whole_and_decoded(s3, gateway):
+    body = png_bytes(120, 90, noise=True)
+    assert len(body) > lib.verify.SNIFF_BYTES
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.ok, result.problems
+    assert result.image_size == (120, 90)
+
+
+def test_decompression_bomb_header_is_refused_without_decoding(s3, gateway, monkeypatch):
+    body = png_header_only(100_000, 100_000)
+
+    def never(*args, **kwargs):
+        raise AssertionError("a bomb must be refused before any pixel is decoded")
+
+    monkeypatch.setattr("PIL.Image.Image.load", never)
+    monkeypatch.setattr("PIL.PngImagePlugin.PngImageFile.load", never, raising=False)
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert any("too large to decode safely" in p for p in result.problems), result.problems
+    assert_quarantined(s3, grant, result)
+
+
+@pytest.mark.parametrize("size", [(11, 10), (20, 20)], ids=["over-the-limit-warning", "over-twice-the-limit-error"])
+def test_image_over_a_lowered_pixel_limit_is_refused(s3, gateway, monkeypatch, size):
+    monkeypatch.setattr(lib.verify, "MAX_IMAGE_PIXELS", 100)
+    body = png_bytes(*size)
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert not result.ok
+    assert any("too large to decode safely" in p and "100" in p for p in result.problems), result.problems
+
+
+def test_pillow_global_pixel_limit_is_restored_after_decoding(monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 12345)
+    decode_image(png_bytes())
+    with pytest.raises(ValueError):
+        decode_image(png_header_only(100_000, 100_000))
+    assert Image.MAX_IMAGE_PIXELS == 12345
+
+
+def test_missing_object_is_reported_missing(s3, gateway):
+    grant = grant_for(gateway, png_bytes())
+    result = verify_upload(gateway, grant)
+    assert not result.ok and result.action == "missing"
+    assert "did not arrive" in result.message
+    assert not exists(s3, "quarantine/" + grant.key)
+
+
+def test_image_over_verify_max_image_bytes_is_ok_with_a_note_and_not_decoded(s3, make_gateway, monkeypatch):
+    gateway = make_gateway(verify_max_image_bytes=64)
+    body = png_bytes(30, 30, noise=True)
+    assert len(body) > 64
+
+    def never(data):
+        raise AssertionError("must not decode an image over verify_max_image_bytes")
+
+    monkeypatch.setattr(lib.verify, "decode_image", never)
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.ok, result.problems
+    assert result.image_size is None
+    assert any("verify_max_image_bytes" in note for note in result.notes)
+    assert exists(s3, grant.key)
+
+
+def test_failure_to_set_aside_keeps_the_object_and_says_so(s3, gateway, monkeypatch):
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    store(s3, grant, body, uploader="mallory@example.com")
+
+    def refuse(key, new_key):
+        raise StorageError("Access was denied while moving it.", "Grant s3:DeleteObject.", "AccessDenied")
+
+    monkeypatch.setattr(gateway, "move", refuse)
+    result = verify_upload(gateway, grant)
+    assert not result.ok and result.action == "kept" and result.final_key == grant.key
+    assert any("by hand" in p and grant.key in p for p in result.problems)
+
+
+def test_empty_object_declared_as_an_image_is_not_verified(s3, gateway):
+    grant = grant_for(gateway, b"")
+    store(s3, grant, b"")
+    result = verify_upload(gateway, grant)
+    assert not result.ok
+    assert any("does not look like image/png" in p for p in result.problems), result.problems
+
+
+def test_empty_text_file_is_ok(s3, gateway):
+    grant = grant_for(gateway, b"", name="empty.txt", type="text/plain")
+    store(s3, grant, b"")
+    assert verify_upload(gateway, grant).ok
+
+
+def test_checksum_stored_by_s3_is_carried(s3, gateway):
+    import base64
+    import hashlib
+
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    s3.put_object(
+        Bucket=grant.bucket,
+        Key=grant.key,
+        Body=body,
+        ContentType="image/png",
+        Metadata={"uploaded-by": UPLOADER},
+        ChecksumAlgorithm="SHA256",
+        ChecksumSHA256=digest,
+    )
+    # S3 (and moto) return a stored checksum from HeadObject only when asked with ChecksumMode=ENABLED.
+    result = verify_upload(gateway, grant)
+    assert result.ok
+    assert result.checksum_sha256 == digest
+
+
+SIGNATURES = [
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 8, "image/png"),
+    (b"\xff\xd8\xff\xe0" + b"\x00" * 8, "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM" + b"\x00" * 10, "image/bmp"),
+    (b"\x00\x00\x01\x00\x01\x00", "image/vnd.microsoft.icon"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+    (b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wav"),
+    (b"RIFF\x00\x00\x00\x00AVI LIST", "video/x-msvideo"),
+    (b"\x00\x00\x00\x1cftypavif", "image/avif"),
+    (b"\x00\x00\x00\x18ftypheic", "image/heic"),
+    (b"\x00\x00\x00\x20ftypM4A ", "audio/mp4"),
+    (b"\x00\x00\x00\x14ftypqt  ", "video/quicktime"),
+    (b"\x00\x00\x00\x18ftypisom", "video/mp4"),
+    (b"%PDF-1.7\n", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"PK\x05\x06", "application/zip"),
+    (b"\x1f\x8b\x08", "application/gzip"),
+    (b"ID3\x03", "audio/mpeg"),
+    (b"OggS", "audio/ogg"),
+    (b"fLaC", "audio/flac"),
+    (b"\x1aE\xdf\xa3", "video/x-matroska"),
+    (b"\x7fELF\x02", "application/x-executable"),
+    (b"MZ\x90\x00", "application/x-msdownload"),
+    (b"  \n<!DOCTYPE html><html>", "text/html"),
+    (b"<HTML><body>", "text/html"),
+    (b"<script>alert(1)</script>", "text/html"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml"),
+    (b"<?xml version='1.0'?>\n<svg/>", "image/svg+xml"),
+    (b"<?xml version='1.0'?>\n<feed/>", None),
+    (b"hello, world", None),
+    (b"", None),
+    (b"RIFF\x00\x00\x00\x00XXXX", None),
+]
+
+
+@pytest.mark.parametrize("head, expected", SIGNATURES, ids=[repr(h[:12]) for h, _ in SIGNATURES])
+def test_sniff_type_recognises_common_formats(head, expected):
+    assert sniff_type(head) == expected
