@@ -13,6 +13,7 @@ from lib.auditlog import AuditLog
 from lib.components.uploader import SignRequest, UploadReport
 from lib.errors import StorageError
 from lib.policy import Grant, Refusal, sign_upload
+from lib.previews import thumbnail_after_upload
 from lib.s3 import S3Gateway
 from lib.verify import Verification, verify_upload
 
@@ -106,6 +107,8 @@ class UploadSession:
                 code = f" ({report.code})" if report.code and report.code not in reason else ""
                 return Outcome(ok=False, message=reason + code, **base)
             checked: Verification = verify_upload(gateway, grant)
+            if checked.ok and checked.final_key:
+                thumbnail_after_upload(gateway, checked.final_key, grant.content_type)  # never raises
         except StorageError as exc:
             return Outcome(ok=False, message=f"{exc.message} The file could not be checked; {exc.hint}".strip(), key=grant.key, **base)
         return Outcome(

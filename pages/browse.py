@@ -1,0 +1,555 @@
+"""Browse: folders and objects of the bucket, a page at a time, with thumbnails, details and share links.
+
+Thin on purpose: lib.listing reads one page per request (and explains why any page costs what the
+first costs), lib.previews makes thumbnails, lib.details reads one object, lib.sharing signs links.
+This page lays out widgets and keeps where the reader is in session state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from lib import listing, previews
+from lib.components import copybutton
+from lib.context import AppContext
+from lib.details import delete_object, object_details, text_preview, versions_frame
+from lib.errors import BucketdeskError
+from lib.names import content_disposition, escape_markdown
+from lib.policy import human_bytes
+from lib.sharing import UNITS, RowLinks, describe, expiry_seconds, share_link
+from pages import app_context, show_error
+
+ctx: AppContext = app_context()
+profile = ctx.profile
+S = f"browse:{profile.name}:"  # session-state keys of this bucket's browser
+LISTING_TTL = 20  # seconds a page is reused: back and forth costs nothing, new uploads show up soon
+THUMB_BUDGET = 3.0  # seconds a rerun waits for new thumbnails; the rest follow in the background
+SIZE_STEPS = {"0": 0, "10 KB": 10_000, "100 KB": 100_000, "1 MB": 10**6, "10 MB": 10**7, "100 MB": 10**8, "1 GB": 10**9, "any": None}
+VIEWS = {"table": ":material/table_rows: Table", "gallery": ":material/grid_view: Gallery"}
+
+
+# --- cached reads -------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=LISTING_TTL, show_spinner=False, max_entries=1000)
+def cached_page(profile_name, bucket, prefix, search, page_size, flat, start_after, token, refresh, _gateway) -> listing.ListingPage:
+    query = listing.ListingQuery(prefix=prefix, search=search, page_size=page_size, flat=flat, start_after=start_after)
+    return listing.list_page(_gateway, query, token)
+
+
+@st.cache_data(ttl=15, show_spinner=False, max_entries=200)
+def cached_details(profile_name, bucket, key, refresh, _gateway):
+    return object_details(_gateway, key)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=50)
+def cached_text(profile_name, bucket, key, etag, size, kind, _gateway):
+    return text_preview(_gateway, key, size, kind)
+
+
+@st.cache_resource
+def row_links(profile_name: str, _gateway) -> RowLinks:
+    return RowLinks(_gateway)
+
+
+@st.cache_resource
+def copy_button():
+    return st.components.v2.component(copybutton.NAME, html=copybutton.HTML, css=copybutton.css(), js=copybutton.js())
+
+
+# --- state and navigation -----------------------------------------------------------------------
+
+
+def state(name: str, default=None):
+    return st.session_state.setdefault(S + name, default)
+
+
+def go(prefix: str) -> None:
+    """Open a folder: clear the search, the selection and the page stack."""
+    st.session_state[S + "prefix"] = prefix
+    st.session_state[S + "search"] = ""
+    st.session_state[S + "start_after"] = ""
+    st.session_state[S + "selected"] = None
+    st.session_state[S + "nonce"] = state("nonce", 0) + 1  # a fresh table: no stale row selection
+
+
+def select(key: str | None) -> None:
+    st.session_state[S + "selected"] = key
+    if key is None:
+        st.session_state[S + "nonce"] = state("nonce", 0) + 1
+
+
+def turn(direction: str, next_token: str | None = None) -> None:
+    pager: listing.Pager = st.session_state[S + "pager"]
+    {"next": lambda: pager.next(next_token), "previous": pager.previous, "first": pager.first}[direction]()
+    select(None)
+
+
+def jump() -> None:
+    st.session_state[S + "start_after"] = st.session_state.get(S + "jump_to", "")
+    select(None)
+
+
+def refresh() -> None:
+    st.session_state[S + "refresh"] = state("refresh", 0) + 1
+
+
+def pick_bucket() -> None:
+    st.session_state["profile"] = st.session_state[S + "bucket"]  # the sidebar's picker follows
+
+
+def reset_filters() -> None:
+    for name in ("f_name", "f_kinds", "f_size", "f_dates", "f_sort", "f_desc"):
+        st.session_state.pop(S + name, None)
+
+
+def follow_table_selection() -> None:
+    """Act on the row picked in the table the last run drew: open a folder, or show an object.
+
+    Done before any widget exists, because opening a folder resets widgets (the search box).
+    """
+    if st.session_state.get(S + "view") != "table":
+        return
+    picked = st.session_state.get(state("table_key", ""))
+    # A click on any cell counts as picking its row (the checkbox column is a small target).
+    rows = list(picked["selection"]["rows"]) or [cell[0] for cell in picked["selection"].get("cells", [])] if picked else []
+    drawn = state("rows", [])
+    if rows and rows[0] < len(drawn):
+        key, is_folder = drawn[rows[0]]
+        if is_folder:
+            go(key)
+        else:
+            st.session_state[S + "selected"] = key
+    else:
+        st.session_state[S + "selected"] = None
+
+
+if S + "prefix" not in st.session_state:
+    # A link like /browse?prefix=photos/2026/ opens that folder; after switching buckets the URL
+    # still names the old bucket's folder, so the new bucket opens at its top.
+    arrived = "browse:bucket" not in st.session_state
+    st.session_state[S + "prefix"] = listing.as_folder(st.query_params.get("prefix", "")) if arrived else ""
+st.session_state["browse:bucket"] = profile.name
+follow_table_selection()
+prefix: str = st.session_state[S + "prefix"]
+if prefix:
+    st.query_params["prefix"] = prefix
+else:
+    st.query_params.pop("prefix", None)
+
+
+# --- header: bucket, breadcrumb, search, view -----------------------------------------------------
+
+names = list(ctx.settings.profiles)
+head_left, head_right = st.columns([3, 2], vertical_alignment="bottom")
+with head_left:
+    st.title("Browse", anchor=False)
+    if len(names) > 1:
+        st.session_state[S + "bucket"] = profile.name  # follow the sidebar when it changed there
+        st.selectbox(
+            "Bucket",
+            names,
+            key=S + "bucket",
+            format_func=lambda n: ctx.settings.profiles[n].display_name,
+            on_change=pick_bucket,
+            width=360,
+        )
+with head_right:
+    st.text_input(
+        "Search this folder",
+        key=S + "search",
+        type="search",
+        live="300ms",
+        placeholder="Names starting with…",
+        icon=":material/search:",
+        label_visibility="collapsed",
+        help="S3 searches by how names start, across the whole folder (not just this page). "
+        "Use Filters for 'contains' within the page.",
+    )
+
+bar = st.container(border=True, gap="small")
+with bar, st.container(horizontal=True, vertical_alignment="center", gap="xxsmall"):
+    crumbs = listing.breadcrumbs(prefix)
+    st.markdown(f":material/database: **{escape_markdown(profile.bucket)}**", width="content")
+    st.markdown(":gray[:material/chevron_right:]", width="content")
+    for depth, (label, target) in enumerate(crumbs):
+        text = escape_markdown(label) if label else "Top"
+        if depth == len(crumbs) - 1:
+            st.markdown(f"**{text}**", width="content")
+        else:
+            st.button(text, type="tertiary", key=S + f"crumb{depth}", on_click=go, args=(target,))
+            st.markdown(":gray[/]", width="content")
+    st.space("stretch")
+    if prefix:
+        st.button("Up", icon=":material/arrow_upward:", key=S + "up", on_click=go, args=(listing.parent(prefix),), type="tertiary")
+    st.button("Refresh", icon=":material/refresh:", key=S + "refresh_btn", on_click=refresh, type="tertiary")
+
+toolbar = bar.container(horizontal=True, vertical_alignment="center", gap="small")
+
+# --- the page of the listing ----------------------------------------------------------------------
+
+page_size = state("page_size", listing.PAGE_SIZES[0])
+query = listing.ListingQuery(
+    prefix=prefix,
+    search=state("search", ""),
+    page_size=page_size or listing.PAGE_SIZES[0],
+    flat=bool(state("flat", False)),
+    start_after=state("start_after", ""),
+)
+pager = state("pager", listing.Pager()).for_query(query)
+st.session_state[S + "pager"] = pager
+try:
+    page = cached_page(
+        profile.name, profile.bucket, query.prefix, query.search, query.page_size, query.flat, query.start_after,
+        pager.token, state("refresh", 0), ctx.gateway,
+    )
+except BucketdeskError as exc:
+    show_error(exc)
+    st.stop()
+
+frame = page.frame
+images = int((frame["kind"] == "image").sum())
+if S + "view" not in st.session_state:  # first visit: image-heavy folders open as a gallery
+    st.session_state[S + "view"] = "gallery" if images and images >= 0.6 * max(1, page.objects) else "table"
+
+with toolbar:
+    st.segmented_control("View", list(VIEWS), key=S + "view", format_func=VIEWS.get, required=True, label_visibility="collapsed")
+    st.segmented_control(
+        "Per page", listing.PAGE_SIZES, key=S + "page_size", required=True, label_visibility="collapsed",
+        format_func=lambda n: f"{n} per page" if n == listing.PAGE_SIZES[0] else str(n),
+    )
+    st.toggle("All keys below", key=S + "flat", help="Every key under this folder, without folders (like `aws s3 ls --recursive`).")
+    filters_popover = st.popover("Filters", icon=":material/filter_list:")
+    st.space("stretch")
+
+with filters_popover:
+    st.text_input("Name contains", key=S + "f_name", live="250ms", placeholder="e.g. invoice")
+    st.multiselect("Type", list(listing.KINDS), key=S + "f_kinds", format_func=listing.KINDS.get, placeholder="Any type")
+    st.select_slider("Size", list(SIZE_STEPS), value=("0", "any"), key=S + "f_size")
+    st.date_input("Modified between", value=(), key=S + "f_dates", format="YYYY-MM-DD")
+    sort_col, desc_col = st.columns([3, 2], vertical_alignment="bottom")
+    sort_col.selectbox("Sort by", list(listing.SORTS), key=S + "f_sort", format_func=listing.SORTS.get)
+    desc_col.toggle("Descending", key=S + "f_desc")
+    st.button("Reset filters", icon=":material/filter_list_off:", on_click=reset_filters, type="tertiary")
+    st.caption("Filters and sorting apply to the rows of this page; search and paging ask the bucket.")
+
+low, high = state("f_size", ("0", "any"))
+dates = tuple(state("f_dates", ()) or ())
+spec = listing.PageFilter(
+    name_contains=state("f_name", "") or "",
+    kinds=tuple(state("f_kinds", []) or []),
+    min_size=SIZE_STEPS[low] or None,
+    max_size=SIZE_STEPS[high],
+    modified_from=dates[0] if dates else None,
+    modified_to=dates[1] if len(dates) > 1 else (dates[0] if dates else None),
+    sort_by=state("f_sort", "name"),
+    descending=bool(state("f_desc", False)),
+)
+shown = listing.apply_filter(frame, spec)
+
+# --- empty and missing ----------------------------------------------------------------------------
+
+if page.empty and pager.page_number == 1:
+    if query.search:
+        st.info(f"No names in this folder start with “{escape_markdown(query.search)}”.", icon=":material/search_off:")
+    elif query.start_after:
+        st.info(f"Nothing in this folder comes after “{escape_markdown(query.start_after)}”.", icon=":material/last_page:")
+        st.button("Back to the first page", icon=":material/first_page:", on_click=lambda: st.session_state.update({S + "start_after": ""}))
+    elif prefix:
+        st.info(
+            f"Nothing is stored under `{escape_markdown(prefix)}`. S3 has no empty folders: a folder exists "
+            "while some key starts with it.",
+            icon=":material/folder_off:",
+        )
+        st.button("Go up", icon=":material/arrow_upward:", on_click=go, args=(listing.parent(prefix),))
+    else:
+        st.info(f"The bucket **{escape_markdown(profile.bucket)}** is empty.", icon=":material/inbox:")
+        st.page_link("pages/upload.py", label="Upload files", icon=":material/upload:")
+    st.stop()
+
+# --- rows: thumbnails and links for the rows on this page only --------------------------------------
+
+store = previews.store_for(ctx.gateway)
+thumb_rows = [
+    (row.key, row.etag, int(row.size))
+    for row in shown.itertuples()
+    if row.kind == "image" and previews.can_thumbnail(row.content_type)
+]
+thumbs, making = store.urls(thumb_rows, budget_seconds=THUMB_BUDGET) if thumb_rows else ({}, 0)
+links = row_links(profile.name, ctx.gateway)
+
+
+def picture(row) -> str:
+    """The row's thumbnail, its type icon while the thumbnail is being made, or its type icon."""
+    return thumbs.get(row.key) or previews.kind_icon_url(row.kind)
+
+
+selected = state("selected")
+if selected is not None and selected not in set(frame["key"]):
+    selected = None  # it belongs to another page or folder
+main, side = st.columns([3, 2], gap="medium") if selected else (st.container(), None)
+
+with main:
+    if spec.active:
+        st.caption(f":material/filter_alt: {len(shown)} of {len(frame)} rows on this page match the filters.")
+    if st.session_state[S + "view"] == "table":
+        table = shown.assign(
+            thumbnail=[picture(row) for row in shown.itertuples()],
+            link=[None if row.is_folder else links.get(row.key) for row in shown.itertuples()],
+            type=["Folder" if row.is_folder else row.content_type for row in shown.itertuples()],
+        )
+        table_key = S + "table:" + hashlib.sha1(repr((query, pager.page_number, spec, state("nonce", 0))).encode()).hexdigest()[:12]
+        st.session_state[S + "table_key"] = table_key
+        st.session_state[S + "rows"] = list(zip(shown["key"], shown["is_folder"]))
+        st.dataframe(
+            table,
+            key=table_key,
+            on_select="rerun",
+            selection_mode=["single-row", "single-cell"],
+            hide_index=True,
+            placeholder="",
+            height=min(38 + 36 * max(1, len(table)), 720),
+            row_height=36,
+            # Beside the details panel the table is narrower: type and storage class are in the panel.
+            column_order=["thumbnail", "name", "size", "modified", "link"]
+            if selected
+            else ["thumbnail", "name", "size", "modified", "type", "storage_class", "link"],
+            column_config={
+                "thumbnail": st.column_config.ImageColumn("", width=44),
+                "name": st.column_config.TextColumn("Name", width="large"),
+                "size": st.column_config.NumberColumn("Size", format="bytes", width="small"),
+                "modified": st.column_config.DatetimeColumn("Modified (UTC)", format="YYYY-MM-DD HH:mm"),
+                "type": st.column_config.TextColumn("Type"),
+                "storage_class": st.column_config.TextColumn("Storage class", width="small"),
+                "link": st.column_config.LinkColumn("Link", display_text="Open", width="small", help="Signed link, valid for an hour"),
+            },
+        )
+    else:
+        with st.grid("auto", min_column_width=150, gap="small"):
+            for row in shown.itertuples():
+                with st.container(border=True, gap="xxsmall"):
+                    st.image(picture(row), width="stretch")
+                    label = escape_markdown(row.name.rstrip("/") or row.name)
+                    if row.is_folder:
+                        st.button(label, icon=":material/folder:", key=S + f"g:{row.key}", type="tertiary", on_click=go, args=(row.key,))
+                    else:
+                        st.button(label, key=S + f"g:{row.key}", type="tertiary", on_click=select, args=(row.key,))
+                        st.caption(human_bytes(int(row.size)))
+
+    if making:
+
+        @st.fragment(run_every="2s")
+        def thumbnails_in_progress():
+            _, waiting = store.urls(thumb_rows, budget_seconds=0)
+            if waiting == 0:
+                st.rerun(scope="app")
+            st.caption(f":material/hourglass_top: Making {waiting} thumbnails…")
+
+        thumbnails_in_progress()
+
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.button("First", icon=":material/first_page:", key=S + "first", disabled=not pager.has_previous, on_click=turn, args=("first",))
+        st.button("Previous", icon=":material/chevron_left:", key=S + "prev", disabled=not pager.has_previous, on_click=turn, args=("previous",))
+        count = f"{page.folders} folders, {page.objects} objects" if page.folders else f"{page.objects} objects"
+        st.markdown(f"Page **{pager.page_number}** · {count}", width="content")
+        st.button(
+            "Next", icon=":material/chevron_right:", icon_position="right", key=S + "next",
+            disabled=not page.has_next, on_click=turn, args=("next", page.next_token),
+        )
+        st.space("stretch")
+        with st.popover("Start after…", icon=":material/low_priority:"):
+            st.text_input("Start after name", key=S + "jump_to", placeholder="e.g. 2026-03", help="The listing begins just after this name (S3's StartAfter): one request however deep.")
+            st.button("Go", key=S + "jump_go", on_click=jump, type="primary")
+        if query.start_after:
+            st.button(f"Clear “{query.start_after[:30]}”", icon=":material/close:", key=S + "jump_clear", type="tertiary", on_click=lambda: st.session_state.update({S + "start_after": ""}))
+    st.caption(
+        f"Listed in {page.seconds * 1000:.0f} ms"
+        + (" · more pages follow" if page.has_next else " · last page")
+        + (" · bucketdesk's own `.bucketdesk/` folder is hidden" if page.hidden and not prefix else "")
+    )
+
+
+# --- details of the selected object ---------------------------------------------------------------
+
+
+def ask_delete(key: str) -> None:
+    st.session_state[S + "deleting"] = key
+
+
+def stop_deleting() -> None:
+    st.session_state.pop(S + "deleting", None)
+
+
+# Drawn on every run while S+"deleting" is set, so its buttons work however the rerun happens.
+@st.dialog("Delete this object?", icon=":material/delete:", on_dismiss=stop_deleting)
+def confirm_delete(key: str, etag: str, versioning: str) -> None:
+    st.markdown(f"`{escape_markdown(key)}` will be deleted from **{escape_markdown(profile.bucket)}**.")
+    if versioning == "Enabled":
+        st.caption("Versioning is on: S3 adds a delete marker and keeps the older versions.")
+    else:
+        st.warning("This cannot be undone.", icon=":material/warning:")
+    yes, no = st.columns(2)
+    if yes.button("Delete", type="primary", icon=":material/delete:", width="stretch"):
+        try:
+            delete_object(ctx.gateway, key, ctx.identity.id, ctx.audit, etag=etag)
+        except BucketdeskError as exc:  # DeleteNotAllowed included
+            show_error(exc)
+            return
+        stop_deleting()
+        links.forget(key)
+        cached_page.clear()
+        cached_details.clear()
+        select(None)
+        st.toast(f"Deleted {key}", icon=":material/delete:")
+        st.rerun()
+    if no.button("Cancel", width="stretch"):
+        stop_deleting()
+        st.rerun()
+
+
+def details_panel(key: str) -> None:
+    try:
+        info = cached_details(profile.name, profile.bucket, key, state("refresh", 0), ctx.gateway)
+    except BucketdeskError as exc:
+        show_error(exc)
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.subheader(escape_markdown(info.name if info else key.rsplit("/", 1)[-1]), anchor=False)
+        st.space("stretch")
+        st.button("Close", icon=":material/close:", key=S + "close", type="tertiary", on_click=select, args=(None,))
+    if info is None:
+        st.warning("This object is gone (deleted or moved since the page was listed).", icon=":material/help:")
+        return
+    st.code(key, language=None, wrap_lines=True)
+
+    kind = info.preview
+    if kind in {"image", "audio", "video", "pdf"}:
+        url = links.get(key)
+        if kind == "image":
+            st.image(url, width="stretch")
+        elif kind == "audio":
+            st.audio(url, format=info.content_type)
+        elif kind == "video":
+            st.video(url, format=info.content_type)
+        else:  # uploads are stored as attachments; the preview asks for inline
+            st.iframe(links.get(key, content_disposition(info.name, "inline")), height=520)
+    elif kind in {"text", "json", "csv"} and info.size:
+        try:
+            text = cached_text(profile.name, profile.bucket, key, info.etag, info.size, kind, ctx.gateway)
+        except BucketdeskError as exc:
+            show_error(exc)
+        else:
+            if text.kind == "json" and text.parsed is not None:
+                st.json(text.parsed, expanded=2)
+            elif text.kind == "csv" and text.parsed is not None:
+                st.dataframe(text.parsed, height=280, hide_index=True)
+            else:
+                short = text.text.count("\n") < 12 and len(text.text) < 1200
+                st.code(text.text, language=None, height="content" if short else 320, wrap_lines=True)
+            notes = [text.problem] if text.problem else []
+            if text.truncated:
+                notes.append(f"Showing the first 64 KB of {human_bytes(info.size)}.")
+            if notes:
+                st.caption(" ".join(notes))
+    else:
+        st.caption(f":material/visibility_off: No preview for {escape_markdown(info.content_type)}.")
+
+    share, about, tags, versions = st.tabs(
+        [":material/share: Share", ":material/info: Details", ":material/sell: Tags", ":material/history: Versions"]
+    )
+    with share:
+        amount_col, unit_col = st.columns(2)
+        amount_col.number_input("Valid for", min_value=1, max_value=10_000, value=1, step=1, key=S + "expiry_amount")
+        unit_col.selectbox("Unit", list(UNITS), index=2, key=S + "expiry_unit")
+        mode = st.segmented_control(
+            "Opens",
+            ["inline", "download"],
+            default="inline",
+            required=True,
+            key=S + "disposition",
+            format_func=lambda m: ":material/visibility: In the browser" if m == "inline" else f":material/download: As “{info.name}”",
+        )
+        if st.button("Create link", icon=":material/link:", type="primary", key=S + "make_link"):
+            try:
+                seconds = expiry_seconds(st.session_state[S + "expiry_amount"], st.session_state[S + "expiry_unit"])
+                made = share_link(
+                    ctx.gateway, key, seconds, download=mode == "download", name=info.name, content_type=info.content_type
+                )
+            except BucketdeskError as exc:
+                st.session_state[S + "link"] = None
+                show_error(exc)
+            else:
+                st.session_state[S + "link"] = (key, made)
+                ctx.audit.record(ctx.identity.id, "share", profile.bucket, key, "ok", seconds=seconds, download=made.download)
+        made_for = st.session_state.get(S + "link")
+        if made_for and made_for[0] == key:
+            made = made_for[1]
+            st.code(made.url, language=None, wrap_lines=True)
+            with st.container(horizontal=True, vertical_alignment="center"):
+                copy_button()(key=S + "copy", data=copybutton.data(made.url))
+                st.link_button("Open", made.url, icon=":material/open_in_new:")
+            left = made.expires_at - datetime.now(timezone.utc)
+            st.caption(
+                f"Valid for {describe(made.seconds)}, until {made.expires_at:%Y-%m-%d %H:%M} UTC"
+                + (f" (about {describe(int(left.total_seconds()))} left)" if left.total_seconds() > 60 else "")
+                + ". Anyone with the link can read the object until then; links signed with temporary "
+                "credentials (a role, SSO) stop working when those credentials expire."
+            )
+            if made.note:
+                st.caption(f":material/shield: {made.note}")
+        st.caption("S3 signs links for 5 minutes up to 7 days.")
+
+    with about:
+        facts = {
+            "Uploaded by": info.uploader or "—",
+            "Original name": info.original_name or "—",
+            **info.headers,
+        }
+        st.dataframe(
+            {"": list(facts), "value": [str(v) for v in facts.values()]},
+            hide_index=True,
+            column_config={"": st.column_config.TextColumn("Field"), "value": st.column_config.TextColumn("Value", width="large")},
+        )
+        if info.metadata:
+            st.markdown("**User metadata** (`x-amz-meta-*`)")
+            st.dataframe({"name": list(info.metadata), "value": list(info.metadata.values())}, hide_index=True)
+
+    with tags:
+        if info.tags_error:
+            st.caption(f":material/lock: Tags could not be read: {escape_markdown(info.tags_error)}")
+        elif info.tags:
+            st.dataframe({"tag": list(info.tags), "value": list(info.tags.values())}, hide_index=True)
+        else:
+            st.caption("No tags.")
+
+    with versions:
+        if info.versions_error:
+            st.caption(f":material/lock: Versions could not be read: {escape_markdown(info.versions_error)}")
+        elif not info.versioning:
+            st.caption("Versioning is off for this bucket: each key holds one version.")
+        else:
+            st.caption(f"Versioning: **{info.versioning}**.")
+            st.dataframe(
+                versions_frame(info),
+                hide_index=True,
+                column_config={
+                    "size": st.column_config.NumberColumn("Size", format="bytes"),
+                    "modified": st.column_config.DatetimeColumn("Modified (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                },
+            )
+            if info.versions_more:
+                st.caption("Showing the newest 100 versions.")
+
+    if profile.allow_delete:
+        st.divider()
+        st.button("Delete…", icon=":material/delete:", key=S + "delete", on_click=ask_delete, args=(key,))
+        if st.session_state.get(S + "deleting") == key:
+            confirm_delete(key, info.etag, info.versioning)
+
+
+if side is not None:
+    with side, st.container(border=True):
+        details_panel(selected)
