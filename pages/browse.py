@@ -353,7 +353,9 @@ with main:
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.button("First", icon=":material/first_page:", key=S + "first", disabled=not pager.has_previous, on_click=turn, args=("first",))
         st.button("Previous", icon=":material/chevron_left:", key=S + "prev", disabled=not pager.has_previous, on_click=turn, args=("previous",))
-        count = f"{page.folders} folders, {page.objects} objects" if page.folders else f"{page.objects} objects"
+        count = ", ".join(
+            f"{n:,} {word}{'' if n == 1 else 's'}" for n, word in ((page.folders, "folder"), (page.objects, "object")) if n or word == "object"
+        )
         st.markdown(f"Page **{pager.page_number}** · {count}", width="content")
         st.button(
             "Next", icon=":material/chevron_right:", icon_position="right", key=S + "next",
@@ -507,6 +509,7 @@ def details_panel(key: str) -> None:
             "Uploaded by": info.uploader or "—",
             "Original name": info.original_name or "—",
             **info.headers,
+            "Size (bytes)": f"{info.size:,} ({human_bytes(info.size)})",
         }
         st.dataframe(
             {"": list(facts), "value": [str(v) for v in facts.values()]},

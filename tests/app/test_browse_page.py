@@ -147,7 +147,7 @@ def test_open_details_of_an_object(browse, seeded):
     facts = frames[("", "value")]
     fields = dict(zip(facts[""], facts["value"]))
     assert fields["Uploaded by"] == "alice@example.com" and fields["Content type"] == "text/plain"
-    assert fields["Storage class"] == "STANDARD" and fields["Size (bytes)"] == "21"
+    assert fields["Storage class"] == "STANDARD" and fields["Size (bytes)"] == "21 (21 bytes)"
     tags = frames[("tag", "value")]
     assert dict(zip(tags["tag"], tags["value"])) == {"project": "apollo", "review": "done"}
     assert "Versioning is off" in text_of(at)
@@ -273,3 +273,22 @@ secret_access_key = "bucketdesk-sandbox-not-a-secret"
     # The sidebar's picker (streamlit_app.py) decides the bucket of the next run. AppTest reruns only
     # the page script once a pages/ folder exists, so the switch itself is checked in a browser.
     assert at.session_state["profile"] == "second"
+
+
+def test_an_empty_bucket_says_so_and_points_to_upload(app_test, monkeypatch, seeded):
+    box = start_sandbox()
+    seeded["client"].create_bucket(Bucket="bucketdesk-empty")
+    for name, value in {
+        "BUCKETDESK_BUCKET": "bucketdesk-empty",
+        "BUCKETDESK_ENDPOINT_URL": box.endpoint_url,
+        "BUCKETDESK_ADDRESSING_STYLE": "path",
+        "BUCKETDESK_REGION": "us-east-1",
+        "BUCKETDESK_ACCESS_KEY_ID": "bucketdesk-sandbox",
+        "BUCKETDESK_SECRET_ACCESS_KEY": "bucketdesk-sandbox-not-a-secret",
+    }.items():
+        monkeypatch.setenv(name, value)
+    at = app_test("pages/browse.py")
+    at.run()
+    assert not at.exception and not at.error
+    assert "is empty" in at.info[0].value
+    assert [link.proto.page for link in at.get("page_link")] == ["upload"]
