@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.localstack import LocalStack, LocalStackUnavailable, start_localstack
-
+from tests.support.seaweedfs import SeaweedFS, SeaweedUnavailable, start_seaweedfs
 
 TIERS = ("unit", "app", "enforce", "browser")
 
@@ -42,3 +42,16 @@ def localstack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
             reporter.write_line(f"LocalStack log kept for the failures above: {stack.log_path}")
 
 
+@pytest.fixture(scope="session")
+def seaweed(request: pytest.FixtureRequest) -> Iterator[SeaweedFS]:
+    try:
+        sw = start_seaweedfs()
+    except SeaweedUnavailable as exc:
+        require_or_skip("SeaweedFS", str(exc))
+    yield sw
+    failed = request.session.testsfailed > 0
+    sw.stop(keep_log=failed)
+    if failed:
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"SeaweedFS log kept for the failures above: {sw.log_path}")

@@ -18,7 +18,8 @@ from lib.s3 import S3Gateway
 from tests.support.localstack import LocalStack, localstack_client
 
 # The app's origin in the browser tier; the bucket's CORS rule admits it and nothing else.
-ALLOWED_ORIGIN = "http://localhost:8501"
+from tests.support.post_form import APP_ORIGIN as ALLOWED_ORIGIN
+
 MAX_UPLOAD_BYTES = 1024 * 1024
 ALLOWED_TYPES = ("image/*", "text/plain")
 

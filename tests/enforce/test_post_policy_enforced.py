@@ -17,24 +17,36 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import time
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
-from urllib.parse import quote
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
-from lib.names import decode_metadata, display_name, encode_metadata, safe_name, static_prefix
-from lib.policy import DeclaredFile, Grant, sign_upload
+from lib.names import (
+    decode_metadata,
+    display_name,
+    safe_name,
+    static_prefix,
+)
+from tests.support.post_form import (
+    ALICE,
+    PNG,
+    assert_rejected,
+    assert_stored_exactly,
+    browser_post,
+    policy_of,
+    sha256_b64,
+    sign,
+    stored_keys,
+    with_policy,
+    xml_fields,
+)
 
 pytestmark = pytest.mark.enforce
 
-ALICE = "alice@example.com"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # 1032 bytes, every byte value present
-S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 POLICY_FAILED = "Invalid according to Policy: Policy Condition failed:"
 
 NO_SIGNATURE_CHECK = (
@@ -46,53 +58,6 @@ NO_EXTRA_FIELD_CHECK = (
     "LocalStack 4.9.2 does not reject form fields missing from the policy; real S3 answers 403 "
     "AccessDenied 'Invalid according to Policy: Extra input fields: x-amz-meta-evil'."
 )
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def sign(gateway, *, name="cat.png", data=PNG, type="image/png", uploader=ALICE, sha256=None) -> Grant:
-    grant = sign_upload(gateway, uploader, DeclaredFile(id="f1", name=name, size=len(data), type=type, sha256=sha256))
-    assert isinstance(grant, Grant), f"expected a grant, got {grant!r}"
-    return grant
-
-
-def browser_post(grant: Grant, body: bytes, *, fields=None, origin="http://localhost:8501", filename=None):
-    """POST like a browser's FormData: the fields in order, then the file, named `file`, last."""
-    fields = grant.fields if fields is None else fields
-    parts = [(name, (None, value)) for name, value in fields.items()]
-    parts.append(("file", (filename or grant.original_name, body, grant.content_type)))
-    return requests.post(grant.url, files=parts, headers={"Origin": origin}, timeout=30)
-
-
-def s3_error(response: requests.Response) -> tuple[str | None, str | None]:
-    root = ET.fromstring(response.content)
-    return root.findtext("Code"), root.findtext("Message")
-
-
-def stored_keys(s3, bucket: str) -> list[str]:
-    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
-
-
-def policy_of(fields: dict) -> dict:
-    return json.loads(base64.b64decode(fields["policy"]))
-
-
-def with_policy(fields: dict, policy: dict) -> dict:
-    return {**fields, "policy": base64.b64encode(json.dumps(policy).encode()).decode()}
-
-
-def sha256_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
-def assert_rejected(response, status: int, code: str, s3, bucket: str, *, stored=()) -> str:
-    """Status and Code as given, and the bucket holds exactly `stored`; returns the error message."""
-    assert response.status_code == status, response.text
-    error_code, message = s3_error(response)
-    assert error_code == code, response.text
-    assert stored_keys(s3, bucket) == sorted(stored)
-    return message or ""
 
 
 # --- the grant as signed works, and stores exactly what was declared ---------------------------------
@@ -109,27 +74,13 @@ def test_matching_upload_is_stored_exactly(gateway, s3, bucket, allowed_origin, 
     response = browser_post(grant, PNG, origin=allowed_origin)
 
     assert response.status_code == 201, response.text
-    posted = ET.fromstring(response.content)
-    assert posted.findtext(f"{S3_NS}Bucket") == bucket
-    assert posted.findtext(f"{S3_NS}Key") == grant.key
-    assert posted.findtext(f"{S3_NS}ETag") == f'"{hashlib.md5(PNG).hexdigest()}"'
+    posted = xml_fields(response)
+    assert (posted["Bucket"], posted["Key"]) == (bucket, grant.key)
+    assert posted["ETag"] == f'"{hashlib.md5(PNG).hexdigest()}"'
     # The app's page must be able to read the answer.
     assert response.headers.get("Access-Control-Allow-Origin") == allowed_origin
 
-    assert stored_keys(s3, bucket) == [grant.key]
-    stored = s3.get_object(Bucket=bucket, Key=grant.key)
-    assert stored["Body"].read() == PNG
-    assert stored["ContentLength"] == len(PNG)
-    assert stored["ContentType"] == "image/png"
-    assert stored["Metadata"] == {
-        "uploaded-by": encode_metadata(uploader),
-        "original-name": encode_metadata(name),
-    }
-    assert decode_metadata(stored["Metadata"]["uploaded-by"]) == uploader
-    assert decode_metadata(stored["Metadata"]["original-name"]) == name
-    assert stored["ContentDisposition"] == grant.fields["Content-Disposition"]
-    assert stored["ContentDisposition"].startswith("attachment; filename=\"")
-    assert stored["ContentDisposition"].endswith("filename*=UTF-8''" + quote(name, safe=""))
+    assert_stored_exactly(s3, bucket, grant, PNG, name, uploader)
 
 
 # --- size is pinned exactly -------------------------------------------------------------------------
@@ -258,7 +209,7 @@ def test_expired_grant_is_rejected(make_gateway, s3, bucket):
     grant = sign(make_gateway(policy_expiry_seconds=1))
     expiration = datetime.strptime(policy_of(grant.fields)["expiration"], "%Y-%m-%dT%H:%M:%SZ")
     time.sleep(max(0.0, grant.expires_at + 1.0 - time.time()))
-    assert expiration.replace(tzinfo=timezone.utc).timestamp() < time.time()
+    assert expiration.replace(tzinfo=UTC).timestamp() < time.time()
 
     response = browser_post(grant, PNG)
 
@@ -302,7 +253,7 @@ def test_grant_passes_the_checks_localstack_skips(gateway, bucket):
     signed_fields = {name.lower(): value for name, value in fields.items() if name not in {"policy", "x-amz-signature"}}
     assert exact == signed_fields
     assert ["content-length-range", len(PNG), len(PNG)] in policy["conditions"]
-    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert 290 <= expiration.timestamp() - time.time() <= 301
 
     date = fields["x-amz-date"][:8]
@@ -378,7 +329,7 @@ def test_preflight_outside_the_rule_is_refused(gateway, origin, method):
     response = requests.options(grant.url, headers={"Origin": origin, "Access-Control-Request-Method": method}, timeout=30)
 
     assert response.status_code == 403, response.text
-    assert s3_error(response)[0] == "AccessForbidden"
+    assert xml_fields(response)["Code"] == "AccessForbidden"
     assert "Access-Control-Allow-Origin" not in response.headers
 
 

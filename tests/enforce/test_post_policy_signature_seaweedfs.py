@@ -22,53 +22,41 @@ S3's answer.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-import os
 import time
 import uuid
-import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Iterator
-from urllib.parse import quote
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from lib.config import BucketProfile
-from lib.names import decode_metadata, encode_metadata
-from lib.policy import DeclaredFile, Grant, sign_upload
+from lib.policy import Grant
 from lib.s3 import S3Gateway
-from tests.support.seaweedfs import SeaweedFS, SeaweedUnavailable, seaweedfs_client, start_seaweedfs
+from tests.support.post_form import (
+    ALICE,
+    PNG,
+    assert_rejected,
+    assert_stored_exactly,
+    browser_post,
+    encode_policy,
+    policy_of,
+    sha256_b64,
+    sign,
+    stored_keys,
+    xml_fields,
+)
+from tests.support.seaweedfs import SeaweedFS, seaweedfs_client
 
 pytestmark = pytest.mark.enforce
 
-ALICE = "alice@example.com"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # 1032 bytes, every byte value present
 CONDITION_FAILED = "Invalid according to Policy: Policy Condition failed"
 SIGNATURE_MISMATCH = "The request signature we calculated does not match the signature you provided."
 
 
-# --- fixtures: one SeaweedFS and one bucket per session, the bucket empty around every test ----------
-
-
-@pytest.fixture(scope="session")
-def seaweed(request: pytest.FixtureRequest) -> Iterator[SeaweedFS]:
-    try:
-        sw = start_seaweedfs()
-    except SeaweedUnavailable as exc:
-        if os.environ.get("BUCKETDESK_REQUIRE_ALL_TIERS") == "1":
-            pytest.fail(f"BUCKETDESK_REQUIRE_ALL_TIERS=1 but SeaweedFS is missing: {exc}", pytrace=False)
-        pytest.skip(f"SeaweedFS is not installed: {exc}")
-    yield sw
-    failed = request.session.testsfailed > 0
-    sw.stop(keep_log=failed)
-    if failed:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"SeaweedFS log kept for the failures above: {sw.log_path}")
+# --- fixtures: one bucket per session (SeaweedFS itself: tests/conftest.py), the bucket empty around every test ----------
 
 
 @pytest.fixture(scope="session")
@@ -135,53 +123,6 @@ def sw_gateway(sw_profile: BucketProfile) -> S3Gateway:
     return S3Gateway(sw_profile)
 
 
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def sign(gateway: S3Gateway, *, name="cat.png", data=PNG, type="image/png", uploader=ALICE, sha256=None) -> Grant:
-    grant = sign_upload(gateway, uploader, DeclaredFile(id="f1", name=name, size=len(data), type=type, sha256=sha256))
-    assert isinstance(grant, Grant), f"expected a grant, got {grant!r}"
-    return grant
-
-
-def browser_post(grant: Grant, body: bytes, *, fields=None, url=None, file_type=None) -> requests.Response:
-    """POST like a browser's FormData: the fields in order, then the file, named `file`, last."""
-    fields = grant.fields if fields is None else fields
-    parts = [(name, (None, value)) for name, value in fields.items()]
-    parts.append(("file", (grant.original_name, body, file_type or grant.content_type)))
-    return requests.post(url or grant.url, files=parts, timeout=30, allow_redirects=False)
-
-
-def xml_fields(response: requests.Response) -> dict[str, str | None]:
-    """Top-level elements of an S3 XML answer by local name (SeaweedFS omits the S3 namespace)."""
-    return {child.tag.rsplit("}", 1)[-1]: child.text for child in ET.fromstring(response.content)}
-
-
-def stored_keys(s3, bucket: str) -> list[str]:
-    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
-
-
-def policy_of(fields: dict) -> dict:
-    return json.loads(base64.b64decode(fields["policy"]))
-
-
-def encode_policy(policy: dict, **dumps) -> str:
-    return base64.b64encode(json.dumps(policy, **dumps).encode()).decode()
-
-
-def sha256_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
-def assert_rejected(response, status: int, code: str, s3, bucket: str) -> str:
-    """Status and Code as given, and the bucket holds nothing; returns the error message."""
-    assert response.status_code == status, response.text
-    answer = xml_fields(response)
-    assert answer.get("Code") == code, response.text
-    assert stored_keys(s3, bucket) == []
-    return answer.get("Message") or ""
-
-
 # --- the server under test really authenticates ---------------------------------------------------
 
 
@@ -212,20 +153,7 @@ def test_matching_upload_is_stored_exactly(sw_gateway, sw_s3, sw_bucket, name, u
     assert (posted["Bucket"], posted["Key"]) == (sw_bucket, grant.key)
     assert posted["ETag"] == f'"{hashlib.md5(PNG).hexdigest()}"'
 
-    assert stored_keys(sw_s3, sw_bucket) == [grant.key]
-    stored = sw_s3.get_object(Bucket=sw_bucket, Key=grant.key)
-    assert stored["Body"].read() == PNG
-    assert stored["ContentLength"] == len(PNG)
-    assert stored["ContentType"] == "image/png"
-    assert stored["Metadata"] == {
-        "uploaded-by": encode_metadata(uploader),
-        "original-name": encode_metadata(name),
-    }
-    assert decode_metadata(stored["Metadata"]["uploaded-by"]) == uploader
-    assert decode_metadata(stored["Metadata"]["original-name"]) == name
-    assert stored["ContentDisposition"] == grant.fields["Content-Disposition"]
-    assert stored["ContentDisposition"].startswith('attachment; filename="')
-    assert stored["ContentDisposition"].endswith("filename*=UTF-8''" + quote(name, safe=""))
+    assert_stored_exactly(sw_s3, sw_bucket, grant, PNG, name, uploader)
 
 
 def test_the_file_parts_own_type_does_not_decide_the_stored_type(sw_gateway, sw_s3, sw_bucket):
@@ -467,7 +395,7 @@ def test_grant_for_one_bucket_cannot_upload_to_another(sw_gateway, sw_s3, sw_buc
 def test_expired_grant_is_rejected(sw_profile, sw_s3, sw_bucket):
     grant = sign(S3Gateway(replace(sw_profile, policy_expiry_seconds=1)))
     expiration = datetime.strptime(policy_of(grant.fields)["expiration"], "%Y-%m-%dT%H:%M:%SZ")
-    expiration = expiration.replace(tzinfo=timezone.utc).timestamp()
+    expiration = expiration.replace(tzinfo=UTC).timestamp()
     time.sleep(max(0.0, expiration + 0.2 - time.time()))  # boto3 truncates it to the second: <= 1 s
 
     response = browser_post(grant, PNG)
