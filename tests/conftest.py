@@ -27,31 +27,26 @@ def require_or_skip(what: str, reason: str) -> None:
     pytest.skip(f"{what} is not installed: {reason}")
 
 
+def _session_server(request: pytest.FixtureRequest, what: str, start, unavailable: type[Exception]):
+    """Start a server once for the session; keep its log when anything failed, and say where."""
+    try:
+        server = start()
+    except unavailable as exc:
+        require_or_skip(what, str(exc))
+    yield server
+    failed = request.session.testsfailed > 0
+    server.stop(keep_log=failed)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if failed and reporter is not None:
+        reporter.write_line(f"{what} log kept for the failures above: {server.log_path}")
+
+
 @pytest.fixture(scope="session")
 def localstack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    try:
-        stack = start_localstack()
-    except LocalStackUnavailable as exc:
-        require_or_skip("LocalStack", str(exc))
-    yield stack
-    failed = request.session.testsfailed > 0
-    stack.stop(keep_log=failed)
-    if failed:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"LocalStack log kept for the failures above: {stack.log_path}")
+    yield from _session_server(request, "LocalStack", start_localstack, LocalStackUnavailable)
 
 
 @pytest.fixture(scope="session")
 def seaweed(request: pytest.FixtureRequest) -> Iterator[SeaweedFS]:
-    try:
-        sw = start_seaweedfs()
-    except SeaweedUnavailable as exc:
-        require_or_skip("SeaweedFS", str(exc))
-    yield sw
-    failed = request.session.testsfailed > 0
-    sw.stop(keep_log=failed)
-    if failed:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"SeaweedFS log kept for the failures above: {sw.log_path}")
+    """SeaweedFS verifies POST policy signatures, which LocalStack 4.9.2 does not."""
+    yield from _session_server(request, "SeaweedFS", start_seaweedfs, SeaweedUnavailable)

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from pathlib import Path
 import boto3
 import pytest
 from playwright.sync_api import Page, expect
+
+from tests.support.app_server import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -41,12 +42,6 @@ DUMMY_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 CORS = {"Access-Control-Allow-Origin": "*"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
