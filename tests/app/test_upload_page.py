@@ -199,3 +199,33 @@ def test_signed_out_user_sees_sign_in_and_no_uploader(app):
     assert app.button[0].label == "Sign in"
     with pytest.raises(AssertionError):
         component_data(app, UPLOADER)
+
+
+def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_test, tmp_path):
+    """Two profiles (both on the sandbox's endpoint) in secrets.toml: the sidebar offers both."""
+    sandbox = start_sandbox()
+    client = __import__("lib.s3", fromlist=["make_client"]).make_client(sandbox.profile, sandbox.endpoint_url)
+    client.create_bucket(Bucket="second-bucket")
+    key = sandbox.profile
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        "\n".join(
+            f'[bucketdesk.profiles.{name}]\nbucket = "{bucket}"\nlabel = "{label}"\nendpoint_url = "{sandbox.endpoint_url}"\n'
+            f'access_key_id = "{key.access_key_id}"\nsecret_access_key = "{key.secret_access_key}"\naddressing_style = "path"\n'
+            for name, bucket, label in [("demo", "bucketdesk-demo", "Demo assets"), ("second", "second-bucket", "Second")]
+        )
+    )
+    app.run()
+    assert not app.exception
+    picker = app.sidebar.selectbox[0]
+    assert picker.label == "Bucket" and picker.options == ["Demo assets", "Second"]
+    assert "bucketdesk-demo" in app.caption[0].value
+    assert not app.warning  # a configured bucket is not the sandbox: no banner
+
+    # AppTest starts every run in Streamlit's legacy pages/ mode (a real server only its first), which
+    # runs the page without streamlit_app.py; so the choice is made before the session's first run.
+    chosen = app_test("pages/upload.py")
+    chosen.session_state["profile"] = "second"
+    chosen.run()
+    assert chosen.sidebar.selectbox[0].value == "second"
+    assert "second-bucket" in chosen.caption[0].value
