@@ -30,6 +30,8 @@ GiB = 1024 * MiB
 POST_UPLOAD_LIMIT = 5 * GiB
 # S3 accepts objects up to 5 TiB, in at most 10,000 parts.
 OBJECT_LIMIT = 5 * 1024 * GiB
+# Parts in flight per file: more rarely helps one browser, and each holds a part's worth of memory.
+MAX_MULTIPART_CONCURRENCY = 16
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 MAX_SIGNATURE_SECONDS = 7 * 24 * 3600
 
@@ -74,8 +76,13 @@ class BucketProfile:
     on_verify_failure: str = "quarantine"
     quarantine_prefix: str = "quarantine/"
     verify_max_image_bytes: int = 64 * MiB
+    # Files larger than this upload in parts (multipart), in parallel, resumable, each part checksummed.
     multipart_threshold_bytes: int = 64 * MiB
     multipart_concurrency: int = 4
+    # SHA-256 checksums the bucket verifies: "required" (a browser that cannot compute them, e.g. on a
+    # plain-http page, is refused), "optional" (used whenever the browser can), "off" (for stores that
+    # do not support x-amz-checksum-sha256).
+    checksums: str = "required"
     allow_delete: bool = False
     # Thumbnails for Browse: stored in the bucket under .bucketdesk/thumbs/ ("bucket"), on the app
     # server's disk ("disk"), or in the bucket unless it refuses the write, then on disk ("auto").
@@ -96,6 +103,8 @@ class Settings:
     default_profile: str
     audit_log_path: Path = Path(".bucketdesk/audit.jsonl")
     upload_concurrency: int = 3
+    # Open multipart uploads (one small JSON file each), so a reload or a new session can resume them.
+    multipart_state_dir: Path = Path(".bucketdesk/multipart")
     # With no bucket configured, BUCKETDESK_* profile settings (limits, types…) shape the sandbox.
     sandbox_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -197,6 +206,7 @@ _PROFILE_PARSERS = {
     "verify_max_image_bytes": _positive_int,
     "multipart_threshold_bytes": _positive_int,
     "multipart_concurrency": _positive_int,
+    "checksums": _choice("required", "optional", "off"),
     "allow_delete": _bool,
     "thumbnail_store": _choice("auto", "bucket", "disk"),
     "thumbnail_max_bytes": _positive_int,
@@ -216,6 +226,7 @@ _GLOBAL_PARSERS = {
     "default_profile": _text,
     "audit_log_path": lambda value: Path(_text(value)),
     "upload_concurrency": _positive_int,
+    "multipart_state_dir": lambda value: Path(_text(value)),
 }
 
 
@@ -327,6 +338,10 @@ def _profile_problems(profile: BucketProfile, where: str) -> list[str]:
         problems.append(f"{where}.access_key_id / secret_access_key: give both or neither (neither uses boto3's chain).")
     if profile.multipart_threshold_bytes < 5 * MiB:
         problems.append(f"{where}.multipart_threshold_bytes: S3 parts are at least 5 MiB, so the threshold must be too.")
+    if profile.multipart_threshold_bytes > POST_UPLOAD_LIMIT:
+        problems.append(f"{where}.multipart_threshold_bytes: a single upload stops at 5 GiB, so the threshold must be at most 5368709120.")
+    if profile.multipart_concurrency > MAX_MULTIPART_CONCURRENCY:
+        problems.append(f"{where}.multipart_concurrency: at most {MAX_MULTIPART_CONCURRENCY} parts in flight per file.")
     return problems
 
 

@@ -55,3 +55,14 @@ class Throttled(StorageError):
 
 class BadCredentials(StorageError):
     pass
+
+
+class UploadIncomplete(BucketdeskError):
+    """A multipart upload could not be completed as the browser reported it.
+
+    `resumable` is True when its parts stay in the bucket, so choosing the same file again continues
+    from them; False when the upload was aborted (its parts can never make the declared file)."""
+
+    def __init__(self, message: str, hint: str | None = None, *, resumable: bool):
+        super().__init__(message, hint)
+        self.resumable = resumable

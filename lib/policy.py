@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.config import POST_UPLOAD_LIMIT, BucketProfile
+from lib.config import OBJECT_LIMIT, POST_UPLOAD_LIMIT, BucketProfile
 from lib.names import content_disposition, display_name, encode_metadata, render_key, safe_name
 from lib.s3 import S3Gateway
 
@@ -87,6 +87,48 @@ class DeclaredFile:
     size: int
     type: str = ""
     sha256: str | None = None  # base64 SHA-256, when the browser computed it
+    # Why the browser sent no checksum: "insecure-context" (no WebCrypto: a plain-http page) or
+    # "too-large" (a single upload too big to hash in one piece). None: it could compute them.
+    no_checksum: str | None = None
+
+
+# Why a browser sent no checksum -> the sentence a person reads when the profile requires one.
+_NO_CHECKSUM_REASONS = {
+    "insecure-context": (
+        "this page is not a secure context (it is not served over https://), so the browser cannot compute "
+        "SHA-256 checksums. Open bucketdesk over https:// (or on localhost)"
+    ),
+    "too-large": (
+        "it is too large to checksum in one piece as a single upload. Ask whoever runs bucketdesk to lower "
+        "multipart_threshold_bytes (parts are checksummed one by one)"
+    ),
+}
+
+
+def is_multipart(profile: BucketProfile, size: int) -> bool:
+    """Files above the profile's threshold go up in parts; the rest as one POST."""
+    return size > profile.multipart_threshold_bytes
+
+
+def checksum_refusal(profile: BucketProfile, declared: DeclaredFile, *, multipart: bool) -> Refusal | None:
+    """A refusal when the profile requires checksums and this upload would carry none.
+
+    A single upload needs its whole-file SHA-256 now; a multipart upload sends one per part later,
+    so only a browser that says it cannot compute them is refused up front."""
+    if profile.checksums != "required":
+        return None
+    if declared.sha256 and not multipart:
+        return None
+    if multipart and not declared.no_checksum:
+        return None
+    shown = display_name(declared.name)
+    why = _NO_CHECKSUM_REASONS.get(declared.no_checksum or "", "the browser sent no SHA-256 checksum for it")
+    return Refusal(
+        declared.id,
+        shown,
+        f"“{shown}” cannot be uploaded: {profile.display_name} requires a checksum the bucket verifies, but {why}.",
+        "no_checksum",
+    )
 
 
 @dataclass(frozen=True)
@@ -163,12 +205,17 @@ class UploadRules:
                 return True
         return False
 
-    def check(self, declared: DeclaredFile) -> tuple[str | None, Refusal | None]:
-        """(content type, None) when the file may be uploaded, else (None, Refusal)."""
+    def check(self, declared: DeclaredFile, *, multipart: bool | None = None) -> tuple[str | None, Refusal | None]:
+        """(content type, None) when the file may be uploaded, else (None, Refusal).
+
+        `multipart` says how it will travel (None: by the profile's threshold): one POST stops at 5 GiB."""
         shown = display_name(declared.name)
-        limit = min(self.profile.max_upload_bytes, POST_UPLOAD_LIMIT)
         if not isinstance(declared.size, int) or isinstance(declared.size, bool) or declared.size < 0:
             return None, Refusal(declared.id, shown, f"“{shown}” did not report a valid size.", "bad_size")
+        # One POST stops at 5 GiB; files above the multipart threshold go up in parts, up to 5 TiB.
+        if multipart is None:
+            multipart = is_multipart(self.profile, declared.size)
+        limit = min(self.profile.max_upload_bytes, OBJECT_LIMIT if multipart else POST_UPLOAD_LIMIT)
         if declared.size > limit:
             return None, Refusal(
                 declared.id,
@@ -199,9 +246,13 @@ def sign_upload(
 ) -> Grant | Refusal:
     """A grant for one declared file, or a refusal saying why."""
     profile = gateway.profile
-    content_type, refusal = UploadRules(profile).check(declared)
+    content_type, refusal = UploadRules(profile).check(declared, multipart=False)
     if refusal:
         return refusal
+    refusal = checksum_refusal(profile, declared, multipart=False)
+    if refusal:
+        return refusal
+    sha256 = declared.sha256 if profile.checksums != "off" else None
     original = display_name(declared.name)
     key = render_key(profile.upload_prefix, original_name=declared.name, user=uploader)
     fields = {
@@ -211,11 +262,11 @@ def sign_upload(
         "x-amz-meta-uploaded-by": encode_metadata(uploader),
         "x-amz-meta-original-name": encode_metadata(original),
     }
-    if declared.sha256:
+    if sha256:
         # Both fields: S3-compatible stores (LocalStack among them) only check the checksum
         # when the algorithm is named too.
         fields["x-amz-checksum-algorithm"] = "SHA256"
-        fields["x-amz-checksum-sha256"] = declared.sha256
+        fields["x-amz-checksum-sha256"] = sha256
     # boto3 adds the bucket and exact-key conditions itself; every other field is pinned here.
     conditions: list[Any] = [["content-length-range", declared.size, declared.size]]
     conditions += [{name: value} for name, value in fields.items()]
@@ -233,7 +284,7 @@ def sign_upload(
         original_name=original,
         expires_at=expires_at,
         sign_seq=sign_seq,
-        sha256=declared.sha256,
+        sha256=sha256,
     )
 
 

@@ -211,6 +211,81 @@ class S3Gateway:
         found.sort(key=lambda entry: (bool(entry.get("IsLatest")), str(entry.get("LastModified", ""))), reverse=True)
         return found[:limit], len(found) > limit
 
+    # --- Multipart uploads (large files: lib/multipart.py) -------------------------------------
+    # The browser sends the parts to presigned URLs; the server starts, lists, completes and aborts.
+
+    def create_multipart(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        metadata: dict[str, str],
+        content_disposition: str,
+        checksum: bool,
+    ) -> str:
+        """CreateMultipartUpload with the same pins a POST grant has; returns the upload id.
+
+        With `checksum`, every part must carry its SHA-256 and the object gets a composite one."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ContentType": content_type,
+            "ContentDisposition": content_disposition,
+            "Metadata": metadata,
+        }
+        if checksum:
+            params["ChecksumAlgorithm"] = "SHA256"
+        with storage_errors(f"starting a multipart upload to {key}"):
+            return self.client.create_multipart_upload(**params)["UploadId"]
+
+    def presign_upload_part(self, key: str, upload_id: str, number: int, sha256: str | None, expires_in: int) -> str:
+        """A PUT URL for one part. With `sha256`, `x-amz-checksum-sha256` is a signed header: the
+        browser must send exactly that value, and the bucket checks the part's bytes against it."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+        if sha256:
+            params["ChecksumSHA256"] = sha256
+        with storage_errors(f"signing part {number} of {key}"):
+            return self.signer.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
+
+    def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        """Every part the bucket holds for an upload (ListParts, all pages), in part-number order."""
+        parts: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "MaxParts": 1000}
+        with storage_errors(f"listing the parts of {key}"):
+            while True:
+                response = self.client.list_parts(**params)
+                parts.extend(response.get("Parts", []))
+                if not response.get("IsTruncated"):
+                    break
+                params["PartNumberMarker"] = response["NextPartNumberMarker"]
+        return sorted(parts, key=lambda part: part["PartNumber"])
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        """CompleteMultipartUpload; `parts` are {PartNumber, ETag[, ChecksumSHA256]} in order."""
+        with storage_errors(f"completing the upload of {key}"):
+            return self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """AbortMultipartUpload: the parts are deleted and the upload id stops working."""
+        with storage_errors(f"aborting the upload of {key}"):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def list_multipart_uploads(self, prefix: str = "") -> list[dict[str, Any]]:
+        """Uploads started and neither completed nor aborted (for the audit page), all pages."""
+        uploads: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        with storage_errors(f"listing unfinished uploads in bucket {self.bucket}"):
+            while True:
+                response = self.client.list_multipart_uploads(**params)
+                uploads.extend(response.get("Uploads", []))
+                if not response.get("IsTruncated"):
+                    break
+                params["KeyMarker"] = response.get("NextKeyMarker")
+                params["UploadIdMarker"] = response.get("NextUploadIdMarker")
+        return uploads
+
 
 @contextlib.contextmanager
 def storage_errors(action: str) -> Iterator[None]:

@@ -3,21 +3,28 @@
 The page keeps an `UploadSession` in st.session_state and feeds it the component's events. The
 server's own record of each grant is the source of truth: a report from the browser only says
 *which* file to look at; the key, size, type and uploader checked are the ones signed here.
+Large files get a multipart grant (lib.multipart): their part URLs are signed as the browser asks,
+and their report completes (or, when cancelled, aborts) the upload before it is verified.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
+from lib import multipart
 from lib.auditlog import AuditLog
-from lib.components.uploader import SignRequest, UploadReport
-from lib.errors import StorageError
-from lib.policy import Grant, Refusal, sign_upload
+from lib.components.uploader import PartsRequest, SignRequest, UploadReport
+from lib.errors import StorageError, UploadIncomplete
+from lib.multipart import MultipartGrant, PartUrl
+from lib.openuploads import OpenUploadStore
+from lib.policy import Grant, Refusal, is_multipart, sign_upload
 from lib.previews import thumbnail_after_upload
 from lib.s3 import S3Gateway
 from lib.verify import Verification, verify_upload
 
 LINK_SECONDS = 3600
+Granted = Grant | MultipartGrant
 
 
 @dataclass
@@ -43,38 +50,104 @@ class Outcome:
 @dataclass
 class UploadSession:
     bucket: str
-    grants: dict[str, Grant | Refusal] = field(default_factory=dict)
+    grants: dict[str, Grant | MultipartGrant | Refusal] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    # The server-wide record of open multipart uploads (outlives this session, for resumes).
+    open_uploads: OpenUploadStore = field(default_factory=lambda: OpenUploadStore(None))
+    # Part URLs the browser is still waiting for, by file id and part number.
+    part_urls: dict[str, dict[int, PartUrl]] = field(default_factory=dict)
+    # Streamlit's fast reruns can start a callback while the previous one still runs: sign,
+    # sign_parts and finish check-then-act on the dicts above, so one at a time per session.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None = None) -> None:
         """Grant or refuse each declared file. Idempotent: an answer newer than the browser holds is kept;
         a browser holding the current grant asks for a fresh one (new key, later expiry)."""
+        with self._lock:
+            self._sign(gateway, uploader, requests, audit)
+
+    def _sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None) -> None:
         for request in requests:
             declared = request.file
             previous = self.grants.get(declared.id)
-            current_seq = previous.sign_seq if isinstance(previous, Grant) else (0 if previous is None else 1)
+            current_seq = previous.sign_seq if isinstance(previous, Granted) else (0 if previous is None else 1)
             if current_seq > request.held_seq or isinstance(previous, Refusal):
                 continue  # already answered (a repeated event, or a refusal that stands)
             outcome = self.outcomes.get(declared.id)
             if outcome and outcome.ok:
                 continue  # stored and verified: nothing to re-sign
-            answer = sign_upload(gateway, uploader, declared, sign_seq=current_seq + 1)
+            if isinstance(declared.size, int) and is_multipart(gateway.profile, declared.size):
+                answer = multipart.start_or_resume(
+                    gateway,
+                    self.open_uploads,
+                    uploader,
+                    declared,
+                    sign_seq=current_seq + 1,
+                    resume_id=request.resume_upload_id,
+                    last_modified=request.last_modified,
+                )
+            else:
+                answer = sign_upload(gateway, uploader, declared, sign_seq=current_seq + 1)
             self.grants[declared.id] = answer
+            self.part_urls.pop(declared.id, None)
             if isinstance(answer, Refusal) and audit:
                 audit.record(uploader, "upload", self.bucket, None, "refused", name=answer.name, reason=answer.reason)
 
+    def sign_parts(self, gateway: S3Gateway, requests: list[PartsRequest]) -> None:
+        """Presign the part URLs the browser asks for. Idempotent like `sign`: a URL newer than the one
+        the browser holds (with the same checksum) is kept; answers no longer asked for are dropped."""
+        with self._lock:
+            self._sign_parts(gateway, requests)
+
+    def _sign_parts(self, gateway: S3Gateway, requests: list[PartsRequest]) -> None:
+        answered: dict[str, dict[int, PartUrl]] = {}
+        for request in requests:
+            grant = self.grants.get(request.id)
+            if not isinstance(grant, MultipartGrant) or request.sign_seq != grant.sign_seq or request.id in self.outcomes_for(grant):
+                continue  # not ours, an older grant's, or already judged
+            held = self.part_urls.get(request.id, {})
+            answers: dict[int, PartUrl] = {}
+            digests: dict[int, str] = {}
+            for wanted in request.parts:
+                if wanted.number > grant.part_count:
+                    continue
+                current = held.get(wanted.number)
+                checksum = wanted.sha256 if grant.checksums else None
+                if current and current.seq > wanted.held_seq and current.sha256 == checksum and not current.refused:
+                    answers[wanted.number] = current  # already answered; the browser has not seen it yet
+                    continue
+                seq = max(wanted.held_seq, current.seq if current else 0) + 1
+                answers[wanted.number] = multipart.sign_part(gateway, grant, wanted.number, wanted.sha256, seq)
+                if wanted.sha256:
+                    digests[wanted.number] = wanted.sha256
+            answered[request.id] = answers
+            if digests:
+                self.open_uploads.remember_parts(grant.upload_id, digests)
+        # The event lists every URL still wanted: anything not in it was received (or given up).
+        self.part_urls = answered
+
+    def outcomes_for(self, grant: Granted) -> set[str]:
+        """File ids whose current grant was already judged."""
+        outcome = self.outcomes.get(grant.file_id)
+        return {grant.file_id} if outcome and outcome.sign_seq == grant.sign_seq else set()
+
     def finish(self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None = None) -> list[Outcome]:
         """Verify what each reported upload left in the bucket; return the new outcomes."""
+        with self._lock:
+            return self._finish(gateway, uploader, reports, audit)
+
+    def _finish(self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None) -> list[Outcome]:
         finished = []
         for report in reports:
             grant = self.grants.get(report.id)
-            if not isinstance(grant, Grant) or report.sign_seq != grant.sign_seq:
+            if not isinstance(grant, Granted) or report.sign_seq != grant.sign_seq:
                 continue  # no grant from us, or a stale attempt: nothing we allowed to check
             known = self.outcomes.get(report.id)
             if known and known.sign_seq == grant.sign_seq:
                 continue  # this attempt was already judged
             outcome = self._outcome(gateway, grant, report)
             self.outcomes[report.id] = outcome
+            self.part_urls.pop(report.id, None)
             finished.append(outcome)
             if audit:
                 audit.record(
@@ -89,10 +162,11 @@ class UploadSession:
                     sha256=outcome.checksum_sha256,
                     message=outcome.message,
                     s3_code=report.code,
+                    **_multipart_details(grant),
                 )
         return finished
 
-    def _outcome(self, gateway: S3Gateway, grant: Grant, report: UploadReport) -> Outcome:
+    def _outcome(self, gateway: S3Gateway, grant: Granted, report: UploadReport) -> Outcome:
         base = dict(
             file_id=grant.file_id,
             name=grant.original_name,
@@ -101,7 +175,11 @@ class UploadSession:
             sign_seq=grant.sign_seq,
         )
         try:
-            if not report.ok and gateway.head(grant.key) is None:
+            if isinstance(grant, MultipartGrant):
+                unfinished = self._settle_multipart(gateway, grant, report)
+                if unfinished:
+                    return Outcome(ok=False, message=unfinished, **base)
+            elif not report.ok and gateway.head(grant.key) is None:
                 # The bucket refused it (or it never left): report S3's reason, nothing to verify.
                 reason = report.message or "The upload did not complete."
                 code = f" ({report.code})" if report.code and report.code not in reason else ""
@@ -109,6 +187,8 @@ class UploadSession:
             checked: Verification = verify_upload(gateway, grant)
             if checked.ok and checked.final_key:
                 thumbnail_after_upload(gateway, checked.final_key, grant.content_type)  # never raises
+        except UploadIncomplete as exc:
+            return Outcome(ok=False, message=f"{exc.message} {exc.hint}".strip(), **base)
         except StorageError as exc:
             return Outcome(ok=False, message=f"{exc.message} The file could not be checked; {exc.hint}".strip(), key=grant.key, **base)
         return Outcome(
@@ -119,6 +199,19 @@ class UploadSession:
             seconds=report.ms / 1000 if report.ms else None,
             **base,
         )
+
+    def _settle_multipart(self, gateway: S3Gateway, grant: MultipartGrant, report: UploadReport) -> str | None:
+        """Complete the upload the browser filled, or abort a cancelled one. A sentence when there is
+        no object to verify; raises UploadIncomplete when the report and the bucket disagree."""
+        if report.code == "Cancelled":
+            multipart.abort(gateway, self.open_uploads, grant)
+            return "You cancelled this upload; its parts were removed from the bucket."
+        if not report.ok:
+            reason = report.message or "The upload did not complete."
+            code = f" ({report.code})" if report.code and report.code not in reason else ""
+            return f"{reason}{code} The parts already sent stay in the bucket: choose the same file again to resume."
+        multipart.complete(gateway, self.open_uploads, grant, {part.number: part.etag for part in report.parts if part.etag})
+        return None
 
     def component_data(self) -> dict:
         """What the component needs to know now: grants by file id, and verdicts."""
@@ -131,4 +224,15 @@ class UploadSession:
             for file_id, answer in self.grants.items()
             if not (file_id in self.outcomes and self.outcomes[file_id].ok)
         }
-        return {"grants": grants, "verified": verified}
+        part_urls = {
+            file_id: {str(number): url.for_browser() for number, url in urls.items()}
+            for file_id, urls in self.part_urls.items()
+            if urls
+        }
+        return {"grants": grants, "partUrls": part_urls, "verified": verified}
+
+
+def _multipart_details(grant: Granted) -> dict:
+    if not isinstance(grant, MultipartGrant):
+        return {}
+    return {"upload_id": grant.upload_id, "parts": grant.part_count, "part_size": grant.part_size}

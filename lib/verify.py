@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from PIL import Image
 
 from lib.errors import StorageError
 from lib.names import decode_metadata
-from lib.policy import Grant, human_bytes
+from lib.policy import human_bytes
 from lib.s3 import S3Gateway
+
+
+class Signed(Protocol):
+    """What the server signed for one file: a POST Grant or a MultipartGrant (lib.multipart)."""
+
+    file_id: str
+    key: str
+    size: int
+    content_type: str
+    uploader: str
 
 SNIFF_BYTES = 4096
 # Pillow's own bomb guard: refuse images that would expand past ~90 Mpx (its default is ~179 Mpx).
@@ -116,7 +127,7 @@ def _family_matches(declared: str, sniffed: str | None, head: bytes) -> str | No
     return None
 
 
-def verify_upload(gateway: S3Gateway, grant: Grant) -> Verification:
+def verify_upload(gateway: S3Gateway, grant: Signed) -> Verification:
     """Check the object a grant allowed; quarantine or delete it when it is not what was signed."""
     profile = gateway.profile
     result = Verification(file_id=grant.file_id, key=grant.key, ok=False)
@@ -155,7 +166,7 @@ def verify_upload(gateway: S3Gateway, grant: Grant) -> Verification:
     return result
 
 
-def _check_image(gateway: S3Gateway, grant: Grant, result: Verification, first: bytes) -> None:
+def _check_image(gateway: S3Gateway, grant: Signed, result: Verification, first: bytes) -> None:
     if grant.size > gateway.profile.verify_max_image_bytes:
         result.notes.append(
             f"Not decoded: larger than {human_bytes(gateway.profile.verify_max_image_bytes)} (verify_max_image_bytes)."
@@ -192,7 +203,7 @@ def decode_image(data: bytes) -> tuple[int, int]:
         raise ValueError(f"The image does not decode ({type(exc).__name__}).") from None
 
 
-def _set_aside(gateway: S3Gateway, grant: Grant, result: Verification, how: str, prefix: str) -> None:
+def _set_aside(gateway: S3Gateway, grant: Signed, result: Verification, how: str, prefix: str) -> None:
     try:
         if how == "delete":
             gateway.delete(grant.key)

@@ -11,7 +11,9 @@ import streamlit as st
 from lib.components import uploader as protocol
 from lib.context import AppContext
 from lib.errors import BucketdeskError
+from lib.multipart import composite_parts
 from lib.names import escape_markdown, static_prefix
+from lib.openuploads import OpenUploadStore
 from lib.policy import human_bytes
 from lib.uploads import LINK_SECONDS, UploadSession
 from pages import app_context, show_error
@@ -38,7 +40,10 @@ def bucket_problem(profile_name: str, _gateway) -> tuple[str, str] | None:
 
 
 def session() -> UploadSession:
-    return st.session_state.setdefault(SESSION_KEY, UploadSession(bucket=ctx.profile.bucket))
+    if SESSION_KEY not in st.session_state:
+        store = OpenUploadStore(ctx.settings.multipart_state_dir)
+        st.session_state[SESSION_KEY] = UploadSession(bucket=ctx.profile.bucket, open_uploads=store)
+    return st.session_state[SESSION_KEY]
 
 
 def on_sign() -> None:
@@ -49,8 +54,22 @@ def on_sign() -> None:
         st.session_state["upload_error"] = (f"Could not sign the upload: {exc.message}", exc.hint)
 
 
+def on_parts() -> None:
+    requests = protocol.parse_parts(st.session_state[COMPONENT_KEY]["parts"])
+    try:
+        session().sign_parts(ctx.gateway, requests)
+    except BucketdeskError as exc:
+        st.session_state["upload_error"] = (f"Could not sign the next parts: {exc.message}", exc.hint)
+
+
 def on_done() -> None:
     reports = protocol.parse_done(st.session_state[COMPONENT_KEY]["done"])
+    if any(report.code == "ETagNotExposed" for report in reports):
+        st.session_state["upload_error"] = (
+            "The bucket's CORS rule does not expose the ETag header, so large files cannot be completed.",
+            'Add "ETag" to ExposeHeaders in the CORS rule of the bucket (README: Pointing it at a real bucket), '
+            "then choose the file again: the parts already sent are kept.",
+        )
     try:
         session().finish(ctx.gateway, ctx.identity.id, reports, ctx.audit)
     except BucketdeskError as exc:
@@ -78,9 +97,16 @@ uploader_component()(
         "maxBytes": profile.max_upload_bytes,
         "accept": ",".join(profile.allowed_types),
         "concurrency": ctx.settings.upload_concurrency,
+        "checksums": profile.checksums,
+        "multipart": {
+            "threshold": profile.multipart_threshold_bytes,
+            "concurrency": profile.multipart_concurrency,
+            "scope": f"{profile.name}:{profile.bucket}",  # resumes stay within one bucket
+        },
         **uploads.component_data(),
     },
     on_sign_change=on_sign,
+    on_parts_change=on_parts,
     on_done_change=on_done,
 )
 
@@ -102,7 +128,12 @@ for outcome in finished:
                 st.caption(f"Key: `{outcome.key}`")
                 st.code(link, language=None, wrap_lines=True)
                 st.caption(f"Signed link, valid for {LINK_SECONDS // 60} minutes.")
-                if outcome.checksum_sha256:
-                    st.caption(f"SHA-256 (base64): `{outcome.checksum_sha256}`")
+                if parts := composite_parts(outcome.checksum_sha256):
+                    st.caption(
+                        f"SHA-256 checked by the bucket part by part; composite of {parts} parts (base64): "
+                        f"`{outcome.checksum_sha256}`"
+                    )
+                elif outcome.checksum_sha256:
+                    st.caption(f"SHA-256 checked by the bucket (base64): `{outcome.checksum_sha256}`")
         if outcome.is_image:
             preview.image(link, width="stretch")

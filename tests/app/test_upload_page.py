@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 
@@ -23,7 +25,9 @@ def png_bytes(size=(32, 24)) -> bytes:
 
 
 def declared(file_id: str, name: str, data: bytes, content_type: str, sign_seq: int = 0) -> dict:
-    return {"id": file_id, "name": name, "size": len(data), "type": content_type, "lastModified": 0, "signSeq": sign_seq}
+    """A file as uploader.js declares it: with its SHA-256 (the sandbox requires checksums)."""
+    sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    return {"id": file_id, "name": name, "size": len(data), "type": content_type, "lastModified": 0, "signSeq": sign_seq, "sha256": sha256}
 
 
 def post_as_browser(grant: dict, name: str, data: bytes, content_type: str) -> requests.Response:

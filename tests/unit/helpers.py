@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import random
@@ -42,8 +43,19 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
 
 
-def declared(name: str = "cat.png", size: int = 100, type: str = "image/png", id: str = FILE_ID, sha256=None) -> DeclaredFile:
-    return DeclaredFile(id=id, name=name, size=size, type=type, sha256=sha256)
+# A well-formed base64 SHA-256, as the browser sends with every single upload (profiles require
+# checksums by default); moto does not check it against the bytes.
+SHA256_B64 = base64.b64encode(hashlib.sha256(b"bucketdesk").digest()).decode()
+
+
+def sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def declared(
+    name: str = "cat.png", size: int = 100, type: str = "image/png", id: str = FILE_ID, sha256: str | None = SHA256_B64, **more: Any
+) -> DeclaredFile:
+    return DeclaredFile(id=id, name=name, size=size, type=type, sha256=sha256, **more)
 
 
 def policy_of(grant: Grant) -> dict[str, Any]:

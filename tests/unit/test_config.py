@@ -300,6 +300,9 @@ def test_default_profile_typo_is_named_even_when_env_settings_exist(toml):
         ("BUCKETDESK_ON_VERIFY_FAILURE", "ignore"),
         ("BUCKETDESK_ALLOW_DELETE", "perhaps"),
         ("BUCKETDESK_MULTIPART_THRESHOLD_BYTES", "1024"),
+        ("BUCKETDESK_MULTIPART_THRESHOLD_BYTES", str(5 * 1024**3 + 1)),
+        ("BUCKETDESK_MULTIPART_CONCURRENCY", "17"),
+        ("BUCKETDESK_CHECKSUMS", "sometimes"),
         ("BUCKETDESK_SECRET_ACCESS_KEY", "only-the-secret"),
         ("BUCKETDESK_UPLOAD_PREFIX", "../{uuid}/{safe_name}"),
         ("BUCKETDESK_UPLOAD_PREFIX", "u/{uuid}/{nmae}"),
@@ -346,3 +349,19 @@ def test_profiles_must_be_tables(toml):
 def test_config_error_message_lists_problems_one_per_line():
     error = ConfigError(["first: wrong.", "second: also wrong."])
     assert error.message.splitlines()[1:] == ["- first: wrong.", "- second: also wrong."]
+
+
+def test_large_files_and_checksums_have_documented_defaults_and_read_from_env(tmp_path):
+    defaults = load({"BUCKETDESK_BUCKET": "b"})
+    assert (defaults.profile().multipart_threshold_bytes, defaults.profile().multipart_concurrency) == (64 * 1024**2, 4)
+    assert defaults.profile().checksums == "required"
+    assert defaults.multipart_state_dir == Path(".bucketdesk/multipart")
+    env = {
+        "BUCKETDESK_BUCKET": "b",
+        "BUCKETDESK_CHECKSUMS": "Off",
+        "BUCKETDESK_MULTIPART_CONCURRENCY": "8",
+        "BUCKETDESK_MULTIPART_STATE_DIR": str(tmp_path / "open"),
+    }
+    settings = load(env)
+    assert (settings.profile().checksums, settings.profile().multipart_concurrency) == ("off", 8)
+    assert settings.multipart_state_dir == tmp_path / "open"

@@ -17,7 +17,9 @@ from lib.policy import (
     Refusal,
     UploadRules,
     canonical_type,
+    checksum_refusal,
     human_bytes,
+    is_multipart,
     sign_upload,
     sign_uploads,
 )
@@ -148,8 +150,8 @@ def test_sha256_adds_a_pinned_checksum_field(gateway):
     assert grant.sha256 == SHA256
 
 
-def test_without_sha256_no_checksum_is_pinned(gateway):
-    grant = grant_for(gateway)
+def test_without_sha256_no_checksum_is_pinned(make_gateway):
+    grant = grant_for(make_gateway(checksums="optional"), declared(sha256=None))
     assert "x-amz-checksum-sha256" not in grant.fields
     assert "x-amz-checksum-sha256" not in exact_conditions(policy_of(grant))
 
@@ -343,3 +345,45 @@ def test_human_bytes_reads_naturally(size, text):
 
 def test_static_prefix_matches_default_template():
     assert static_prefix("uploads/{yyyy}/{uuid}/{safe_name}") == "uploads/"
+
+
+# --- checksums -----------------------------------------------------------------------------------
+
+
+def test_required_checksums_refuse_a_single_upload_without_one_and_say_why(gateway):
+    no_webcrypto = refusal_for(gateway, declared(sha256=None, no_checksum="insecure-context"))
+    too_big = refusal_for(gateway, declared(sha256=None, no_checksum="too-large"))
+    silent = refusal_for(gateway, declared(sha256=None))
+    assert {no_webcrypto.code, too_big.code, silent.code} == {"no_checksum"}
+    assert "not served over https://" in no_webcrypto.reason
+    assert "multipart_threshold_bytes" in too_big.reason
+    assert "sent no SHA-256 checksum" in silent.reason
+
+
+def test_optional_checksums_sign_without_one_when_the_browser_cannot(make_gateway):
+    grant = grant_for(make_gateway(checksums="optional"), declared(sha256=None, no_checksum="insecure-context"))
+    assert "x-amz-checksum-sha256" not in grant.fields and grant.sha256 is None
+
+
+def test_checksums_off_never_pin_one_even_when_the_browser_sends_it(make_gateway):
+    grant = grant_for(make_gateway(checksums="off"), declared(sha256=SHA256))
+    assert "x-amz-checksum-sha256" not in grant.fields and "x-amz-checksum-algorithm" not in grant.fields
+    assert grant.sha256 is None
+
+
+def test_a_multipart_upload_is_refused_up_front_only_when_the_browser_says_it_cannot_hash(gateway):
+    assert checksum_refusal(gateway.profile, declared(sha256=None), multipart=True) is None
+    refusal = checksum_refusal(gateway.profile, declared(sha256=None, no_checksum="insecure-context"), multipart=True)
+    assert refusal is not None and "https://" in refusal.reason
+
+
+def test_files_above_the_threshold_are_multipart(make_gateway):
+    profile = make_gateway(multipart_threshold_bytes=8 * 1024 * 1024).profile
+    assert not is_multipart(profile, 8 * 1024 * 1024) and is_multipart(profile, 8 * 1024 * 1024 + 1)
+
+
+def test_the_limit_for_parts_is_the_profiles_up_to_five_tib(make_gateway):
+    rules = UploadRules(make_gateway(max_upload_bytes=100 * GiB).profile)
+    assert rules.check(declared(size=POST_UPLOAD_LIMIT + 1), multipart=True)[1] is None
+    assert rules.check(declared(size=100 * GiB + 1), multipart=True)[1].code == "too_large"
+    assert rules.check(declared(size=POST_UPLOAD_LIMIT + 1), multipart=False)[1].code == "too_large"

@@ -316,11 +316,11 @@ def test_thumbnail_after_upload_never_raises(s3, gateway, fresh_stores, monkeypa
 def test_a_verified_upload_gets_its_thumbnail(s3, gateway, fresh_stores):
     from lib.components.uploader import parse_done, parse_sign
     from lib.uploads import UploadSession
-    from tests.unit.helpers import FILE_ID, UPLOADER, store as store_as_browser
+    from tests.unit.helpers import FILE_ID, SHA256_B64, UPLOADER, store as store_as_browser
 
     body = image_bytes((640, 480))
     session = UploadSession(bucket=gateway.bucket)
-    session.sign(gateway, UPLOADER, parse_sign({"files": [{"id": FILE_ID, "name": "cat.png", "size": len(body), "type": "image/png", "signSeq": 0}]}))
+    session.sign(gateway, UPLOADER, parse_sign({"files": [{"id": FILE_ID, "name": "cat.png", "size": len(body), "type": "image/png", "signSeq": 0, "sha256": SHA256_B64}]}))
     grant = session.grants[FILE_ID]
     store_as_browser(s3, grant, body)
     [outcome] = session.finish(gateway, UPLOADER, parse_done({"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 201}]}))

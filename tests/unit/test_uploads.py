@@ -11,7 +11,7 @@ from lib.auditlog import AuditLog
 from lib.components.uploader import parse_done, parse_sign
 from lib.policy import Grant, Refusal
 from lib.uploads import UploadSession
-from tests.unit.helpers import BUCKET, FILE_ID, OTHER_ID, UPLOADER, exists, png_bytes, store
+from tests.unit.helpers import BUCKET, FILE_ID, OTHER_ID, UPLOADER, exists, png_bytes, sha256_b64, store
 
 pytestmark = pytest.mark.unit
 
@@ -19,7 +19,12 @@ BODY = png_bytes(9, 4)
 
 
 def sign_event(*files: dict) -> dict:
-    return {"files": [{"id": FILE_ID, "name": "cat.png", "size": len(BODY), "type": "image/png", "signSeq": 0, **f} for f in files]}
+    return {
+        "files": [
+            {"id": FILE_ID, "name": "cat.png", "size": len(BODY), "type": "image/png", "signSeq": 0, "sha256": sha256_b64(BODY), **f}
+            for f in files
+        ]
+    }
 
 
 def done_event(*results: dict) -> dict:
@@ -274,7 +279,7 @@ def test_component_data_omits_grants_of_verified_files(session, gateway, s3):
 
 
 def test_component_data_before_anything_is_empty(session):
-    assert session.component_data() == {"grants": {}, "verified": {}}
+    assert session.component_data() == {"grants": {}, "partUrls": {}, "verified": {}}
 
 
 # --- malformed events ------------------------------------------------------------------------------

@@ -1,14 +1,33 @@
 """The upload component's Python side: its assets and the events it exchanges with the page.
 
 The JS (uploader.js) knows nothing of AWS. Protocol:
-  Python -> JS `data`: {maxBytes, accept, concurrency, grants: {id: grant | {refused}}, verified: {id: {ok, message}}}
+  Python -> JS `data`:
+    {maxBytes, accept, concurrency,
+     checksums: "required" | "optional" | "off",      (absent: the JS computes none)
+     multipart: {threshold, concurrency, scope},      (absent: every file is one POST)
+     grants:   {id: post grant | multipart grant | {refused, code}},
+     partUrls: {id: {partNumber: {seq, url, expiresAt, sha256} | {seq, refused}}},
+     verified: {id: {ok, message, signSeq}}}
+    A multipart grant is {kind: "multipart", key, uploadId, partSize, partCount, checksums, signSeq,
+    parts: {partNumber: {size, etag, sha256}}}: `parts` are those already in the bucket (a resume).
   JS -> Python triggers:
-    sign: {files: [{id, name, size, type, lastModified, signSeq}]}
-    done: {results: [{id, signSeq, ok, status, key, etag, bytes, ms, code, message, s3Message}]}
-Streamlit keeps only the last value of each trigger per script run, so both events are cumulative
+    sign:  {files: [{id, name, size, type, lastModified, signSeq, sha256?, noChecksum?, uploadId?}]}
+           sha256: the whole file's (single uploads); noChecksum: why there is none
+           ("insecure-context", "too-large"); uploadId: a multipart upload of this file the browser
+           remembers (localStorage), to resume.
+    parts: {requests: [{id, signSeq, parts: [{n, sha256, held}]}]}
+           part URLs wanted, each with the part's SHA-256 (hashed first: the URL signs it) and the
+           seq of the URL the browser holds for it (0: none; holding the current one re-signs).
+    done:  {results: [{id, signSeq, ok, status, key, etag, bytes, ms, code, message, s3Message,
+                       parts?: [{n, etag, sha256}]}]}
+           for a multipart upload, ok with `parts` asks the page to complete it; code "Cancelled"
+           asks it to abort it; any other failure leaves its parts in the bucket for a resume.
+Streamlit keeps only the last value of each trigger per script run, so every event is cumulative
 and idempotent: `sign` lists every file still waiting for a grant, with the signSeq of the grant it
-holds (0 for none; holding the current one asks for a re-sign); `done` lists every result the page
-has not yet acknowledged in `verified` (which echoes the signSeq it judged).
+holds (0 for none; holding the current one asks for a re-sign); `parts` lists every part URL not
+yet answered with a seq above the one held (an answer is kept until a `parts` event no longer lists
+it); `done` lists every result the page has not yet acknowledged in `verified` (which echoes the
+signSeq it judged).
 Everything from the browser is untrusted: this module turns it into typed values or drops it.
 Streamlit registration happens in the page (lib/ never imports streamlit).
 """
@@ -28,6 +47,10 @@ HTML = '<div class="bd-uploader"></div>'
 _FILE_ID = re.compile(r"^[0-9a-f]{16,64}$")
 _MAX_TEXT = 10_000  # a file name may be long; the sanitiser caps what is kept
 _MAX_FILES = 1000
+_MAX_PARTS = 10_000  # S3's limit per upload
+_MAX_PARTS_PER_REQUEST = 256  # the JS asks for a few at a time
+_NO_CHECKSUM = {"insecure-context", "too-large"}
+_UPLOAD_ID = re.compile(r"^[A-Za-z0-9._~+/=\-]{1,1024}$")
 
 
 def js() -> str:
@@ -42,6 +65,29 @@ def css() -> str:
 class SignRequest:
     file: DeclaredFile
     held_seq: int  # signSeq of the grant the browser holds: 0 = none; current = please re-sign
+    resume_upload_id: str | None = None  # a multipart upload the browser remembers for this file
+    last_modified: int = 0
+
+
+@dataclass(frozen=True)
+class PartWanted:
+    number: int
+    sha256: str | None
+    held_seq: int  # seq of the URL the browser holds for this part: 0 = none; current = re-sign
+
+
+@dataclass(frozen=True)
+class PartsRequest:
+    id: str
+    sign_seq: int
+    parts: tuple[PartWanted, ...]
+
+
+@dataclass(frozen=True)
+class ReportedPart:
+    number: int
+    etag: str | None
+    sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -57,6 +103,7 @@ class UploadReport:
     s3_message: str | None
     bytes: int
     ms: int
+    parts: tuple[ReportedPart, ...] = ()
 
 
 def parse_sign(value: Any) -> list[SignRequest]:
@@ -71,8 +118,26 @@ def parse_sign(value: Any) -> list[SignRequest]:
             size=size if isinstance(size, int) and not isinstance(size, bool) else -1,
             type=str(raw.get("type") or "")[:255],
             sha256=_base64_sha256(raw.get("sha256")),
+            no_checksum=raw.get("noChecksum") if raw.get("noChecksum") in _NO_CHECKSUM else None,
         )
-        requests.append(SignRequest(declared, _int(raw.get("signSeq"))))
+        upload_id = raw.get("uploadId")
+        resume = upload_id if isinstance(upload_id, str) and _UPLOAD_ID.fullmatch(upload_id) else None
+        requests.append(SignRequest(declared, _int(raw.get("signSeq")), resume, _int(raw.get("lastModified"))))
+    return requests
+
+
+def parse_parts(value: Any) -> list[PartsRequest]:
+    requests = []
+    for raw in _list_of(value, "requests"):
+        if not isinstance(raw, dict) or not _is_file_id(raw.get("id")):
+            continue
+        wanted: dict[int, PartWanted] = {}
+        items = raw.get("parts") if isinstance(raw.get("parts"), list) else []
+        for part in items[:_MAX_PARTS_PER_REQUEST]:
+            number = _int(part.get("n")) if isinstance(part, dict) else 0
+            if 1 <= number <= _MAX_PARTS:
+                wanted[number] = PartWanted(number, _base64_sha256(part.get("sha256")), _int(part.get("held")))
+        requests.append(PartsRequest(raw["id"], _int(raw.get("signSeq")), tuple(wanted.values())))
     return requests
 
 
@@ -92,9 +157,20 @@ def parse_done(value: Any) -> list[UploadReport]:
                 s3_message=_text(raw.get("s3Message")),
                 bytes=_int(raw.get("bytes")),
                 ms=_int(raw.get("ms")),
+                parts=_reported_parts(raw.get("parts")),
             )
         )
     return reports
+
+
+def _reported_parts(value: Any) -> tuple[ReportedPart, ...]:
+    parts: dict[int, ReportedPart] = {}
+    for raw in value[:_MAX_PARTS] if isinstance(value, list) else []:
+        number = _int(raw.get("n")) if isinstance(raw, dict) else 0
+        if 1 <= number <= _MAX_PARTS:
+            etag = _text(raw.get("etag"))
+            parts[number] = ReportedPart(number, etag[:200] if etag else None, _base64_sha256(raw.get("sha256")))
+    return tuple(parts[n] for n in sorted(parts))
 
 
 def _list_of(value: Any, name: str) -> list:

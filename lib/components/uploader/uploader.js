@@ -1,16 +1,29 @@
 /**
  * bucketdesk uploader: the browser half of the upload component (Streamlit components v2).
- * The browser only ever holds a signed POST policy (a "grant"); it never sees credentials.
+ * The browser only ever holds signed grants (a POST policy, or presigned part URLs of a multipart
+ * upload the server started); it never sees credentials.
  *
  * Python -> JS `data`:
  *   {maxBytes, accept, concurrency,
- *    grants:   {fileId: {kind: "post", url, fields, key, expiresAt, signSeq} | {refused: "sentence"}},
+ *    checksums: "required" | "optional" | "off"   (absent: no checksums are computed)
+ *    multipart: {threshold, concurrency, scope}   (absent: every file is one POST)
+ *    grants:   {fileId: {kind: "post", url, fields, key, expiresAt, signSeq}
+ *                     | {kind: "multipart", key, uploadId, partSize, partCount, checksums, signSeq,
+ *                        parts: {n: {size, etag, sha256}}}      (parts already in the bucket)
+ *                     | {refused: "sentence"}},
+ *    partUrls: {fileId: {n: {seq, url, expiresAt, sha256} | {seq, refused}}},
  *    verified: {fileId: {ok, message, signSeq}}}
- * JS -> Python triggers, both cumulative and idempotent (see lib/components/uploader/__init__.py):
- *   sign {files: [{id, name, size, type, lastModified, signSeq}]}  every file still waiting for a
- *        grant, with the signSeq it holds (0 = none; holding the current one asks for a fresh one)
- *   done {results: [{id, signSeq, ok, status, key, etag, bytes, ms, code, message, s3Message}]}
- *        every result `verified` has not yet acknowledged (verified[id].signSeq >= result.signSeq)
+ * JS -> Python triggers, all cumulative and idempotent (see lib/components/uploader/__init__.py):
+ *   sign  {files: [{id, name, size, type, lastModified, signSeq, sha256?, noChecksum?, uploadId?}]}
+ *         every file still waiting for a grant, with the signSeq it holds (0 = none; holding the
+ *         current one asks for a fresh one), its SHA-256 (single uploads), or why it has none, and
+ *         for a large file the multipart upload remembered for it (localStorage), to resume
+ *   parts {requests: [{id, signSeq, parts: [{n, sha256, held}]}]}  every part URL still wanted,
+ *         with the part's SHA-256 (the URL signs it) and the seq of the URL held for it (0 = none)
+ *   done  {results: [{id, signSeq, ok, status, key, etag, bytes, ms, code, message, s3Message,
+ *         parts?: [{n, etag, sha256}]}]}  every result `verified` has not yet acknowledged
+ *         (verified[id].signSeq >= result.signSeq); a multipart one completes (ok) or, with code
+ *         "Cancelled", aborts the upload
  * Streamlit keeps only the last value of a trigger per script run and drops the older trigger when
  * two reruns queue up, hence cumulative payloads, re-sent until answered. And each trigger starts a
  * new script run that stops the previous one (runner.fastReruns), possibly in the middle of its
@@ -31,7 +44,20 @@ const BATCH_MS = 60;            // changes within this window go out in one trig
 const GATE_MS = 2_000;          // after a trigger, wait this long for fresh data before the next
 const RESEND_MS = [3_000, 6_000, 12_000, 30_000, 30_000, 60_000, 120_000]; // then give up until the next change
 const SUCCESS = new Set([200, 201, 204]);
-const ACTIVE = ["signing", "queued", "uploading"]; // states on the way to the bucket
+// States on the way to the bucket: hashing (whole-file SHA-256), signing, queued (for a slot),
+// checking (a resume: comparing parts in the bucket with the file), uploading, paused (multipart).
+const ACTIVE = ["hashing", "signing", "queued", "checking", "uploading", "paused"];
+const SLOT_STATES = ["checking", "uploading"]; // states that hold one of the `concurrency` slots
+// WebCrypto hashes a whole buffer at once: single uploads up to this size are read into memory to
+// hash (files above the multipart threshold are hashed part by part instead).
+const HASH_WHOLE_MAX = 512 * 1024 * 1024;
+const PART_TRIES = 5;            // attempts per part on network errors, 5xx and SlowDown
+const PART_BACKOFF_MS = 1_000;   // first retry after ~1 s, then 2, 4, 8 s (with jitter)
+const PART_BACKOFF_MAX_MS = 20_000;
+const PART_LOOKAHEAD = 2;        // parts hashed and signed ahead, per part in flight
+const RESUME_KEY = "bucketdesk.multipart.v1"; // localStorage: file fingerprint -> upload id
+const RESUME_MAX = 200;          // remembered uploads, newest kept
+const RETRYABLE_CODES = new Set(["SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"]);
 
 const instances = new WeakMap(); // parentElement -> instance
 const live = new Set();          // mounted instances, for the leave-page warning
@@ -66,7 +92,7 @@ function newInstance(parentElement) {
   return {
     parentElement, data: {}, setTrigger: null, files: new Map(), outbox: new Map(), els: null,
     flushTimer: 0, pendingFlush: false, gateUntil: 0, lastSentAt: 0, resendStep: 0,
-    renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0,
+    renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashBusy: false,
   };
 }
 
@@ -75,13 +101,17 @@ function newInstance(parentElement) {
 function addFiles(inst, files) {
   for (const file of files) {
     const id = newFileId();
-    inst.files.set(id, {
+    const e = {
       id, file, name: file.name, size: file.size, type: file.type || "", lastModified: file.lastModified,
       state: "signing", signAt: Date.now(), heldSeq: 0, grant: null, grantAt: 0, xhr: null,
       abortReason: null, sent: 0, bodySent: false, startedAt: 0, endedAt: 0, lastProgressAt: 0,
       message: "", verdict: null, row: null,
-    });
+      sha256: null, noChecksum: null, hashParts: false, mp: null, resumeId: null, resumeNote: "", completing: false, baseSent: 0,
+    };
+    planChecksums(inst, e);
+    inst.files.set(id, e);
   }
+  hashNext(inst);
   changed(inst);
 }
 
@@ -113,15 +143,19 @@ function applyData(inst) {
     } else if (g && g.kind === "post" && g.url && seqOf(g) > seqOf(e.grant)) {
       e.grant = g;
       e.grantAt = Date.now();
+    } else if (g && g.kind === "multipart" && g.uploadId && seqOf(g) > seqOf(e.grant)) {
+      acceptMultipartGrant(inst, e, g);
     }
     if (e.state === "signing" && seqOf(e.grant) > e.heldSeq) e.state = "queued";
+    if (e.mp) applyPartUrls(inst, e, (inst.data.partUrls || {})[e.id] || {});
     // A verdict on this file's latest attempt. "ok" wins even over a browser-side failure: the
     // object may have landed although the response was lost (e.g. a CORS rule without this origin).
     const v = verified[e.id];
     if (!v || e.state === "uploading" || Number(v.signSeq ?? seqOf(e.grant)) < seqOf(e.grant)) continue;
     if (e.verdict && e.verdict.ok === v.ok && e.verdict.message === v.message) continue;
     if (v.ok || e.state === "done") {
-      Object.assign(e, { verdict: v, state: "done", sent: e.size });
+      Object.assign(e, { verdict: v, state: "done", sent: e.size, completing: false });
+      if (v.ok && e.mp) forgetUpload(inst, e);
       announce(inst, v.ok ? `${e.name} verified` : `${e.name}: ${v.message}`);
     }
   }
@@ -130,21 +164,74 @@ function applyData(inst) {
 /** A queued grant is renewed when (nearly) expired by our clock, unless it only just arrived:
  * then the browser's clock is off, and the bucket is the judge. */
 function grantExpiring(e) {
-  const now = Date.now();
-  return now > Number(e.grant.expiresAt) - RENEW_MARGIN_MS && now - e.grantAt > RENEW_MARGIN_MS;
+  return expiring(e.grant.expiresAt, e.grantAt, Date.now());
 }
+
+const expiring = (expiresAt, receivedAt, now) => now > Number(expiresAt) - RENEW_MARGIN_MS && now - receivedAt > RENEW_MARGIN_MS;
+
+// ---- Checksums (WebCrypto) ----------------------------------------------------------------------
+// SHA-256 in the browser, so the bucket can check the bytes it receives against the file chosen.
+// crypto.subtle exists only in secure contexts (https://, localhost): elsewhere Python is told why.
+
+const canHash = () => Boolean(globalThis.isSecureContext && globalThis.crypto?.subtle);
+
+async function sha256Base64(blob) {
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  let text = "";
+  for (const byte of new Uint8Array(digest)) text += String.fromCharCode(byte);
+  return btoa(text);
+}
+
+const isMultipartSize = (inst, size) => Number(inst.data.multipart?.threshold) > 0 && size > Number(inst.data.multipart.threshold);
+
+/** Decide how a new file is checksummed: whole (single upload), per part (multipart), or not, and why. */
+function planChecksums(inst, e) {
+  const mode = inst.data.checksums; // "required" | "optional" | "off" | undefined (no checksums)
+  const multipart = isMultipartSize(inst, e.size);
+  // Parts are hashed even with checksums off: a resume compares them with what is in the bucket.
+  e.hashParts = multipart && canHash();
+  if (!mode || mode === "off") return;
+  if (!canHash()) e.noChecksum = "insecure-context";
+  else if (!multipart && e.size > HASH_WHOLE_MAX) e.noChecksum = "too-large";
+  else if (!multipart) e.state = "hashing";
+}
+
+/** Hash the next file waiting for its whole-file SHA-256, one at a time (each is read into memory). */
+function hashNext(inst) {
+  if (inst.hashBusy) return;
+  const e = [...inst.files.values()].find((x) => x.state === "hashing");
+  if (!e) return;
+  inst.hashBusy = true;
+  sha256Base64(e.file).then(
+    (digest) => {
+      if (e.state === "hashing") Object.assign(e, { sha256: digest, state: "signing", signAt: Date.now() });
+    },
+    () => {
+      if (e.state === "hashing") Object.assign(e, { state: "failed", message: unreadable(e) });
+    },
+  ).finally(() => {
+    inst.hashBusy = false;
+    hashNext(inst);
+    changed(inst);
+  });
+}
+
+const unreadable = (e) => `${e.name} could not be read (was it moved, deleted or changed?). Choose it again.`;
 
 // ---- Uploading ----------------------------------------------------------------------------------
 
 /** Start queued uploads while there is a free slot. */
 function pump(inst) {
   const limit = Math.max(1, Math.min(16, Math.floor(Number(inst.data.concurrency)) || 3));
-  let active = countState(inst, "uploading");
+  let active = [...inst.files.values()].filter((e) => SLOT_STATES.includes(e.state)).length;
   let renewed = false;
   for (const e of inst.files.values()) {
     if (active >= limit) break;
     if (e.state !== "queued") continue;
-    if (grantExpiring(e)) {
+    if (e.grant.kind === "multipart") {
+      startMultipart(inst, e);
+      active++;
+    } else if (grantExpiring(e)) {
       askForGrant(inst, e);
       renewed = true;
     } else {
@@ -152,6 +239,7 @@ function pump(inst) {
       active++;
     }
   }
+  for (const e of inst.files.values()) if (e.state === "uploading" && e.mp) driveParts(inst, e);
   if (renewed) changed(inst);
 }
 
@@ -206,8 +294,9 @@ function finishUpload(inst, e, xhr, how) {
 }
 
 function cancel(inst, e) {
+  if (e.grant?.kind === "multipart" && ["queued", "checking", "uploading", "paused"].includes(e.state)) return cancelMultipart(inst, e);
   if (e.state === "uploading" && e.xhr) { e.abortReason = "cancel"; e.xhr.abort(); return; } // finishUpload reports it
-  if (e.state !== "signing" && e.state !== "queued") return;
+  if (!["hashing", "signing", "queued"].includes(e.state)) return;
   const hadGrant = e.state === "queued";
   Object.assign(e, { state: "cancelled", message: "You cancelled this upload." });
   // Tell Python the grant it handed out will not be used.
@@ -223,13 +312,383 @@ function newResult(e, fields) {
   };
 }
 
+function restartFile(inst, e) {
+  Object.assign(e, { state: "signing", signAt: Date.now(), message: "", sha256: null, noChecksum: null });
+  planChecksums(inst, e);
+  hashNext(inst);
+}
+
 /** Every retry gets a fresh grant: Python judges each grant (signSeq) once. */
 function retry(inst, e) {
-  if (!["failed", "cancelled", "signing"].includes(e.state)) return;
+  const rejectedPart = e.mp && e.state === "done" && e.verdict && !e.verdict.ok; // a resumable completion failure
+  if (!["failed", "cancelled", "signing"].includes(e.state) && !rejectedPart) return;
   if (e.state === "signing") e.signAt = Date.now(); // asking again for the same grant
+  else if (!e.grant && e.state === "failed") restartFile(inst, e); // it failed before any grant: reading it
   else askForGrant(inst, e);
   inst.resendStep = 0;
   changed(inst);
+}
+
+// ---- Multipart: large files in parts -------------------------------------------------------------
+// The server started the upload (its grant names key, upload id, part size and count). Parts are
+// hashed a few at a time ahead of the upload, their URLs asked for (each URL signs the part's
+// SHA-256), then PUT, `multipart.concurrency` at once, each retried with backoff. When every part
+// has its ETag the result goes to Python, which completes the upload. A resume (the grant lists
+// parts already in the bucket) first hashes our copy of each listed part: only matching ones count.
+
+function acceptMultipartGrant(inst, e, g) {
+  e.grant = g;
+  e.grantAt = Date.now();
+  if (e.state === "cancelled") { // cancelled while the server was starting it: let Python abort it
+    inst.outbox.set(e.id, newResult(e, { code: "Cancelled", message: e.message }));
+    return;
+  }
+  e.resumeId = g.uploadId;
+  rememberUpload(inst, e, g.uploadId);
+}
+
+function newPlan(e, g) {
+  const partSize = Number(g.partSize);
+  const count = Number(g.partCount);
+  const parts = [];
+  for (let n = 1; n <= count; n++) {
+    const start = (n - 1) * partSize;
+    const end = Math.min(e.size, start + partSize);
+    parts.push({
+      n, start, end, size: end - start, state: "todo", sha256: null, url: null, urlSeq: 0, urlAt: 0, expiresAt: 0,
+      signed: null, wanted: false, tries: 0, retryAt: 0, xhr: null, abortReason: null, sent: 0, etag: null, lastProgressAt: 0,
+    });
+  }
+  // Hashes computed earlier in this tab (a retry of the same file) are not computed again.
+  const known = e.mp && e.mp.count === count && e.mp.partSize === partSize ? e.mp.known : new Map();
+  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0 };
+}
+
+function startMultipart(inst, e) {
+  const g = e.grant;
+  const ok = Number(g.partSize) > 0 && Number(g.partCount) > 0 && Number(g.partCount) <= 10_000;
+  if (!ok) return failMultipart(inst, e, { code: "BadPlan", message: "The server's plan for this upload is not usable. Press Retry." });
+  if (!e.mp || e.mp.uploadId !== g.uploadId || e.mp.signSeq !== seqOf(g)) e.mp = newPlan(e, g);
+  Object.assign(e, { message: "", verdict: null, completing: false, lastProgressAt: Date.now() });
+  if (e.mp.checked) {
+    enterUploading(inst, e);
+  } else {
+    e.state = "checking";
+    checkResume(inst, e, e.mp);
+  }
+  ensureTicker(inst);
+  render(inst);
+}
+
+/** A resume: count a listed part as sent only when our file's bytes there hash the same. */
+async function checkResume(inst, e, mp) {
+  const listed = Object.entries(mp.inBucket).map(([n, p]) => [Number(n), p]).sort((a, b) => a[0] - b[0]);
+  const current = () => e.mp === mp && e.state === "checking";
+  for (const [n, info] of listed) {
+    const part = mp.parts[n - 1];
+    if (!part || Number(info.size) !== part.size || !info.sha256 || !e.hashParts) continue;
+    let digest = mp.known.get(n);
+    try {
+      digest ||= await sha256Base64(e.file.slice(part.start, part.end));
+    } catch {
+      if (current()) failMultipart(inst, e, { code: "ReadError", message: unreadable(e) });
+      return;
+    }
+    if (!current()) return;
+    mp.known.set(n, digest);
+    part.sha256 = digest;
+    if (digest === info.sha256 && info.etag) {
+      Object.assign(part, { state: "done", etag: info.etag, sent: part.size });
+      mp.resumed++;
+    } else {
+      Object.assign(part, { state: "hashed", wanted: true }); // differs from our file: send ours
+    }
+    updateSent(e);
+    scheduleRender(inst);
+  }
+  if (!current()) return;
+  mp.checked = true;
+  if (listed.length) {
+    e.resumeNote = `Resuming: ${mp.resumed} of ${mp.count} parts already in the bucket.`;
+    announce(inst, `${e.name}: ${e.resumeNote}`);
+  }
+  enterUploading(inst, e);
+  changed(inst);
+}
+
+/** Parts go from now on; speed counts from here (bytes already in the bucket are not this run's). */
+function enterUploading(inst, e) {
+  Object.assign(e, { state: "uploading", startedAt: Date.now(), baseSent: e.sent });
+  driveParts(inst, e);
+}
+
+const partConcurrency = (inst) => Math.max(1, Math.min(16, Math.floor(Number(inst.data.multipart?.concurrency)) || 4));
+
+/** Start parts while there is a free slot, hash ahead, ask for URLs; finish when all are in. */
+function driveParts(inst, e) {
+  const mp = e.mp;
+  if (e.state !== "uploading" || !mp) return;
+  const now = Date.now();
+  const limit = partConcurrency(inst);
+  let inFlight = mp.parts.filter((p) => p.state === "uploading").length;
+  let asked = false;
+  for (const p of mp.parts) {
+    if (p.state !== "hashed" || p.retryAt > now) continue;
+    if (p.url && expiring(p.expiresAt, p.urlAt, now)) p.url = null; // re-signed before use
+    if (!p.url) {
+      asked ||= !p.wanted;
+      p.wanted = true;
+      continue;
+    }
+    if (inFlight >= limit) continue;
+    startPart(inst, e, p);
+    inFlight++;
+  }
+  hashAhead(inst, e, limit);
+  if (mp.parts.every((p) => p.state === "done")) return finishMultipart(inst, e);
+  if (asked) changed(inst);
+}
+
+/** Keep PART_LOOKAHEAD parts per slot hashed (and their URLs asked for) ahead of those in flight. */
+function hashAhead(inst, e, limit) {
+  const mp = e.mp;
+  if (mp.hashing) return;
+  const ahead = () => mp.parts.filter((p) => p.state === "hashed").length;
+  if (!e.hashParts) { // no WebCrypto: the parts go without checksums
+    for (const p of mp.parts) {
+      if (ahead() >= PART_LOOKAHEAD * limit) break;
+      if (p.state === "todo") Object.assign(p, { state: "hashed", wanted: true });
+    }
+    return;
+  }
+  const next = mp.parts.find((p) => p.state === "todo");
+  if (!next || ahead() >= PART_LOOKAHEAD * limit) return;
+  mp.hashing = true;
+  next.state = "hashing";
+  const cached = mp.known.get(next.n);
+  (cached ? Promise.resolve(cached) : sha256Base64(e.file.slice(next.start, next.end))).then(
+    (digest) => {
+      mp.hashing = false;
+      if (e.mp !== mp || next.state !== "hashing") return;
+      mp.known.set(next.n, digest);
+      Object.assign(next, { state: "hashed", sha256: digest, wanted: true });
+      changed(inst);
+      driveParts(inst, e);
+    },
+    () => {
+      mp.hashing = false;
+      if (e.mp === mp && ["uploading", "paused"].includes(e.state)) failMultipart(inst, e, { code: "ReadError", message: unreadable(e) });
+    },
+  );
+}
+
+/** Part URLs that arrived in `data`: newer than the one held, and signed for the part's checksum. */
+function applyPartUrls(inst, e, answers) {
+  for (const p of e.mp.parts) {
+    const a = answers[p.n];
+    if (!p.wanted || !a || Number(a.seq) <= p.urlSeq) continue;
+    if (a.refused) {
+      failMultipart(inst, e, { code: "Refused", message: String(a.refused) });
+      return;
+    }
+    if (a.sha256 && a.sha256 !== p.sha256) continue; // signed for other bytes: ask again
+    Object.assign(p, { url: a.url, urlSeq: Number(a.seq), expiresAt: Number(a.expiresAt), urlAt: Date.now(), signed: a.sha256 || null, wanted: false });
+    e.mp.host ||= hostOf(a.url);
+  }
+}
+
+/** Parts still waiting for a URL, per file: the `parts` event. */
+function partRequests(inst) {
+  const requests = [];
+  for (const e of inst.files.values()) {
+    if (!e.mp || !["uploading", "paused"].includes(e.state)) continue;
+    const parts = e.mp.parts.filter((p) => p.wanted && p.state === "hashed").map((p) => ({ n: p.n, sha256: p.sha256, held: p.urlSeq }));
+    if (parts.length) requests.push({ id: e.id, signSeq: seqOf(e.grant), parts });
+  }
+  return requests;
+}
+
+function startPart(inst, e, p) {
+  const xhr = new XMLHttpRequest();
+  Object.assign(p, { state: "uploading", xhr, sent: 0, abortReason: null, lastProgressAt: Date.now() });
+  xhr.open("PUT", p.url, true);
+  xhr.withCredentials = false;
+  // Exactly the header the URL signed, and no other x-amz-* header (the bucket refuses unsigned ones).
+  if (p.signed) xhr.setRequestHeader("x-amz-checksum-sha256", p.signed);
+  xhr.upload.onprogress = (ev) => {
+    if (p.xhr !== xhr) return;
+    const sent = Math.min(p.size, ev.loaded);
+    inst.sentCounter += Math.max(0, sent - p.sent);
+    p.sent = Math.max(p.sent, sent);
+    p.lastProgressAt = e.lastProgressAt = Date.now();
+    updateSent(e);
+    scheduleRender(inst);
+  };
+  xhr.onload = () => partEnded(inst, e, p, xhr, "load");
+  xhr.onerror = () => partEnded(inst, e, p, xhr, "error");
+  xhr.onabort = () => partEnded(inst, e, p, xhr, "abort");
+  xhr.send(e.file.slice(p.start, p.end));
+}
+
+function partEnded(inst, e, p, xhr, how) {
+  if (p.xhr !== xhr) return;
+  p.xhr = null;
+  if (how === "abort" && p.abortReason !== "timeout") { // paused, cancelled, failed elsewhere, page gone
+    Object.assign(p, { state: "hashed", sent: 0 });
+    updateSent(e);
+    return;
+  }
+  if (how === "load" && xhr.status >= 200 && xhr.status < 300) return partStored(inst, e, p, xhr);
+  const status = how === "load" ? xhr.status : 0;
+  const doc = how === "load" ? parseXml(xhr.responseText) : null;
+  const code = xmlText(doc, "Code");
+  const s3Message = xmlText(doc, "Message") || "";
+  Object.assign(p, { state: "hashed", sent: 0 });
+  updateSent(e);
+  if (status === 403 && /expired/i.test(s3Message) && p.tries < PART_TRIES) { // sign it again
+    Object.assign(p, { url: null, wanted: true, tries: p.tries + 1 });
+    changed(inst);
+    return;
+  }
+  if (status === 0 || status >= 500 || RETRYABLE_CODES.has(code)) {
+    p.tries++;
+    if (p.tries < PART_TRIES) {
+      const backoff = Math.min(PART_BACKOFF_MAX_MS, PART_BACKOFF_MS * 2 ** (p.tries - 1));
+      p.retryAt = Date.now() + backoff * (0.5 + Math.random()); // jitter: parts do not retry in lockstep
+      ensureTicker(inst);
+      return;
+    }
+  }
+  failMultipart(inst, e, { status, code: code || (status ? `HTTP${status}` : "NetworkError"), s3Message, message: describePartFailure(e, p, status, code, s3Message, how) });
+}
+
+function partStored(inst, e, p, xhr) {
+  const etag = exposedHeader(xhr, "ETag");
+  if (!etag) {
+    return failMultipart(inst, e, {
+      status: xhr.status, code: "ETagNotExposed",
+      message: `The bucket stored part ${p.n}, but its CORS rule does not let this page read the part's ETag, which `
+        + "completing the upload needs. The bucket's CORS rule must expose ETag (ExposeHeaders: [\"ETag\"]); "
+        + "the parts sent stay in the bucket for a resume.",
+    });
+  }
+  inst.sentCounter += Math.max(0, p.size - p.sent);
+  Object.assign(p, { state: "done", etag, sent: p.size, url: null });
+  updateSent(e);
+  driveParts(inst, e);
+  scheduleRender(inst);
+}
+
+function describePartFailure(e, p, status, code, msg, how) {
+  const host = e.mp.host || "the bucket's endpoint";
+  const keep = " The parts already sent stay in the bucket: press Retry (or choose the file again after a reload) to resume.";
+  if (how === "abort") return `Part ${p.n} stalled: nothing moved for ${STALL_MS / 1000} seconds, ${PART_TRIES} times.${keep}`;
+  if (status === 0) {
+    return `Could not reach the bucket at ${host} (part ${p.n}, ${PART_TRIES} tries). Check the connection and that the bucket's `
+      + `CORS rule allows PUT and the x-amz-checksum-sha256 header from this site (${location.origin}).${keep}`;
+  }
+  if (code === "BadDigest") {
+    return `The bucket refused part ${p.n}: its bytes do not match the SHA-256 computed from your file. `
+      + "Did the file change while it was uploading? Choose it again.";
+  }
+  if (code === "NoSuchUpload") return "The bucket no longer has this upload (it was aborted, or a lifecycle rule removed it). Press Retry to start again.";
+  if (code === "SignatureDoesNotMatch") {
+    return `The bucket refused part ${p.n}: the signature did not match (the part's URL or checksum header was altered, or the server's clock is wrong).`;
+  }
+  if (status >= 500 || RETRYABLE_CODES.has(code)) return `The bucket is busy: part ${p.n} failed ${PART_TRIES} times.${keep}`;
+  return `The bucket refused part ${p.n}: ${code || `HTTP ${status}`}${msg ? `: ${msg}` : ""}`;
+}
+
+function updateSent(e) {
+  e.sent = e.mp.parts.reduce((sum, p) => sum + (p.state === "done" ? p.size : p.sent), 0);
+}
+
+function abortParts(e, reason) {
+  for (const p of e.mp?.parts || []) if (p.xhr) { p.abortReason = reason; p.xhr.abort(); }
+}
+
+/** Every part is in: Python completes the upload from their ETags (and verifies it). */
+function finishMultipart(inst, e) {
+  Object.assign(e, { state: "done", completing: true, sent: e.size, endedAt: Date.now() });
+  const parts = e.mp.parts.map((p) => ({ n: p.n, etag: p.etag, sha256: p.sha256 }));
+  inst.outbox.set(e.id, newResult(e, { ok: true, status: 200, bytes: e.size, ms: e.endedAt - e.startedAt, parts }));
+  announce(inst, `${e.name} uploaded; completing`);
+  pump(inst);
+  changed(inst);
+}
+
+function failMultipart(inst, e, fields) {
+  abortParts(e, "failed");
+  if (fields.code === "NoSuchUpload") { forgetUpload(inst, e); e.resumeId = null; }
+  Object.assign(e, { state: "failed", message: fields.message, endedAt: Date.now() });
+  inst.outbox.set(e.id, newResult(e, { bytes: e.sent, ms: e.endedAt - e.startedAt, ...fields }));
+  announce(inst, `${e.name} failed: ${e.message}`);
+  pump(inst);
+  changed(inst);
+}
+
+/** Pause: no new parts; parts in flight are stopped and sent again on Resume. */
+function pause(inst, e) {
+  if (e.state !== "uploading" || !e.mp) return;
+  e.state = "paused";
+  abortParts(e, "pause");
+  pump(inst); // the slot is free for another file
+  render(inst);
+}
+
+function resume(inst, e) {
+  if (e.state !== "paused") return;
+  e.state = "queued";
+  pump(inst);
+  changed(inst);
+}
+
+/** Cancel: Python aborts the upload and the bucket deletes its parts. */
+function cancelMultipart(inst, e) {
+  abortParts(e, "cancel");
+  forgetUpload(inst, e);
+  Object.assign(e, { state: "cancelled", message: "You cancelled this upload.", resumeId: null, completing: false });
+  inst.outbox.set(e.id, newResult(e, { code: "Cancelled", message: e.message, bytes: e.sent }));
+  announce(inst, `${e.name} cancelled`);
+  pump(inst);
+  changed(inst);
+}
+
+// ---- Resume memory (localStorage): which multipart upload holds which file ------------------------
+// A fingerprint (bucket scope, name, size, lastModified) -> upload id. Only a hint: the server checks
+// its own record, and a resume trusts only parts whose SHA-256 matches this file's bytes.
+
+const fingerprint = (inst, e) => JSON.stringify([String(inst.data.multipart?.scope || ""), e.name, e.size, e.lastModified]);
+
+function resumeMemory() {
+  try {
+    const map = JSON.parse(localStorage.getItem(RESUME_KEY) || "{}");
+    return map && typeof map === "object" ? map : {};
+  } catch {
+    return {}; // storage disabled or corrupt: no resume after a reload, everything else works
+  }
+}
+
+function saveResumeMemory(map) {
+  const newest = Object.entries(map).sort((a, b) => Number(b[1]?.at) - Number(a[1]?.at)).slice(0, RESUME_MAX);
+  try { localStorage.setItem(RESUME_KEY, JSON.stringify(Object.fromEntries(newest))); } catch { /* full or disabled */ }
+}
+
+function rememberUpload(inst, e, uploadId) {
+  const map = resumeMemory();
+  map[fingerprint(inst, e)] = { uploadId, at: Date.now() };
+  saveResumeMemory(map);
+}
+
+function forgetUpload(inst, e) {
+  const map = resumeMemory();
+  if (delete map[fingerprint(inst, e)]) saveResumeMemory(map);
+}
+
+/** The upload to resume for a file about to be signed: this tab's own, else one remembered. */
+function resumeIdFor(inst, e) {
+  if (!isMultipartSize(inst, e.size)) return null;
+  return e.resumeId || resumeMemory()[fingerprint(inst, e)]?.uploadId || null;
 }
 
 // ---- Turning the bucket's answer into a sentence ------------------------------------------------
@@ -337,16 +796,23 @@ function flushTriggers(inst) {
   if (wait > 0) return scheduleFlush(inst, wait); // or sooner, when data arrives
   inst.pendingFlush = false;
   const waiting = waitingFiles(inst);
+  const parts = partRequests(inst);
   if (inst.outbox.size) inst.setTrigger("done", { results: [...inst.outbox.values()] });
-  if (waiting.length) {
-    inst.setTrigger("sign", {
-      files: waiting.map((e) => ({ id: e.id, name: e.name, size: e.size, type: e.type, lastModified: e.lastModified, signSeq: e.heldSeq })),
-    });
-  }
-  if (inst.outbox.size || waiting.length) {
+  if (waiting.length) inst.setTrigger("sign", { files: waiting.map((e) => signRequest(inst, e)) });
+  if (parts.length) inst.setTrigger("parts", { requests: parts });
+  if (inst.outbox.size || waiting.length || parts.length) {
     inst.lastSentAt = Date.now();
     inst.gateUntil = inst.lastSentAt + GATE_MS;
   }
+}
+
+function signRequest(inst, e) {
+  const request = { id: e.id, name: e.name, size: e.size, type: e.type, lastModified: e.lastModified, signSeq: e.heldSeq };
+  if (e.sha256) request.sha256 = e.sha256;
+  if (e.noChecksum) request.noChecksum = e.noChecksum;
+  const uploadId = resumeIdFor(inst, e);
+  if (uploadId) request.uploadId = uploadId;
+  return request;
 }
 
 // ---- Timers, teardown ---------------------------------------------------------------------------
@@ -362,9 +828,13 @@ function ensureTicker(inst) {
     let busy = inst.outbox.size > 0 && inst.resendStep < RESEND_MS.length;
     for (const e of inst.files.values()) {
       if (e.state === "uploading" && e.xhr && now - e.lastProgressAt > STALL_MS) { e.abortReason = "timeout"; e.xhr.abort(); }
+      for (const p of e.mp?.parts || []) {
+        if (p.xhr && now - p.lastProgressAt > STALL_MS) { p.abortReason = "timeout"; p.xhr.abort(); }
+      }
+      if (e.state === "uploading" && e.mp) driveParts(inst, e); // retries due, URLs expiring
       busy ||= ACTIVE.includes(e.state);
     }
-    const unanswered = inst.outbox.size > 0 || waitingFiles(inst).length > 0;
+    const unanswered = inst.outbox.size > 0 || waitingFiles(inst).length > 0 || partRequests(inst).length > 0;
     if (unanswered && !inst.flushTimer && inst.resendStep < RESEND_MS.length && now - inst.lastSentAt >= RESEND_MS[inst.resendStep]) {
       inst.resendStep++;
       flushTriggers(inst);
@@ -378,7 +848,10 @@ function ensureTicker(inst) {
 }
 
 function destroy(inst) {
-  for (const e of inst.files.values()) if (e.xhr) { e.abortReason = "teardown"; e.xhr.abort(); }
+  for (const e of inst.files.values()) {
+    if (e.xhr) { e.abortReason = "teardown"; e.xhr.abort(); }
+    abortParts(e, "teardown");
+  }
   [inst.ticker, inst.flushTimer, inst.renderTimer].forEach(clearTimeout); // clearTimeout clears intervals too
   live.delete(inst);
   instances.delete(inst.parentElement);
@@ -481,18 +954,22 @@ function buildRow(inst, e) {
   const cancelBtn = button("Cancel", `Cancel upload of ${e.name}`);
   const retryBtn = button("Retry", `Retry upload of ${e.name}`);
   const removeBtn = button("Remove", `Remove ${e.name} from the list`, "bd-btn-quiet");
+  const pauseBtn = button("Pause", `Pause upload of ${e.name}`);
+  const resumeBtn = button("Resume", `Resume upload of ${e.name}`);
   cancelBtn.onclick = () => cancel(inst, e);
   retryBtn.onclick = () => retry(inst, e);
   removeBtn.onclick = () => { removeFile(inst, e); render(inst); };
+  pauseBtn.onclick = () => pause(inst, e);
+  resumeBtn.onclick = () => resume(inst, e);
   const actions = el("span", "bd-actions");
-  actions.append(removeBtn, retryBtn, cancelBtn); // Retry takes Cancel's place, never Remove
+  actions.append(removeBtn, retryBtn, pauseBtn, resumeBtn, cancelBtn); // Retry takes Cancel's place, never Remove
   head.append(el("span", "bd-name", { title: e.name }, e.name), el("span", "bd-size", {}, humanBytes(e.size)), status, actions);
   const bar = el("div", "bd-bar", { role: "progressbar", "aria-label": `Upload progress of ${e.name}`, "aria-valuemin": "0", "aria-valuemax": "100" });
   bar.append(el("div", "bd-bar-fill"));
   const detail = el("div", "bd-detail");
   li.append(head, bar, detail);
   inst.els.list.append(li);
-  return { li, status, bar, detail, cancelBtn, retryBtn, removeBtn };
+  return { li, status, bar, detail, cancelBtn, retryBtn, removeBtn, pauseBtn, resumeBtn };
 }
 
 function scheduleRender(inst) {
@@ -540,7 +1017,23 @@ function renderRow(inst, e, now) {
   const pct = e.state === "done" ? 100 : e.size ? Math.min(99, Math.floor((e.sent / e.size) * 100)) : 0;
   const stuck = e.state === "signing" && now - e.signAt > STUCK_SIGN_MS;
   let label = "", detail = e.message, tone = e.state;
-  if (e.state === "signing") {
+  if (e.state === "hashing") {
+    label = "Computing checksum…";
+    detail = "SHA-256 of the file, so the bucket can check what it receives.";
+  } else if (e.state === "checking") {
+    label = "Checking parts…";
+    detail = `Resuming: comparing the ${Object.keys(e.mp?.inBucket || {}).length} parts already in the bucket with your file.`;
+  } else if (e.state === "uploading" && e.mp) {
+    const secs = (now - e.startedAt) / 1000;
+    const done = e.mp.parts.filter((p) => p.state === "done").length;
+    label = "Uploading";
+    const speed = secs > 0.5 ? ` · ${humanBytes((e.sent - (e.baseSent || 0)) / secs)}/s` : "";
+    detail = [e.resumeNote, `${humanBytes(e.sent)} of ${humanBytes(e.size)} · ${pct} %${speed}`
+      + ` · ${done} of ${e.mp.count} parts`].filter(Boolean).join(" ");
+  } else if (e.state === "paused") {
+    label = "Paused";
+    detail = `${humanBytes(e.sent)} of ${humanBytes(e.size)} · ${pct} %. Press Resume to continue.`;
+  } else if (e.state === "signing") {
     label = "Waiting for permission…";
     detail = stuck ? "Still waiting for permission. Press Retry to ask again." : "";
   } else if (e.state === "queued") {
@@ -550,6 +1043,9 @@ function renderRow(inst, e, now) {
     const secs = (now - e.startedAt) / 1000;
     label = e.bodySent ? "Finishing…" : "Uploading";
     detail = `${humanBytes(e.sent)} of ${humanBytes(e.size)} · ${pct} %` + (secs > 0.5 ? ` · ${humanBytes(e.sent / secs)}/s` : "");
+  } else if (e.state === "done" && e.completing && !e.verdict) {
+    label = "Completing…";
+    detail = `All ${e.mp.count} parts are in the bucket; it is assembling the file.`;
   } else if (e.state === "done") {
     const secs = Math.max(0.001, (e.endedAt - e.startedAt) / 1000);
     label = "Uploaded";
@@ -566,10 +1062,13 @@ function renderRow(inst, e, now) {
   r.status.textContent = label;
   r.detail.textContent = detail;
   r.detail.hidden = !detail;
-  r.bar.hidden = !(e.state === "uploading" || e.state === "done");
+  r.bar.hidden = !["uploading", "paused", "checking", "done"].includes(e.state);
   setBar(r.bar, pct);
   r.cancelBtn.hidden = !ACTIVE.includes(e.state);
-  r.retryBtn.hidden = !(e.state === "failed" || e.state === "cancelled" || stuck);
+  r.pauseBtn.hidden = !(e.mp && e.state === "uploading");
+  r.resumeBtn.hidden = e.state !== "paused";
+  const resumable = Boolean(e.mp && e.state === "done" && e.verdict && !e.verdict.ok);
+  r.retryBtn.hidden = !(e.state === "failed" || e.state === "cancelled" || stuck || resumable);
   r.removeBtn.hidden = !["refused", "failed", "cancelled", "done"].includes(e.state);
 }
 
