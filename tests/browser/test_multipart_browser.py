@@ -369,3 +369,31 @@ def test_a_cors_rule_that_hides_etag_is_named_on_the_page(sandbox_parts_app: App
     expect(target.locator(".bd-detail")).to_contain_text("CORS rule must expose ETag")
     error = page.locator("[data-testid=stAlertContentError]")
     expect(error).to_contain_text("does not expose the ETag header", timeout=30_000)
+
+
+def test_an_expired_part_url_is_signed_again_and_a_busy_bucket_is_retried(sandbox_parts_app: App, page: Page, tmp_path: Path):
+    path = write_test_file(tmp_path / "retried.mp4", 16)  # 4 parts of 5 MiB (the last 1 MiB)
+    traffic = PartTraffic().watch(page)
+    urls: dict[int, list[str]] = {}
+    cors = {"Access-Control-Allow-Origin": "*", "Content-Type": "application/xml"}
+    expired = '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>'
+    busy = '<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>'
+
+    def first_attempts_fail(route):
+        number = part_number(route.request.url)
+        urls.setdefault(number, []).append(route.request.url)
+        if len(urls[number]) == 1 and number == 2:
+            time.sleep(1.1)  # the URL signed again must differ: SigV4 dates have one-second resolution
+            return route.fulfill(status=403, headers=cors, body=expired)
+        if len(urls[number]) == 1 and number == 3:
+            return route.fulfill(status=503, headers=cors, body=busy)
+        return route.continue_()
+
+    page.route(lambda url: "partNumber=" in url, first_attempts_fail)
+    open_upload_page(page, sandbox_parts_app)
+    choose(page, path)
+
+    expect(row(page, path.name).locator(".bd-status")).to_have_text("Verified", timeout=VERIFY_TIMEOUT_MS)
+    assert sorted(traffic.started) == [1, 2, 2, 3, 3, 4]
+    assert urls[2][0] != urls[2][1]  # signed again after "Request has expired"
+    assert urls[3][0] == urls[3][1]  # a busy bucket: the same (still valid) URL, after a backoff
