@@ -181,7 +181,7 @@ def main() -> None:
     print(f"\n{mb:.0f} MiB to {args.target} ({endpoint}), best of {args.repeat}; {run['parts']} parts; {settings}")
     print(f"  component, choose -> Verified            {rate(component):8.1f} MB/s  ({min(component):.1f} s)")
     print(f"  component, bytes only (part PUTs)        {rate(bytes_only):8.1f} MB/s  ({min(bytes_only):.1f} s)")
-    print(f"    (before the first part: {run['before_first_part']:.1f} s; after the last: {run['after_last_part']:.1f} s)")
+    print(f"    (last run: {run['before_first_part']:.1f} s before the first part, {run['after_last_part']:.1f} s after the last)")
     print(f"  boto3 upload_file, default TransferConfig {rate(plain):8.1f} MB/s  ({min(plain):.1f} s)")
     print(f"  boto3 upload_file, + SHA-256 checksums    {rate(sha):8.1f} MB/s  ({min(sha):.1f} s)")
     print(f"  ratio component / boto3 default: {min(plain) / min(component):.2f} (bytes only: {min(plain) / min(bytes_only):.2f})")
