@@ -33,6 +33,9 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     yield page
+    # Route handlers may still be fetching an in-flight upload: let them finish quietly before
+    # closing, or their error surfaces in whichever test runs next.
+    page.unroute_all(behavior="ignoreErrors")
     context.close()
 
 

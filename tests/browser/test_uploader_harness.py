@@ -160,6 +160,7 @@ def session(browser, harness, color_scheme):
     page.on("pageerror", lambda e: s.errors.append(str(e)))
     page.set_default_timeout(20_000)
     yield s
+    page.unroute_all(behavior="ignoreErrors")  # routes still serving in-flight uploads end quietly
     context.close()
 
 
