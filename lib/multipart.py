@@ -28,7 +28,7 @@ from lib.config import BucketProfile, MiB
 from lib.errors import StorageError, UploadIncomplete
 from lib.names import content_disposition, display_name, encode_metadata, render_key
 from lib.openuploads import OpenUpload, OpenUploadStore
-from lib.policy import DeclaredFile, Refusal, UploadRules, checksum_refusal, human_bytes
+from lib.policy import DeclaredFile, Refusal, admit, human_bytes
 from lib.s3 import S3Gateway
 
 MIN_PART_BYTES = 5 * MiB  # S3's minimum for every part but the last
@@ -142,10 +142,7 @@ def start_or_resume(
 ) -> MultipartGrant | Refusal:
     """Resume the upload `resume_id` when it is this person's upload of this file; else start one."""
     profile = gateway.profile
-    content_type, refusal = UploadRules(profile).check(declared, multipart=True)
-    if refusal:
-        return refusal
-    refusal = checksum_refusal(profile, declared, multipart=True)
+    content_type, refusal = admit(profile, declared, multipart=True)
     if refusal:
         return refusal
     plan = _Plan(

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.config import OBJECT_LIMIT, POST_UPLOAD_LIMIT, BucketProfile
-from lib.names import content_disposition, display_name, encode_metadata, render_key, safe_name
+from lib.names import (
+    content_disposition,
+    display_name,
+    encode_metadata,
+    render_key,
+    safe_name,
+)
 from lib.s3 import S3Gateway
 
 # Types a browser would render as active content (scripts) when opened from the bucket's origin.
@@ -237,6 +243,12 @@ class UploadRules:
         return content_type, None
 
 
+def admit(profile: BucketProfile, declared: DeclaredFile, *, multipart: bool) -> tuple[str | None, Refusal | None]:
+    """Every check before anything is signed: (content type to pin, None) or (None, Refusal)."""
+    content_type, refusal = UploadRules(profile).check(declared, multipart=multipart)
+    return (None, refusal) if refusal else (content_type, checksum_refusal(profile, declared, multipart=multipart))
+
+
 def sign_upload(
     gateway: S3Gateway,
     uploader: str,
@@ -246,10 +258,7 @@ def sign_upload(
 ) -> Grant | Refusal:
     """A grant for one declared file, or a refusal saying why."""
     profile = gateway.profile
-    content_type, refusal = UploadRules(profile).check(declared, multipart=False)
-    if refusal:
-        return refusal
-    refusal = checksum_refusal(profile, declared, multipart=False)
+    content_type, refusal = admit(profile, declared, multipart=False)
     if refusal:
         return refusal
     sha256 = declared.sha256 if profile.checksums != "off" else None
