@@ -107,6 +107,9 @@ def test_result_event_yields_verified_results_with_link_and_preview(app):
     assert requests.get(link, timeout=30).content == image
     previews = app.get("image")
     assert len(previews) == 1 and previews[0].value == [link]  # the browser loads it from the bucket
+    sha256 = base64.b64encode(hashlib.sha256(image).digest()).decode()
+    # moto keeps the checksum but never checks it: the page must not claim the bucket did.
+    assert any(c.value == f"SHA-256 sent with the upload (the sandbox does not check it) (base64): `{sha256}`" for c in app.caption)
 
 
 def test_result_event_for_a_file_that_lies_about_its_type_is_quarantined(app):
