@@ -37,36 +37,5 @@ sys.exit(0 if version("localstack-core") == sys.argv[1] else 1)
 EOF
 }
 
-if is_ready; then
-  echo "$python_bin"
-  exit 0
-fi
-
-# Two jobs sharing a checkout must not install into the same venv at once.
-mkdir -p "$(dirname "$venv")"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"${venv}.lock"
-  flock 9
-  if is_ready; then  # the other job finished it while we waited
-    echo "$python_bin"
-    exit 0
-  fi
-fi
-
-if [ ! -x "$python_bin" ]; then
-  base_python="${PYTHON:-python3}"
-  echo "localstack-venv: creating ${venv} with $("$base_python" --version 2>&1)" >&2
-  if ! "$base_python" -m venv "$venv" >&2; then
-    echo "localstack-venv: '$base_python -m venv' failed; on Debian/Ubuntu install python3-venv." >&2
-    exit 1
-  fi
-fi
-
-echo "localstack-venv: installing LocalStack ${LOCALSTACK_VERSION} into ${venv} (takes a minute)" >&2
-"$python_bin" -m pip install --disable-pip-version-check --quiet "${PINS[@]}" >&2
-
-if ! is_ready; then
-  echo "localstack-venv: installed, but ${python_bin} still cannot import localstack ${LOCALSTACK_VERSION}." >&2
-  exit 1
-fi
-echo "$python_bin"
+source "${repo_root}/scripts/tool-venv.sh"
+ensure_tool_venv localstack-venv "$venv" "$python_bin" "${PINS[@]}"
