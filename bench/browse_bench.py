@@ -44,7 +44,9 @@ def key_of(index: int) -> str:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=100_000, help="objects in the prefix (default 100000)")
-    parser.add_argument("--page-size", type=int, default=1000, choices=(100, 250, 1000), help="keys per page (default 1000)")
+    parser.add_argument(
+        "--page-size", type=int, default=1000, choices=(100, 250, 1000), help="keys per page (default 1000)"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed repeats of each single-page read (default 5)")
     parser.add_argument("--workers", type=int, default=16, help="concurrent PutObject calls while seeding (default 16)")
     parser.add_argument(
@@ -163,7 +165,7 @@ def main() -> None:
     deep_page_number = deep_index // args.page_size + 1
 
     first, first_page = median_seconds(lambda: list_page(gateway, query), args.repeat)
-    jump_query = replace(query, start_after=key_of(deep_index - 1)[len(PREFIX):])
+    jump_query = replace(query, start_after=key_of(deep_index - 1)[len(PREFIX) :])
     jump, jump_page = median_seconds(lambda: list_page(gateway, jump_query), args.repeat)
     assert jump_page.frame["key"].iloc[0] == key_of(deep_index), "StartAfter landed in the wrong place"
 

@@ -135,7 +135,12 @@ def main() -> None:
             s3 = localstack_client(stack.endpoint_url)
             bucket = f"bd-bench-{uuid.uuid4().hex[:8]}"
             s3.create_bucket(Bucket=bucket)
-            rule = {"AllowedOrigins": [proxy.url], "AllowedMethods": ["GET", "HEAD", "POST", "PUT"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]}
+            rule = {
+                "AllowedOrigins": [proxy.url],
+                "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag"],
+            }
             s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
             env = {
                 "BUCKETDESK_BUCKET": bucket,
@@ -181,10 +186,14 @@ def main() -> None:
     print(f"\n{mb:.0f} MiB to {args.target} ({endpoint}), best of {args.repeat}; {run['parts']} parts; {settings}")
     print(f"  component, choose -> Verified            {rate(component):8.1f} MB/s  ({min(component):.1f} s)")
     print(f"  component, bytes only (part PUTs)        {rate(bytes_only):8.1f} MB/s  ({min(bytes_only):.1f} s)")
-    print(f"    (last run: {run['before_first_part']:.1f} s before the first part, {run['after_last_part']:.1f} s after the last)")
+    print(
+        f"    (last run: {run['before_first_part']:.1f} s before the first part, {run['after_last_part']:.1f} s after the last)"
+    )
     print(f"  boto3 upload_file, default TransferConfig {rate(plain):8.1f} MB/s  ({min(plain):.1f} s)")
     print(f"  boto3 upload_file, + SHA-256 checksums    {rate(sha):8.1f} MB/s  ({min(sha):.1f} s)")
-    print(f"  ratio component / boto3 default: {min(plain) / min(component):.2f} (bytes only: {min(plain) / min(bytes_only):.2f})")
+    print(
+        f"  ratio component / boto3 default: {min(plain) / min(component):.2f} (bytes only: {min(plain) / min(bytes_only):.2f})"
+    )
     print(f"  ratio component / boto3 SHA-256: {min(sha) / min(component):.2f}")
     print(f"  the app server received {to_server:,} bytes ({to_server / size:.6f} per file byte)")
 

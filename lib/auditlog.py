@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 _lock = threading.Lock()
 
@@ -20,7 +21,9 @@ class AuditLog:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def record(self, who: str, action: str, bucket: str, key: str | None = None, outcome: str = "ok", **details: Any) -> dict:
+    def record(
+        self, who: str, action: str, bucket: str, key: str | None = None, outcome: str = "ok", **details: Any
+    ) -> dict:
         event = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "who": who,

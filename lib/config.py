@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lib.errors import ConfigError
 from lib.names import template_problems
@@ -335,11 +336,17 @@ def _profile_problems(profile: BucketProfile, where: str) -> list[str]:
     if profile.policy_expiry_seconds > MAX_SIGNATURE_SECONDS:
         problems.append(f"{where}.policy_expiry_seconds: SigV4 grants last at most 7 days (604800 s).")
     if bool(profile.access_key_id) != bool(profile.secret_access_key):
-        problems.append(f"{where}.access_key_id / secret_access_key: give both or neither (neither uses boto3's chain).")
+        problems.append(
+            f"{where}.access_key_id / secret_access_key: give both or neither (neither uses boto3's chain)."
+        )
     if profile.multipart_threshold_bytes < 5 * MiB:
-        problems.append(f"{where}.multipart_threshold_bytes: S3 parts are at least 5 MiB, so the threshold must be too.")
+        problems.append(
+            f"{where}.multipart_threshold_bytes: S3 parts are at least 5 MiB, so the threshold must be too."
+        )
     if profile.multipart_threshold_bytes > POST_UPLOAD_LIMIT:
-        problems.append(f"{where}.multipart_threshold_bytes: a single upload stops at 5 GiB, so the threshold must be at most 5368709120.")
+        problems.append(
+            f"{where}.multipart_threshold_bytes: a single upload stops at 5 GiB, so the threshold must be at most 5368709120."
+        )
     if profile.multipart_concurrency > MAX_MULTIPART_CONCURRENCY:
         problems.append(f"{where}.multipart_concurrency: at most {MAX_MULTIPART_CONCURRENCY} parts in flight per file.")
     return problems

@@ -7,8 +7,9 @@ so it must be stable and never chosen by the browser. Roles arrive in a later is
 from __future__ import annotations
 
 import getpass
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from __future__ import annotations
 import mimetypes
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time as dtime, timezone
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from typing import Any
 
 import pandas as pd
@@ -179,7 +180,7 @@ def page_frame(response: dict[str, Any], prefix: str) -> tuple[pd.DataFrame, int
         folders.append(
             {
                 "key": key,
-                "name": key[len(prefix):],
+                "name": key[len(prefix) :],
                 "is_folder": True,
                 "size": pd.NA,
                 "modified": pd.NaT,
@@ -199,7 +200,7 @@ def page_frame(response: dict[str, Any], prefix: str) -> tuple[pd.DataFrame, int
         objects.append(
             {
                 "key": key,
-                "name": key[len(prefix):],
+                "name": key[len(prefix) :],
                 "is_folder": False,
                 "size": entry.get("Size", 0),
                 "modified": entry.get("LastModified"),
@@ -245,7 +246,7 @@ class Pager:
     def has_previous(self) -> bool:
         return len(self.tokens) > 1
 
-    def for_query(self, query: ListingQuery) -> "Pager":
+    def for_query(self, query: ListingQuery) -> Pager:
         return self if query == self.query else Pager(query)
 
     def next(self, next_token: str | None) -> None:
@@ -259,7 +260,7 @@ class Pager:
     def first(self) -> None:
         del self.tokens[1:]
 
-    def jump(self, name: str) -> "Pager":
+    def jump(self, name: str) -> Pager:
         """A pager whose first page begins after `name` (StartAfter): one request, however deep."""
         return Pager(replace(self.query, start_after=name))
 
@@ -334,17 +335,19 @@ def apply_filter(frame: pd.DataFrame, spec: PageFilter) -> pd.DataFrame:
     if spec.max_size is not None:
         keep &= folders | (frame["size"].fillna(0) <= spec.max_size)
     if spec.modified_from:
-        start = datetime.combine(spec.modified_from, dtime.min, tzinfo=timezone.utc)
+        start = datetime.combine(spec.modified_from, dtime.min, tzinfo=UTC)
         keep &= folders | (frame["modified"] >= start)
     if spec.modified_to:
-        end = datetime.combine(spec.modified_to, dtime.max, tzinfo=timezone.utc)
+        end = datetime.combine(spec.modified_to, dtime.max, tzinfo=UTC)
         keep &= folders | (frame["modified"] <= end)
     if spec.filters_objects and "folder" not in spec.kinds:
         keep &= ~folders
     chosen = frame[keep]
     by = spec.sort_by if spec.sort_by in SORTS else "name"
     ordered = [
-        chosen[chosen["is_folder"]].sort_values("name", ascending=not spec.descending if by == "name" else True, kind="stable"),
+        chosen[chosen["is_folder"]].sort_values(
+            "name", ascending=not spec.descending if by == "name" else True, kind="stable"
+        ),
         chosen[~chosen["is_folder"]].sort_values(
             [by, "name"] if by != "name" else ["name"], ascending=not spec.descending, kind="stable", na_position="last"
         ),

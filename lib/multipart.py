@@ -159,7 +159,13 @@ def start_or_resume(
 
 
 def _start(
-    gateway: S3Gateway, store: OpenUploadStore, uploader: str, declared: DeclaredFile, plan: _Plan, sign_seq: int, last_modified: int
+    gateway: S3Gateway,
+    store: OpenUploadStore,
+    uploader: str,
+    declared: DeclaredFile,
+    plan: _Plan,
+    sign_seq: int,
+    last_modified: int,
 ) -> MultipartGrant:
     profile = gateway.profile
     key = render_key(profile.upload_prefix, original_name=declared.name, user=uploader)
@@ -188,7 +194,13 @@ def _start(
 
 
 def _resume(
-    gateway: S3Gateway, store: OpenUploadStore, uploader: str, declared: DeclaredFile, plan: _Plan, upload_id: str, sign_seq: int
+    gateway: S3Gateway,
+    store: OpenUploadStore,
+    uploader: str,
+    declared: DeclaredFile,
+    plan: _Plan,
+    upload_id: str,
+    sign_seq: int,
 ) -> MultipartGrant | None:
     """The grant for an upload already open, or None when it is not one this file may continue."""
     record = store.get(upload_id)
@@ -205,7 +217,9 @@ def _resume(
     in_bucket = []
     for part in listed:
         number, size = part["PartNumber"], part.get("Size")
-        if 1 <= number <= part_count(record.size, record.part_size) and size == part_bytes(number, record.size, record.part_size):
+        if 1 <= number <= part_count(record.size, record.part_size) and size == part_bytes(
+            number, record.size, record.part_size
+        ):
             digest = part.get("ChecksumSHA256") or record.part_sha256.get(number)
             in_bucket.append(PartInBucket(number, size, part.get("ETag", ""), digest))
     return _grant(gateway.profile, declared, uploader, plan, record.key, record.upload_id, sign_seq, tuple(in_bucket))
@@ -244,7 +258,9 @@ def _grant(profile, declared, uploader, plan: _Plan, key, upload_id, sign_seq, i
 def sign_part(gateway: S3Gateway, grant: MultipartGrant, number: int, sha256: str | None, seq: int) -> PartUrl:
     """A presigned PUT for part `number`, bound to its SHA-256 when the upload carries checksums."""
     if grant.checksums and not sha256:
-        return PartUrl(number, seq, refused=f"Part {number} came without its SHA-256 checksum, which this upload requires.")
+        return PartUrl(
+            number, seq, refused=f"Part {number} came without its SHA-256 checksum, which this upload requires."
+        )
     signed = sha256 if grant.checksums else None
     expires_in = gateway.profile.policy_expiry_seconds
     expires_at = time.time() + expires_in

@@ -12,7 +12,7 @@ import re
 import string
 import unicodedata
 import uuid as uuid_module
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
 SAFE_NAME_MAX_CHARS = 100
@@ -43,7 +43,7 @@ def safe_name(original: str, max_chars: int = SAFE_NAME_MAX_CHARS) -> str:
     stem, dot, ext = name.rpartition(".")
     if not dot or not ext.isalnum() or len(ext) > 16:
         stem, ext = name, ""
-    ext = f".{ext.lower()}"[:max_chars - 1] if ext else ""
+    ext = f".{ext.lower()}"[: max_chars - 1] if ext else ""
     stem = re.sub(r"_{2,}", "_", stem).strip("._-") or FALLBACK_NAME
     if stem.split(".", 1)[0].lower() in _WINDOWS_RESERVED:  # Windows reads "NUL.tar.gz" as NUL too
         stem = "_" + stem
@@ -95,7 +95,7 @@ def render_key(
     now: datetime | None = None,
     unique: str | None = None,
 ) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return template.format(
         yyyy=f"{now.year:04d}",
         mm=f"{now.month:02d}",

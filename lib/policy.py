@@ -192,7 +192,10 @@ class UploadRules:
         shown = display_name(declared.name)
         if not reported:
             if not guessed:
-                return None, f"“{shown}” has no type and no known extension, so its type cannot be told. Rename it with the right extension."
+                return (
+                    None,
+                    f"“{shown}” has no type and no known extension, so its type cannot be told. Rename it with the right extension.",
+                )
             return guessed, None
         if guessed and reported != guessed:
             if reported in _EXTENSION_WINS.get(_extension(declared.name), set()):
@@ -297,7 +300,9 @@ def sign_upload(
     )
 
 
-def sign_uploads(gateway: S3Gateway, uploader: str, declared: list[DeclaredFile], *, sign_seq: int = 1) -> list[Grant | Refusal]:
+def sign_uploads(
+    gateway: S3Gateway, uploader: str, declared: list[DeclaredFile], *, sign_seq: int = 1
+) -> list[Grant | Refusal]:
     if len(declared) > MAX_FILES_PER_REQUEST:
         return [
             Refusal(d.id, display_name(d.name), f"Choose at most {MAX_FILES_PER_REQUEST} files at a time.", "too_many")

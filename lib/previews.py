@@ -24,11 +24,11 @@ import io
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from PIL import ExifTags, Image, ImageDraw, features
 
@@ -82,7 +82,9 @@ def output_format() -> tuple[str, str]:
     return ("WEBP", "image/webp") if features.check("webp") else ("JPEG", "image/jpeg")
 
 
-def make_thumbnail(data: bytes, *, max_edge: int = MAX_EDGE, max_pixels: int = MAX_IMAGE_PIXELS, fmt: str | None = None) -> Thumbnail:
+def make_thumbnail(
+    data: bytes, *, max_edge: int = MAX_EDGE, max_pixels: int = MAX_IMAGE_PIXELS, fmt: str | None = None
+) -> Thumbnail:
     """A thumbnail of `data` at most `max_edge` px, EXIF orientation applied; PreviewError when impossible."""
     pillow_format, content_type = (fmt, f"image/{fmt.lower()}") if fmt else output_format()
     try:
@@ -159,7 +161,7 @@ def can_thumbnail(content_type: str) -> bool:
 
 def thumb_key(key: str, etag: str) -> str:
     """Where the thumbnail of this version of `key` lives: a hash, so any key length or character fits."""
-    digest = hashlib.sha256(f"{key}\0{etag.strip(chr(34))}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{key}\0{etag.strip(chr(34))}".encode()).hexdigest()
     return f"{THUMB_PREFIX}{digest[:2]}/{digest}.{output_format()[0].lower()}"
 
 
@@ -194,7 +196,9 @@ class ThumbnailStore:
 
     # --- the page's side ---
 
-    def urls(self, rows: Iterable[tuple[str, str, int | None]], budget_seconds: float = 3.0) -> tuple[dict[str, str], int]:
+    def urls(
+        self, rows: Iterable[tuple[str, str, int | None]], budget_seconds: float = 3.0
+    ) -> tuple[dict[str, str], int]:
         """({key: URL to show}, how many are still being made) for (key, etag, size) rows.
 
         Ready thumbnails come back at once; missing ones are made in parallel until the budget
@@ -395,7 +399,7 @@ _KIND_ICONS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def kind_icon_url(kind: str) -> str:
     colour, label = _KIND_ICONS.get(kind, _KIND_ICONS["other"])
     if label == "folder":

@@ -9,9 +9,10 @@ subclass carrying a sentence and a hint.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -38,7 +39,13 @@ from lib.errors import (
 )
 
 _THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503", "ServiceUnavailable"}
-_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+}
 
 
 def make_client(profile: BucketProfile, endpoint_url: str | None = None):
@@ -61,7 +68,9 @@ def make_client(profile: BucketProfile, endpoint_url: str | None = None):
         response_checksum_validation="when_required",
     )
     try:
-        return session.client("s3", endpoint_url=endpoint_url, region_name=session.region_name or "us-east-1", config=config)
+        return session.client(
+            "s3", endpoint_url=endpoint_url, region_name=session.region_name or "us-east-1", config=config
+        )
     except BotoCoreError as exc:  # e.g. an unknown aws_profile
         raise storage_error(exc, f"connecting to bucket {profile.bucket}") from exc
 
@@ -318,7 +327,9 @@ def storage_error(exc: Exception, action: str) -> StorageError:
         code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
         detail = error.get("Message") or code
         if code in {"NoSuchBucket"}:
-            return BucketNotFound(f"The bucket does not exist ({action}).", "Check the bucket name and region of the profile.", code)
+            return BucketNotFound(
+                f"The bucket does not exist ({action}).", "Check the bucket name and region of the profile.", code
+            )
         if code in {"AccessDenied", "403", "AllAccessDisabled"}:
             return AccessDenied(
                 f"Access was denied while {action}.",
@@ -333,9 +344,15 @@ def storage_error(exc: Exception, action: str) -> StorageError:
             )
         if code in _THROTTLE_CODES:
             return Throttled(
-                f"The bucket is throttling requests ({action}).", "Wait a moment and try again; the app already retried with backoff.", code
+                f"The bucket is throttling requests ({action}).",
+                "Wait a moment and try again; the app already retried with backoff.",
+                code,
             )
         if code == "404" and action.startswith("opening bucket"):
-            return BucketNotFound(f"The bucket does not exist ({action}).", "Check the bucket name and region of the profile.", code)
+            return BucketNotFound(
+                f"The bucket does not exist ({action}).", "Check the bucket name and region of the profile.", code
+            )
         return StorageError(f"S3 refused while {action}: {detail}", "", code)
-    return StorageError(f"S3 failed while {action}: {exc}", "Try again; if it persists, check the endpoint and credentials.")
+    return StorageError(
+        f"S3 failed while {action}: {exc}", "Try again; if it persists, check the endpoint and credentials."
+    )

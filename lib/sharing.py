@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lib.config import MAX_SIGNATURE_SECONDS
 from lib.errors import BucketdeskError
@@ -92,8 +92,10 @@ def share_link(
         note = f"{content_type} could run code in the browser, so this link always downloads."
     disposition = content_disposition(name, "attachment" if download else "inline")
     url = gateway.presign_get(key, seconds, disposition=disposition)
-    issued = now or datetime.now(timezone.utc)
-    return ShareLink(url=url, seconds=seconds, expires_at=issued + timedelta(seconds=seconds), download=download, note=note)
+    issued = now or datetime.now(UTC)
+    return ShareLink(
+        url=url, seconds=seconds, expires_at=issued + timedelta(seconds=seconds), download=download, note=note
+    )
 
 
 class RowLinks:

@@ -60,7 +60,9 @@ class UploadSession:
     # sign_parts and finish check-then-act on the dicts above, so one at a time per session.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None = None) -> None:
+    def sign(
+        self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None = None
+    ) -> None:
         """Grant or refuse each declared file. Idempotent: an answer newer than the browser holds is kept;
         a browser holding the current grant asks for a fresh one (new key, later expiry)."""
         with self._lock:
@@ -103,7 +105,11 @@ class UploadSession:
         answered: dict[str, dict[int, PartUrl]] = {}
         for request in requests:
             grant = self.grants.get(request.id)
-            if not isinstance(grant, MultipartGrant) or request.sign_seq != grant.sign_seq or request.id in self.outcomes_for(grant):
+            if (
+                not isinstance(grant, MultipartGrant)
+                or request.sign_seq != grant.sign_seq
+                or request.id in self.outcomes_for(grant)
+            ):
                 continue  # not ours, an older grant's, or already judged
             held = self.part_urls.get(request.id, {})
             answers: dict[int, PartUrl] = {}
@@ -131,12 +137,16 @@ class UploadSession:
         outcome = self.outcomes.get(grant.file_id)
         return {grant.file_id} if outcome and outcome.sign_seq == grant.sign_seq else set()
 
-    def finish(self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None = None) -> list[Outcome]:
+    def finish(
+        self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None = None
+    ) -> list[Outcome]:
         """Verify what each reported upload left in the bucket; return the new outcomes."""
         with self._lock:
             return self._finish(gateway, uploader, reports, audit)
 
-    def _finish(self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None) -> list[Outcome]:
+    def _finish(
+        self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None
+    ) -> list[Outcome]:
         finished = []
         for report in reports:
             grant = self.grants.get(report.id)
@@ -190,7 +200,12 @@ class UploadSession:
         except UploadIncomplete as exc:
             return Outcome(ok=False, message=f"{exc.message} {exc.hint}".strip(), **base)
         except StorageError as exc:
-            return Outcome(ok=False, message=f"{exc.message} The file could not be checked; {exc.hint}".strip(), key=grant.key, **base)
+            return Outcome(
+                ok=False,
+                message=f"{exc.message} The file could not be checked; {exc.hint}".strip(),
+                key=grant.key,
+                **base,
+            )
         return Outcome(
             ok=checked.ok,
             message=checked.message,
@@ -210,7 +225,9 @@ class UploadSession:
             reason = report.message or "The upload did not complete."
             code = f" ({report.code})" if report.code and report.code not in reason else ""
             return f"{reason}{code} The parts already sent stay in the bucket: choose the same file again to resume."
-        multipart.complete(gateway, self.open_uploads, grant, {part.number: part.etag for part in report.parts if part.etag})
+        multipart.complete(
+            gateway, self.open_uploads, grant, {part.number: part.etag for part in report.parts if part.etag}
+        )
         return None
 
     def component_data(self) -> dict:

@@ -30,6 +30,7 @@ class Signed(Protocol):
     content_type: str
     uploader: str
 
+
 SNIFF_BYTES = 4096
 # Pillow's own bomb guard: refuse images that would expand past ~90 Mpx (its default is ~179 Mpx).
 MAX_IMAGE_PIXELS = 90_000_000
@@ -155,7 +156,11 @@ def verify_upload(gateway: S3Gateway, grant: Signed) -> Verification:
         problem = _family_matches(grant.content_type, result.sniffed_type, first)
         if problem:
             result.problems.append(problem)
-        elif grant.content_type.startswith("image/") and grant.content_type not in {"image/svg+xml", "image/heic", "image/avif"}:
+        elif grant.content_type.startswith("image/") and grant.content_type not in {
+            "image/svg+xml",
+            "image/heic",
+            "image/avif",
+        }:
             _check_image(gateway, grant, result, first)
 
     result.ok = not result.problems

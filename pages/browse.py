@@ -8,7 +8,7 @@ This page lays out widgets and keeps where the reader is in session state.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import streamlit as st
 
@@ -27,7 +27,16 @@ profile = ctx.profile
 S = f"browse:{profile.name}:"  # session-state keys of this bucket's browser
 LISTING_TTL = 20  # seconds a page is reused: back and forth costs nothing, new uploads show up soon
 THUMB_BUDGET = 3.0  # seconds a rerun waits for new thumbnails; the rest follow in the background
-SIZE_STEPS = {"0": 0, "10 KB": 10_000, "100 KB": 100_000, "1 MB": 10**6, "10 MB": 10**7, "100 MB": 10**8, "1 GB": 10**9, "any": None}
+SIZE_STEPS = {
+    "0": 0,
+    "10 KB": 10_000,
+    "100 KB": 100_000,
+    "1 MB": 10**6,
+    "10 MB": 10**7,
+    "100 MB": 10**8,
+    "1 GB": 10**9,
+    "any": None,
+}
 VIEWS = {"table": ":material/table_rows: Table", "gallery": ":material/grid_view: Gallery"}
 
 
@@ -35,7 +44,9 @@ VIEWS = {"table": ":material/table_rows: Table", "gallery": ":material/grid_view
 
 
 @st.cache_data(ttl=LISTING_TTL, show_spinner=False, max_entries=1000)
-def cached_page(profile_name, bucket, prefix, search, page_size, flat, start_after, token, refresh, _gateway) -> listing.ListingPage:
+def cached_page(
+    profile_name, bucket, prefix, search, page_size, flat, start_after, token, refresh, _gateway
+) -> listing.ListingPage:
     query = listing.ListingQuery(prefix=prefix, search=search, page_size=page_size, flat=flat, start_after=start_after)
     return listing.list_page(_gateway, query, token)
 
@@ -115,7 +126,11 @@ def follow_table_selection() -> None:
         return
     picked = st.session_state.get(state("table_key", ""))
     # A click on any cell counts as picking its row (the checkbox column is a small target).
-    rows = list(picked["selection"]["rows"]) or [cell[0] for cell in picked["selection"].get("cells", [])] if picked else []
+    rows = (
+        list(picked["selection"]["rows"]) or [cell[0] for cell in picked["selection"].get("cells", [])]
+        if picked
+        else []
+    )
     drawn = state("rows", [])
     if rows and rows[0] < len(drawn):
         key, is_folder = drawn[rows[0]]
@@ -184,7 +199,14 @@ with bar, st.container(horizontal=True, vertical_alignment="center", gap="xxsmal
             st.markdown(":gray[/]", width="content")
     st.space("stretch")
     if prefix:
-        st.button("Up", icon=":material/arrow_upward:", key=S + "up", on_click=go, args=(listing.parent(prefix),), type="tertiary")
+        st.button(
+            "Up",
+            icon=":material/arrow_upward:",
+            key=S + "up",
+            on_click=go,
+            args=(listing.parent(prefix),),
+            type="tertiary",
+        )
     st.button("Refresh", icon=":material/refresh:", key=S + "refresh_btn", on_click=refresh, type="tertiary")
 
 toolbar = bar.container(horizontal=True, vertical_alignment="center", gap="small")
@@ -203,8 +225,16 @@ pager = state("pager", listing.Pager()).for_query(query)
 st.session_state[S + "pager"] = pager
 try:
     page = cached_page(
-        profile.name, profile.bucket, query.prefix, query.search, query.page_size, query.flat, query.start_after,
-        pager.token, state("refresh", 0), ctx.gateway,
+        profile.name,
+        profile.bucket,
+        query.prefix,
+        query.search,
+        query.page_size,
+        query.flat,
+        query.start_after,
+        pager.token,
+        state("refresh", 0),
+        ctx.gateway,
     )
 except BucketdeskError as exc:
     show_error(exc)
@@ -216,18 +246,30 @@ if S + "view" not in st.session_state:  # first visit: image-heavy folders open 
     st.session_state[S + "view"] = "gallery" if images and images >= 0.6 * max(1, page.objects) else "table"
 
 with toolbar:
-    st.segmented_control("View", list(VIEWS), key=S + "view", format_func=VIEWS.get, required=True, label_visibility="collapsed")
     st.segmented_control(
-        "Per page", listing.PAGE_SIZES, key=S + "page_size", required=True, label_visibility="collapsed",
+        "View", list(VIEWS), key=S + "view", format_func=VIEWS.get, required=True, label_visibility="collapsed"
+    )
+    st.segmented_control(
+        "Per page",
+        listing.PAGE_SIZES,
+        key=S + "page_size",
+        required=True,
+        label_visibility="collapsed",
         format_func=lambda n: f"{n} per page" if n == listing.PAGE_SIZES[0] else str(n),
     )
-    st.toggle("All keys below", key=S + "flat", help="Every key under this folder, without folders (like `aws s3 ls --recursive`).")
+    st.toggle(
+        "All keys below",
+        key=S + "flat",
+        help="Every key under this folder, without folders (like `aws s3 ls --recursive`).",
+    )
     filters_popover = st.popover("Filters", icon=":material/filter_list:")
     st.space("stretch")
 
 with filters_popover:
     st.text_input("Name contains", key=S + "f_name", live="250ms", placeholder="e.g. invoice")
-    st.multiselect("Type", list(listing.KINDS), key=S + "f_kinds", format_func=listing.KINDS.get, placeholder="Any type")
+    st.multiselect(
+        "Type", list(listing.KINDS), key=S + "f_kinds", format_func=listing.KINDS.get, placeholder="Any type"
+    )
     st.select_slider("Size", list(SIZE_STEPS), value=("0", "any"), key=S + "f_size")
     st.date_input("Modified between", value=(), key=S + "f_dates", format="YYYY-MM-DD")
     sort_col, desc_col = st.columns([3, 2], vertical_alignment="bottom")
@@ -256,8 +298,14 @@ if page.empty and pager.page_number == 1:
     if query.search:
         st.info(f"No names in this folder start with “{escape_markdown(query.search)}”.", icon=":material/search_off:")
     elif query.start_after:
-        st.info(f"Nothing in this folder comes after “{escape_markdown(query.start_after)}”.", icon=":material/last_page:")
-        st.button("Back to the first page", icon=":material/first_page:", on_click=lambda: st.session_state.update({S + "start_after": ""}))
+        st.info(
+            f"Nothing in this folder comes after “{escape_markdown(query.start_after)}”.", icon=":material/last_page:"
+        )
+        st.button(
+            "Back to the first page",
+            icon=":material/first_page:",
+            on_click=lambda: st.session_state.update({S + "start_after": ""}),
+        )
     elif prefix:
         st.info(
             f"Nothing is stored under `{escape_markdown(prefix)}`. S3 has no empty folders: a folder exists "
@@ -301,7 +349,11 @@ with main:
             link=[None if row.is_folder else links.get(row.key) for row in shown.itertuples()],
             type=["Folder" if row.is_folder else row.content_type for row in shown.itertuples()],
         )
-        table_key = S + "table:" + hashlib.sha1(repr((query, pager.page_number, spec, state("nonce", 0))).encode()).hexdigest()[:12]
+        table_key = (
+            S
+            + "table:"
+            + hashlib.sha1(repr((query, pager.page_number, spec, state("nonce", 0))).encode()).hexdigest()[:12]
+        )
         st.session_state[S + "table_key"] = table_key
         st.session_state[S + "rows"] = list(zip(shown["key"], shown["is_folder"]))
         st.dataframe(
@@ -324,7 +376,9 @@ with main:
                 "modified": st.column_config.DatetimeColumn("Modified (UTC)", format="YYYY-MM-DD HH:mm"),
                 "type": st.column_config.TextColumn("Type"),
                 "storage_class": st.column_config.TextColumn("Storage class", width="small"),
-                "link": st.column_config.LinkColumn("Link", display_text="Open", width="small", help="Signed link, valid for an hour"),
+                "link": st.column_config.LinkColumn(
+                    "Link", display_text="Open", width="small", help="Signed link, valid for an hour"
+                ),
             },
         )
     else:
@@ -334,7 +388,14 @@ with main:
                     st.image(picture(row), width="stretch")
                     label = escape_markdown(row.name.rstrip("/") or row.name)
                     if row.is_folder:
-                        st.button(label, icon=":material/folder:", key=S + f"g:{row.key}", type="tertiary", on_click=go, args=(row.key,))
+                        st.button(
+                            label,
+                            icon=":material/folder:",
+                            key=S + f"g:{row.key}",
+                            type="tertiary",
+                            on_click=go,
+                            args=(row.key,),
+                        )
                     else:
                         st.button(label, key=S + f"g:{row.key}", type="tertiary", on_click=select, args=(row.key,))
                         st.caption(human_bytes(int(row.size)))
@@ -351,22 +412,54 @@ with main:
         thumbnails_in_progress()
 
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.button("First", icon=":material/first_page:", key=S + "first", disabled=not pager.has_previous, on_click=turn, args=("first",))
-        st.button("Previous", icon=":material/chevron_left:", key=S + "prev", disabled=not pager.has_previous, on_click=turn, args=("previous",))
+        st.button(
+            "First",
+            icon=":material/first_page:",
+            key=S + "first",
+            disabled=not pager.has_previous,
+            on_click=turn,
+            args=("first",),
+        )
+        st.button(
+            "Previous",
+            icon=":material/chevron_left:",
+            key=S + "prev",
+            disabled=not pager.has_previous,
+            on_click=turn,
+            args=("previous",),
+        )
         count = ", ".join(
-            f"{n:,} {word}{'' if n == 1 else 's'}" for n, word in ((page.folders, "folder"), (page.objects, "object")) if n or word == "object"
+            f"{n:,} {word}{'' if n == 1 else 's'}"
+            for n, word in ((page.folders, "folder"), (page.objects, "object"))
+            if n or word == "object"
         )
         st.markdown(f"Page **{pager.page_number}** · {count}", width="content")
         st.button(
-            "Next", icon=":material/chevron_right:", icon_position="right", key=S + "next",
-            disabled=not page.has_next, on_click=turn, args=("next", page.next_token),
+            "Next",
+            icon=":material/chevron_right:",
+            icon_position="right",
+            key=S + "next",
+            disabled=not page.has_next,
+            on_click=turn,
+            args=("next", page.next_token),
         )
         st.space("stretch")
         with st.popover("Start after…", icon=":material/low_priority:"):
-            st.text_input("Start after name", key=S + "jump_to", placeholder="e.g. 2026-03", help="The listing begins just after this name (S3's StartAfter): one request however deep.")
+            st.text_input(
+                "Start after name",
+                key=S + "jump_to",
+                placeholder="e.g. 2026-03",
+                help="The listing begins just after this name (S3's StartAfter): one request however deep.",
+            )
             st.button("Go", key=S + "jump_go", on_click=jump, type="primary")
         if query.start_after:
-            st.button(f"Clear “{query.start_after[:30]}”", icon=":material/close:", key=S + "jump_clear", type="tertiary", on_click=lambda: st.session_state.update({S + "start_after": ""}))
+            st.button(
+                f"Clear “{query.start_after[:30]}”",
+                icon=":material/close:",
+                key=S + "jump_clear",
+                type="tertiary",
+                on_click=lambda: st.session_state.update({S + "start_after": ""}),
+            )
     st.caption(
         f"Listed in {page.seconds * 1000:.0f} ms"
         + (" · more pages follow" if page.has_next else " · last page")
@@ -472,20 +565,29 @@ def details_panel(key: str) -> None:
             default="inline",
             required=True,
             key=S + "disposition",
-            format_func=lambda m: ":material/visibility: In the browser" if m == "inline" else f":material/download: As “{info.name}”",
+            format_func=lambda m: (
+                ":material/visibility: In the browser" if m == "inline" else f":material/download: As “{info.name}”"
+            ),
         )
         if st.button("Create link", icon=":material/link:", type="primary", key=S + "make_link"):
             try:
                 seconds = expiry_seconds(st.session_state[S + "expiry_amount"], st.session_state[S + "expiry_unit"])
                 made = share_link(
-                    ctx.gateway, key, seconds, download=mode == "download", name=info.name, content_type=info.content_type
+                    ctx.gateway,
+                    key,
+                    seconds,
+                    download=mode == "download",
+                    name=info.name,
+                    content_type=info.content_type,
                 )
             except BucketdeskError as exc:
                 st.session_state[S + "link"] = None
                 show_error(exc)
             else:
                 st.session_state[S + "link"] = (key, made)
-                ctx.audit.record(ctx.identity.id, "share", profile.bucket, key, "ok", seconds=seconds, download=made.download)
+                ctx.audit.record(
+                    ctx.identity.id, "share", profile.bucket, key, "ok", seconds=seconds, download=made.download
+                )
         made_for = st.session_state.get(S + "link")
         if made_for and made_for[0] == key:
             made = made_for[1]
@@ -493,7 +595,7 @@ def details_panel(key: str) -> None:
             with st.container(horizontal=True, vertical_alignment="center"):
                 copy_button()(key=S + "copy", data=copybutton.data(made.url))
                 st.link_button("Open", made.url, icon=":material/open_in_new:")
-            left = made.expires_at - datetime.now(timezone.utc)
+            left = made.expires_at - datetime.now(UTC)
             st.caption(
                 f"Valid for {describe(made.seconds)}, until {made.expires_at:%Y-%m-%d %H:%M} UTC"
                 + (f" (about {describe(int(left.total_seconds()))} left)" if left.total_seconds() > 60 else "")
@@ -514,7 +616,10 @@ def details_panel(key: str) -> None:
         st.dataframe(
             {"": list(facts), "value": [str(v) for v in facts.values()]},
             hide_index=True,
-            column_config={"": st.column_config.TextColumn("Field"), "value": st.column_config.TextColumn("Value", width="large")},
+            column_config={
+                "": st.column_config.TextColumn("Field"),
+                "value": st.column_config.TextColumn("Value", width="large"),
+            },
         )
         if info.metadata:
             st.markdown("**User metadata** (`x-amz-meta-*`)")

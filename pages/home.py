@@ -32,7 +32,12 @@ if mine:
     st.subheader("Your recent uploads")
     st.dataframe(
         [
-            {"when": e["ts"], "file": (e.get("details") or {}).get("name"), "outcome": e["outcome"], "key": e.get("key")}
+            {
+                "when": e["ts"],
+                "file": (e.get("details") or {}).get("name"),
+                "outcome": e["outcome"],
+                "key": e.get("key"),
+            }
             for e in reversed(mine[-20:])
         ],
         hide_index=True,

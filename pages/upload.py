@@ -130,7 +130,11 @@ for outcome in finished:
                 st.caption(f"Signed link, valid for {LINK_SECONDS // 60} minutes.")
                 if outcome.checksum_sha256:
                     # The sandbox (moto) stores checksums without checking them: say so rather than claim it.
-                    checked = "sent with the upload (the sandbox does not check it)" if ctx.sandbox else "checked by the bucket"
+                    checked = (
+                        "sent with the upload (the sandbox does not check it)"
+                        if ctx.sandbox
+                        else "checked by the bucket"
+                    )
                     parts = composite_parts(outcome.checksum_sha256)
                     shape = f" part by part; composite of {parts} parts" if parts else ""
                     st.caption(f"SHA-256 {checked}{shape} (base64): `{outcome.checksum_sha256}`")

@@ -40,7 +40,12 @@ def seeded():
         Tagging="project=apollo&review=done",
     )
     client.put_object(Bucket=bucket, Key=f"{root}mixed/data.csv", Body=b"a,b\n1,2\n3,4\n", ContentType="text/csv")
-    client.put_object(Bucket=bucket, Key=f"{root}mixed/config.json", Body=json.dumps({"k": [1, 2]}).encode(), ContentType="application/json")
+    client.put_object(
+        Bucket=bucket,
+        Key=f"{root}mixed/config.json",
+        Body=json.dumps({"k": [1, 2]}).encode(),
+        ContentType="application/json",
+    )
     return {"root": root, "client": client, "bucket": bucket}
 
 

@@ -27,7 +27,15 @@ def png_bytes(size=(32, 24)) -> bytes:
 def declared(file_id: str, name: str, data: bytes, content_type: str, sign_seq: int = 0) -> dict:
     """A file as uploader.js declares it: with its SHA-256 (the sandbox requires checksums)."""
     sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
-    return {"id": file_id, "name": name, "size": len(data), "type": content_type, "lastModified": 0, "signSeq": sign_seq, "sha256": sha256}
+    return {
+        "id": file_id,
+        "name": name,
+        "size": len(data),
+        "type": content_type,
+        "lastModified": 0,
+        "signSeq": sign_seq,
+        "sha256": sha256,
+    }
 
 
 def post_as_browser(grant: dict, name: str, data: bytes, content_type: str) -> requests.Response:
@@ -96,10 +104,19 @@ def test_result_event_yields_verified_results_with_link_and_preview(app):
     grant = component_data(app, UPLOADER)["grants"][file_id]
     assert post_as_browser(grant, "<b>logo</b>.png", image, "image/png").status_code == 201
 
-    trigger(app, UPLOADER, "done", {"results": [{"id": file_id, "signSeq": 1, "ok": True, "status": 201, "bytes": len(image), "ms": 40}]})
+    trigger(
+        app,
+        UPLOADER,
+        "done",
+        {"results": [{"id": file_id, "signSeq": 1, "ok": True, "status": 201, "bytes": len(image), "ms": 40}]},
+    )
     assert not app.exception
     verified = component_data(app, UPLOADER)["verified"][file_id]
-    assert verified == {"ok": True, "message": "Verified: 67 bytes image/png, 40×30 px.".replace("67", str(len(image))), "signSeq": 1}
+    assert verified == {
+        "ok": True,
+        "message": "Verified: 67 bytes image/png, 40×30 px.".replace("67", str(len(image))),
+        "signSeq": 1,
+    }
     assert file_id not in component_data(app, UPLOADER)["grants"]  # spent grant no longer sent
     page = markdown_of(app)
     assert r"**\<b\>logo\<\_b\>\.png**" in page  # escaped Markdown, never HTML; "/" never kept
@@ -109,7 +126,10 @@ def test_result_event_yields_verified_results_with_link_and_preview(app):
     assert len(previews) == 1 and previews[0].value == [link]  # the browser loads it from the bucket
     sha256 = base64.b64encode(hashlib.sha256(image).digest()).decode()
     # moto keeps the checksum but never checks it: the page must not claim the bucket did.
-    assert any(c.value == f"SHA-256 sent with the upload (the sandbox does not check it) (base64): `{sha256}`" for c in app.caption)
+    assert any(
+        c.value == f"SHA-256 sent with the upload (the sandbox does not check it) (base64): `{sha256}`"
+        for c in app.caption
+    )
 
 
 def test_result_event_for_a_file_that_lies_about_its_type_is_quarantined(app):
@@ -139,7 +159,18 @@ def test_failed_upload_reports_the_buckets_reason(app):
         app,
         UPLOADER,
         "done",
-        {"results": [{"id": file_id, "signSeq": 1, "ok": False, "status": 400, "code": "EntityTooLarge", "message": "The bucket refused the file: its size is not the size that was signed."}]},
+        {
+            "results": [
+                {
+                    "id": file_id,
+                    "signSeq": 1,
+                    "ok": False,
+                    "status": 400,
+                    "code": "EntityTooLarge",
+                    "message": "The bucket refused the file: its size is not the size that was signed.",
+                }
+            ]
+        },
     )
     verified = component_data(app, UPLOADER)["verified"][file_id]
     assert verified["ok"] is False and "size is not the size that was signed" in verified["message"]
@@ -219,7 +250,10 @@ def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_te
         "\n".join(
             f'[bucketdesk.profiles.{name}]\nbucket = "{bucket}"\nlabel = "{label}"\nendpoint_url = "{sandbox.endpoint_url}"\n'
             f'access_key_id = "{key.access_key_id}"\nsecret_access_key = "{key.secret_access_key}"\naddressing_style = "path"\n'
-            for name, bucket, label in [("demo", "bucketdesk-demo", "Demo assets"), ("second", "second-bucket", "Second")]
+            for name, bucket, label in [
+                ("demo", "bucketdesk-demo", "Demo assets"),
+                ("second", "second-bucket", "Second"),
+            ]
         )
     )
     app.run()

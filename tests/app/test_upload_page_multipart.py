@@ -37,7 +37,15 @@ def app(app_test, monkeypatch):
 
 
 def sign_large(app, **fields) -> dict:
-    file = {"id": FILE_ID, "name": "clip.mp4", "size": len(BODY), "type": "video/mp4", "lastModified": 1, "signSeq": 0, **fields}
+    file = {
+        "id": FILE_ID,
+        "name": "clip.mp4",
+        "size": len(BODY),
+        "type": "video/mp4",
+        "lastModified": 1,
+        "signSeq": 0,
+        **fields,
+    }
     trigger(app, UPLOADER, "sign", {"files": [file]})
     assert not app.exception
     return component_data(app, UPLOADER)["grants"][FILE_ID]
@@ -51,7 +59,9 @@ def put_parts(app, numbers=(1, 2, 3)) -> list[dict]:
     reported = []
     for n in numbers:
         answer = urls[str(n)]
-        response = requests.put(answer["url"], data=part(n), headers={"x-amz-checksum-sha256": answer["sha256"]}, timeout=30)
+        response = requests.put(
+            answer["url"], data=part(n), headers={"x-amz-checksum-sha256": answer["sha256"]}, timeout=30
+        )
         assert response.status_code == 200, response.text
         reported.append({"n": n, "etag": response.headers["ETag"], "sha256": answer["sha256"]})
     return reported
@@ -76,7 +86,12 @@ def test_a_large_file_goes_from_sign_through_parts_to_verified(app, tmp_path):
     assert (grant["kind"], grant["partSize"], grant["partCount"], grant["checksums"]) == ("multipart", 5 * MiB, 3, True)
     reported = put_parts(app)
 
-    trigger(app, UPLOADER, "done", {"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 200, "parts": reported}]})
+    trigger(
+        app,
+        UPLOADER,
+        "done",
+        {"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 200, "parts": reported}]},
+    )
 
     assert not app.exception
     data = component_data(app, UPLOADER)
@@ -95,7 +110,16 @@ def test_cancel_aborts_the_upload_and_says_so(app):
     put_parts(app, [1])
     assert [u["UploadId"] for u in open_uploads() if u["Key"] == grant["key"]] == [grant["uploadId"]]
 
-    trigger(app, UPLOADER, "done", {"results": [{"id": FILE_ID, "signSeq": 1, "ok": False, "code": "Cancelled", "message": "You cancelled this upload."}]})
+    trigger(
+        app,
+        UPLOADER,
+        "done",
+        {
+            "results": [
+                {"id": FILE_ID, "signSeq": 1, "ok": False, "code": "Cancelled", "message": "You cancelled this upload."}
+            ]
+        },
+    )
 
     verified = component_data(app, UPLOADER)["verified"][FILE_ID]
     assert verified["ok"] is False and "its parts were removed from the bucket" in verified["message"]
@@ -106,7 +130,16 @@ def test_a_cors_rule_hiding_etag_is_explained_at_the_top_of_the_page(app):
     app.run()
     sign_large(app)
     message = "The bucket stored part 1, but its CORS rule does not let this page read the part's ETag."
-    trigger(app, UPLOADER, "done", {"results": [{"id": FILE_ID, "signSeq": 1, "ok": False, "status": 200, "code": "ETagNotExposed", "message": message}]})
+    trigger(
+        app,
+        UPLOADER,
+        "done",
+        {
+            "results": [
+                {"id": FILE_ID, "signSeq": 1, "ok": False, "status": 200, "code": "ETagNotExposed", "message": message}
+            ]
+        },
+    )
     assert not app.exception
     assert "does not expose the ETag header" in app.error[0].value
     assert any("ExposeHeaders" in caption.value for caption in app.caption)

@@ -115,7 +115,14 @@ def sign_one(file: dict) -> dict:
     conditions = [{k: v} for k, v in fields.items()] + [["content-length-range", size, size]]
     post = client.generate_presigned_post(BUCKET, key, Fields=fields, Conditions=conditions, ExpiresIn=EXPIRES_IN)
     expires_at = int((time.time() + EXPIRES_IN) * 1000)
-    return {"kind": "post", "url": post["url"], "fields": post["fields"], "key": key, "expiresAt": expires_at, "size": size}
+    return {
+        "kind": "post",
+        "url": post["url"],
+        "fields": post["fields"],
+        "key": key,
+        "expiresAt": expires_at,
+        "size": size,
+    }
 
 
 # Two Streamlit facts shape these callbacks (both hold for lib/uploads.py too):
@@ -175,7 +182,10 @@ def judge_all(value: dict, grants: dict, verified: dict, results: list) -> None:
         if head is not None and head["ContentLength"] == grant["size"]:
             verdict = {"ok": True, "message": f"Verified: {human_bytes(head['ContentLength'])} {head['ContentType']}."}
         elif head is not None:
-            verdict = {"ok": False, "message": f"The stored object is {human_bytes(head['ContentLength'])}, not the size signed."}
+            verdict = {
+                "ok": False,
+                "message": f"The stored object is {human_bytes(head['ContentLength'])}, not the size signed.",
+            }
         elif result.get("ok"):
             verdict = {"ok": False, "message": "The browser reported success, but the object is not in the bucket."}
         else:

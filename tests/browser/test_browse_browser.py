@@ -49,7 +49,11 @@ def seeded(localstack_app: Deployment) -> dict:
         "a-photo.jpg": (jpeg_shot_sideways(), "image/jpeg", {}),
         "b-chart.png": (png((600, 400)), "image/png", {}),
         "c-broken.png": (b"\x89PNG\r\n\x1a\n this is not really a png", "image/png", {}),
-        "d-notes.txt": (notes, "text/plain", {"original-name": encode_metadata(ORIGINAL_NAME), "uploaded-by": "alice@example.com"}),
+        "d-notes.txt": (
+            notes,
+            "text/plain",
+            {"original-name": encode_metadata(ORIGINAL_NAME), "uploaded-by": "alice@example.com"},
+        ),
     }
     for name, (body, content_type, metadata) in objects.items():
         s3.put_object(Bucket=bucket, Key=FOLDER + name, Body=body, ContentType=content_type, Metadata=metadata)
@@ -82,7 +86,9 @@ def test_thumbnails_load_from_the_bucket(localstack_app: Deployment, seeded, pag
     assert all(image["src"].startswith(localstack.endpoint_url) for image in thumbs)  # bucket -> browser
     assert sorted((image["width"], image["height"]) for image in thumbs) == [(171, 256), (256, 171)]  # EXIF turned
     assert any(image["src"].startswith("data:image/png") and image["width"] == 128 for image in images)  # placeholder
-    assert thumb_responses and all(r.status == 200 and r.headers["content-type"] == "image/webp" for r in thumb_responses)
+    assert thumb_responses and all(
+        r.status == 200 and r.headers["content-type"] == "image/webp" for r in thumb_responses
+    )
     stored = localstack_app.s3.list_objects_v2(Bucket=localstack_app.bucket, Prefix=THUMB_PREFIX).get("Contents", [])
     assert len(stored) == 2 and all(item["Size"] < 20_000 for item in stored)
 
@@ -99,7 +105,9 @@ def test_a_signed_link_downloads_exactly_the_stored_bytes(localstack_app: Deploy
     assert "X-Amz-Expires=86400" in link  # the default: one day
 
     with page.expect_download(timeout=LOAD_TIMEOUT_MS) as started:
-        page.evaluate("url => { const a = document.createElement('a'); a.href = url; document.body.append(a); a.click(); }", link)
+        page.evaluate(
+            "url => { const a = document.createElement('a'); a.href = url; document.body.append(a); a.click(); }", link
+        )
     download = started.value
     assert download.suggested_filename == ORIGINAL_NAME  # ResponseContentDisposition, honoured by the bucket
     with open(download.path(), "rb") as handle:

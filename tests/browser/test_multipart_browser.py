@@ -95,7 +95,9 @@ def big_app(localstack) -> Iterator[App]:
 @pytest.fixture(scope="module")
 def sandbox_parts_app() -> Iterator[App]:
     """The app on its embedded sandbox, with 5 MiB parts from 5 MiB up."""
-    yield from deploy({"BUCKETDESK_MULTIPART_THRESHOLD_BYTES": str(5 * MiB), "BUCKETDESK_MAX_UPLOAD_BYTES": str(64 * MiB)})
+    yield from deploy(
+        {"BUCKETDESK_MULTIPART_THRESHOLD_BYTES": str(5 * MiB), "BUCKETDESK_MAX_UPLOAD_BYTES": str(64 * MiB)}
+    )
 
 
 def write_test_file(path: Path, mebibytes: int) -> Path:
@@ -138,7 +140,10 @@ class PartTraffic:
 
     def watch(self, page: Page) -> PartTraffic:
         page.on("request", lambda r: self.started.append(part_number(r.url)) if is_part(r) else None)
-        page.on("response", lambda r: self.stored.append(part_number(r.url)) if is_part(r.request) and r.status == 200 else None)
+        page.on(
+            "response",
+            lambda r: self.stored.append(part_number(r.url)) if is_part(r.request) and r.status == 200 else None,
+        )
         page.on("requestfailed", lambda r: self.failed.append(part_number(r.url)) if is_part(r) else None)
         return self
 
@@ -178,7 +183,9 @@ def stable_part_count(page: Page, app: App, settle_ms: int = 1500) -> int:
 
     def count() -> int:
         [upload] = open_uploads(app)
-        return len(app.s3.list_parts(Bucket=app.bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts", []))
+        return len(
+            app.s3.list_parts(Bucket=app.bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts", [])
+        )
 
     previous = count()
     while True:
@@ -239,7 +246,10 @@ def test_a_200_mb_file_goes_up_in_checksummed_parts_and_is_stored_exactly(big_ap
     expect(checksum).to_be_visible()
     [key] = stored_objects(big_app)
     assert_stored_exactly(big_app, key, big_file, BIG_PARTS)
-    assert big_app.s3.head_object(Bucket=big_app.bucket, Key=key, ChecksumMode="ENABLED")["ChecksumSHA256"] in checksum.inner_text()
+    assert (
+        big_app.s3.head_object(Bucket=big_app.bucket, Key=key, ChecksumMode="ENABLED")["ChecksumSHA256"]
+        in checksum.inner_text()
+    )
     # Nothing left open, on the bucket or in the server's record; the app server never saw the bytes.
     assert open_uploads(big_app) == []
     assert list(big_app.state_dir.glob("*.json")) == []
@@ -306,7 +316,9 @@ def test_resume_notice_names_the_parts_already_in_the_bucket(big_app: App, page:
     wait_until(page, lambda: len(set(traffic.stored)) >= 2, 120, "two parts")
     row(page, big_file.name).get_by_role("button", name=f"Pause upload of {big_file.name}").click()
     expect(row(page, big_file.name).locator(".bd-status")).to_have_text("Paused")
-    wait_until(page, lambda: len(traffic.stored) + len(traffic.failed) >= len(traffic.started), 60, "parts in flight to stop")
+    wait_until(
+        page, lambda: len(traffic.stored) + len(traffic.failed) >= len(traffic.started), 60, "parts in flight to stop"
+    )
     # Pause aborts parts in flight, but the bucket may already hold one whose answer the browser
     # dropped: what counts is what ListParts says, once it stops changing.
     done = stable_part_count(page, big_app)
@@ -329,7 +341,9 @@ def test_cancel_aborts_the_multipart_upload_and_leaves_nothing(big_app: App, pag
     row(page, big_file.name).get_by_role("button", name=f"Cancel upload of {big_file.name}").click()
 
     expect(row(page, big_file.name).locator(".bd-status")).to_have_text("Cancelled")
-    expect(page.get_by_text("You cancelled this upload; its parts were removed from the bucket.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("You cancelled this upload; its parts were removed from the bucket.")).to_be_visible(
+        timeout=30_000
+    )
     wait_until(page, lambda: open_uploads(big_app) == [], 30, "the upload to be aborted")
     assert stored_objects(big_app) == {}
     assert list(big_app.state_dir.glob("*.json")) == []
@@ -349,7 +363,10 @@ def test_pause_stops_sending_and_resume_finishes_on_the_sandbox(sandbox_parts_ap
     # Slow the upload so Pause lands mid-way: 8 MiB/s.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 8 * MiB})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 8 * MiB},
+    )
     open_upload_page(page, sandbox_parts_app)
     choose(page, path)
     target = row(page, path.name)
@@ -361,13 +378,18 @@ def test_pause_stops_sending_and_resume_finishes_on_the_sandbox(sandbox_parts_ap
     page.wait_for_timeout(2_000)
     assert len(traffic.started) == started, "no part may start while paused"
 
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     target.get_by_role("button", name=f"Resume upload of {path.name}").click()
     expect(target.locator(".bd-status")).to_have_text("Verified", timeout=VERIFY_TIMEOUT_MS)
     assert set(traffic.stored) == set(range(1, 9))
     link = page.locator("[data-testid=stCode] code").first.inner_text().strip()
     endpoint = "{0.scheme}://{0.netloc}".format(urlsplit(link))
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
     bucket, key = urlsplit(link).path.lstrip("/").split("/", 1)
     assert hashlib.sha256(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest() == sha256_of(path)[0]
 
@@ -390,13 +412,17 @@ def test_a_cors_rule_that_hides_etag_is_named_on_the_page(sandbox_parts_app: App
     expect(error).to_contain_text("does not expose the ETag header", timeout=30_000)
 
 
-def test_an_expired_part_url_is_signed_again_and_a_busy_bucket_is_retried(sandbox_parts_app: App, page: Page, tmp_path: Path):
+def test_an_expired_part_url_is_signed_again_and_a_busy_bucket_is_retried(
+    sandbox_parts_app: App, page: Page, tmp_path: Path
+):
     path = write_test_file(tmp_path / "retried.mp4", 16)  # 4 parts of 5 MiB (the last 1 MiB)
     traffic = PartTraffic().watch(page)
     urls: dict[int, list[str]] = {}
     cors = {"Access-Control-Allow-Origin": "*", "Content-Type": "application/xml"}
     expired = '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>'
-    busy = '<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>'
+    busy = (
+        '<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>'
+    )
 
     def first_attempts_fail(route):
         number = part_number(route.request.url)

@@ -56,7 +56,9 @@ def bucket_client(deployment: Deployment, link: str):
         return deployment.s3, deployment.bucket
     parts = urlsplit(link)
     endpoint = f"{parts.scheme}://{parts.netloc}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
     return client, parts.path.split("/")[1]
 
 
@@ -64,7 +66,14 @@ def test_chosen_files_reach_the_bucket_directly(deployment: Deployment, page, fi
     bucket_requests: list[tuple[str, str]] = []
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("request", lambda r: bucket_requests.append((r.method, r.url)) if r.method in {"POST", "PUT"} and "/_stcore/" not in r.url else None)
+    page.on(
+        "request",
+        lambda r: (
+            bucket_requests.append((r.method, r.url))
+            if r.method in {"POST", "PUT"} and "/_stcore/" not in r.url
+            else None
+        ),
+    )
 
     page.goto(f"{deployment.url}/upload")
     file_input = page.locator(".bd-uploader input[type=file]")
@@ -76,15 +85,18 @@ def test_chosen_files_reach_the_bucket_directly(deployment: Deployment, page, fi
     allowed = {name: path for name, path in files.items() if name != "too-big.txt"}
     verified = page.locator('[data-testid="stMarkdownContainer"]', has_text="Verified:")
     page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=stCode] code').length >= {len(allowed)}", timeout=VERIFY_TIMEOUT_MS
+        f"() => document.querySelectorAll('[data-testid=stCode] code').length >= {len(allowed)}",
+        timeout=VERIFY_TIMEOUT_MS,
     )
     assert verified.count() == len(allowed)
 
     # The app server received only events and page traffic: a tiny fraction of the file bytes.
     uploaded = sum(p.stat().st_size for p in allowed.values())
     ratio = deployment.proxy.bytes_to_server / uploaded
-    print(f"\n[{deployment.name}] app server received {deployment.proxy.bytes_to_server} bytes "
-          f"for {uploaded} file bytes: {ratio:.6f} per file byte")
+    print(
+        f"\n[{deployment.name}] app server received {deployment.proxy.bytes_to_server} bytes "
+        f"for {uploaded} file bytes: {ratio:.6f} per file byte"
+    )
     assert ratio < 0.01
 
     # The refused file: shown as refused in the component, never sent.

@@ -155,7 +155,9 @@ def session(browser, harness, color_scheme):
     context = browser.new_context(viewport={"width": 1000, "height": 900}, color_scheme=color_scheme)
     page = context.new_page()
     s = Session(page=page, harness=harness)
-    page.on("request", lambda r: s.posts.append(r) if r.url.startswith(harness.endpoint) and r.method == "POST" else None)
+    page.on(
+        "request", lambda r: s.posts.append(r) if r.url.startswith(harness.endpoint) and r.method == "POST" else None
+    )
     page.on("dialog", lambda d: (s.dialogs.append(d.message), d.dismiss()))
     page.on("pageerror", lambda e: s.errors.append(str(e)))
     page.set_default_timeout(20_000)
@@ -364,7 +366,10 @@ def test_queue_cancel_and_retry_in_dark_theme(session: Session):
         expect(s.row(name).locator(".bd-detail")).to_have_text("You cancelled this upload.")
     expect(s.row("third.png").locator(".bd-status")).to_have_text("Verified")
 
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     s.row("first.pdf").get_by_role("button", name="Retry upload of first.pdf").click()
     expect(s.row("first.pdf").locator(".bd-status")).to_have_text("Verified")
     expect(s.row("second.pdf").locator(".bd-status")).to_have_text("Cancelled")
@@ -400,5 +405,9 @@ def test_drop_files_on_the_zone(session: Session):
     for name in ("notes.txt", "tiny.pdf"):
         expect(s.row(name).locator(".bd-status")).to_have_text("Verified")
     ids = s.ids()
-    assert s.stored(ids["notes.txt"]) == {"body": b"dropped on the zone", "type": "text/plain", "meta": {"uploaded-by": "harness"}}
+    assert s.stored(ids["notes.txt"]) == {
+        "body": b"dropped on the zone",
+        "type": "text/plain",
+        "meta": {"uploaded-by": "harness"},
+    }
     assert s.stored(ids["tiny.pdf"])["body"] == b"%PDF-1.4 tiny"

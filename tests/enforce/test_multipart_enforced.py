@@ -30,7 +30,9 @@ pytestmark = pytest.mark.enforce
 ALICE = "alice@example.com"
 FILE_ID = "0123456789abcdef"
 # 11 MiB of text in 5 MiB parts (the threshold here is 5 MiB): parts of 5, 5 and 1 MiB.
-BODY = (b"bucketdesk multipart enforce test\n" + os.urandom(1000).hex().encode() + b"\n") * (11 * MiB // 2035) + b"x" * (11 * MiB % 2035)
+BODY = (b"bucketdesk multipart enforce test\n" + os.urandom(1000).hex().encode() + b"\n") * (
+    11 * MiB // 2035
+) + b"x" * (11 * MiB % 2035)
 assert len(BODY) == 11 * MiB
 
 
@@ -140,7 +142,14 @@ def test_completing_with_a_missing_or_wrong_etag_fails_and_stores_nothing(large,
     assert "part 1 is not what the browser sent" in wrong.value.message and wrong.value.resumable
     # The bucket itself refuses a wrong ETag, whatever the app checked first.
     parts = s3.list_parts(Bucket=bucket, Key=grant.key, UploadId=grant.upload_id)["Parts"]
-    forged = [{"PartNumber": p["PartNumber"], "ETag": '"0123456789abcdef0123456789abcdef"', "ChecksumSHA256": p["ChecksumSHA256"]} for p in parts]
+    forged = [
+        {
+            "PartNumber": p["PartNumber"],
+            "ETag": '"0123456789abcdef0123456789abcdef"',
+            "ChecksumSHA256": p["ChecksumSHA256"],
+        }
+        for p in parts
+    ]
     with pytest.raises(StorageError) as refused:
         large.complete_multipart(grant.key, grant.upload_id, forged)
     assert refused.value.code == "InvalidPart"
@@ -215,7 +224,14 @@ def test_resume_lists_the_parts_in_the_bucket_with_the_checksums_the_bucket_veri
 def test_the_upload_session_carries_a_large_file_from_sign_to_verified(large, s3, bucket, tmp_path):
     """The page's path: sign -> parts -> PUTs -> done, with the events as uploader.js sends them."""
     session = UploadSession(bucket=bucket, open_uploads=OpenUploadStore(tmp_path / "multipart"))
-    declared = {"id": FILE_ID, "name": "notes.txt", "size": len(BODY), "type": "text/plain", "signSeq": 0, "lastModified": 1}
+    declared = {
+        "id": FILE_ID,
+        "name": "notes.txt",
+        "size": len(BODY),
+        "type": "text/plain",
+        "signSeq": 0,
+        "lastModified": 1,
+    }
     session.sign(large, ALICE, parse_sign({"files": [declared]}))
     grant = session.grants[FILE_ID]
     assert isinstance(grant, MultipartGrant) and len(list((tmp_path / "multipart").glob("*.json"))) == 1
@@ -229,7 +245,11 @@ def test_the_upload_session_carries_a_large_file_from_sign_to_verified(large, s3
         assert response.status_code == 200, response.text
         etags.append({"n": n, "etag": response.headers["ETag"], "sha256": urls[str(n)]["sha256"]})
 
-    [outcome] = session.finish(large, ALICE, parse_done({"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 200, "parts": etags}]}))
+    [outcome] = session.finish(
+        large,
+        ALICE,
+        parse_done({"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 200, "parts": etags}]}),
+    )
 
     assert outcome.ok, outcome.message
     assert outcome.checksum_sha256.endswith("-3")
@@ -238,6 +258,8 @@ def test_the_upload_session_carries_a_large_file_from_sign_to_verified(large, s3
 
 
 def test_a_browser_that_cannot_hash_is_refused_when_checksums_are_required(large, store):
-    declared = DeclaredFile(id=FILE_ID, name="notes.txt", size=len(BODY), type="text/plain", no_checksum="insecure-context")
+    declared = DeclaredFile(
+        id=FILE_ID, name="notes.txt", size=len(BODY), type="text/plain", no_checksum="insecure-context"
+    )
     answer = multipart.start_or_resume(large, store, ALICE, declared)
     assert isinstance(answer, Refusal) and "https://" in answer.reason and store.records() == []

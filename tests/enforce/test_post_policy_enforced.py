@@ -326,7 +326,9 @@ def test_preflight_from_the_app_origin_is_allowed(gateway, allowed_origin):
 def test_preflight_outside_the_rule_is_refused(gateway, origin, method):
     grant = sign(gateway)
 
-    response = requests.options(grant.url, headers={"Origin": origin, "Access-Control-Request-Method": method}, timeout=30)
+    response = requests.options(
+        grant.url, headers={"Origin": origin, "Access-Control-Request-Method": method}, timeout=30
+    )
 
     assert response.status_code == 403, response.text
     assert xml_fields(response)["Code"] == "AccessForbidden"

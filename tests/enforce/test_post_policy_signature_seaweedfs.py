@@ -370,7 +370,13 @@ def test_another_key_outside_the_prefix_is_rejected(sw_gateway, sw_s3, sw_bucket
 
 @pytest.mark.parametrize(
     "field",
-    ["Content-Type", "Content-Disposition", "success_action_status", "x-amz-meta-uploaded-by", "x-amz-meta-original-name"],
+    [
+        "Content-Type",
+        "Content-Disposition",
+        "success_action_status",
+        "x-amz-meta-uploaded-by",
+        "x-amz-meta-original-name",
+    ],
 )
 def test_omitting_a_pinned_field_is_rejected(sw_gateway, sw_s3, sw_bucket, field):
     grant = sign(sw_gateway)

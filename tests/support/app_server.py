@@ -1,9 +1,9 @@
 """Run the real app with `streamlit run`, and count the bytes its server receives.
 
-    app = start_app(env={...})               # free port, waits for /_stcore/health
-    with CountingProxy(app.port) as proxy:   # the browser talks to proxy.url, not app.url
-        ...; proxy.bytes_to_server             # every byte the Streamlit server was sent
-    app.stop()
+app = start_app(env={...})               # free port, waits for /_stcore/health
+with CountingProxy(app.port) as proxy:   # the browser talks to proxy.url, not app.url
+    ...; proxy.bytes_to_server             # every byte the Streamlit server was sent
+app.stop()
 """
 
 from __future__ import annotations
@@ -58,12 +58,21 @@ def start_app(env: dict[str, str] | None = None, timeout: float = 90) -> Running
     clean["HOME"] = str(workdir)  # no ~/.streamlit/secrets.toml of the developer's
     log_path = workdir / "streamlit.log"
     command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "streamlit_app.py"),
-        "--server.headless", "true",
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "streamlit_app.py"),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -100,7 +109,7 @@ class CountingProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self._closed = False
 
-    def __enter__(self) -> "CountingProxy":
+    def __enter__(self) -> CountingProxy:
         threading.Thread(target=self._accept, daemon=True).start()
         return self
 

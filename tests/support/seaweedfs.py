@@ -190,7 +190,9 @@ def _launch(weed: Path, timeout: float) -> SeaweedFS:
         )
     )
     # Keyed by the weed flag that takes them: master.port, master.port.grpc, ...
-    ports = _free_ports([f"{name}.port{grpc}" for name in _GRPC_COMPONENTS if name != "admin" for grpc in ("", ".grpc")])
+    ports = _free_ports(
+        [f"{name}.port{grpc}" for name in _GRPC_COMPONENTS if name != "admin" for grpc in ("", ".grpc")]
+    )
     ports["admin.port"], ports["admin.port.grpc"] = _free_port_pair(_GRPC_OFFSET, taken=set(ports.values()))
     endpoint = f"http://127.0.0.1:{ports['s3.port']}"
 

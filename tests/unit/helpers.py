@@ -40,7 +40,9 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 # A well-formed base64 SHA-256, as the browser sends with every single upload (profiles require
@@ -53,7 +55,12 @@ def sha256_b64(data: bytes) -> str:
 
 
 def declared(
-    name: str = "cat.png", size: int = 100, type: str = "image/png", id: str = FILE_ID, sha256: str | None = SHA256_B64, **more: Any
+    name: str = "cat.png",
+    size: int = 100,
+    type: str = "image/png",
+    id: str = FILE_ID,
+    sha256: str | None = SHA256_B64,
+    **more: Any,
 ) -> DeclaredFile:
     return DeclaredFile(id=id, name=name, size=size, type=type, sha256=sha256, **more)
 
@@ -75,7 +82,15 @@ def list_conditions(policy: dict) -> list[list]:
     return [condition for condition in policy["conditions"] if isinstance(condition, list)]
 
 
-def store(s3, grant: Grant, body: bytes, *, content_type: str | None = None, uploader: str | None = None, key: str | None = None) -> None:
+def store(
+    s3,
+    grant: Grant,
+    body: bytes,
+    *,
+    content_type: str | None = None,
+    uploader: str | None = None,
+    key: str | None = None,
+) -> None:
     """Put an object the way a browser's POST would have left it (or deliberately not)."""
     s3.put_object(
         Bucket=grant.bucket,

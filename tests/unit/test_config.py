@@ -250,7 +250,9 @@ def test_many_mistakes_are_reported_in_one_error_naming_each_setting(toml):
         "bad env number": "BUCKETDESK_POLICY_EXPIRY_SECONDS",
     }
     for what, where in expected.items():
-        assert any(problem.startswith(where) for problem in error.problems), f"{what} ({where}) not reported: {error.problems}"
+        assert any(problem.startswith(where) for problem in error.problems), (
+            f"{what} ({where}) not reported: {error.problems}"
+        )
     assert len(error.problems) == len(expected), error.problems
     assert isinstance(error, BucketdeskError) and error.hint
     for problem in error.problems:

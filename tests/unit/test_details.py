@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -28,7 +28,11 @@ def notes(s3, gateway):
         ContentType="text/plain",
         ServerSideEncryption="AES256",
         CacheControl="max-age=60",
-        Metadata={"uploaded-by": encode_metadata("alice@example.com"), "original-name": encode_metadata("Nötes 1.txt"), "team": "ops"},
+        Metadata={
+            "uploaded-by": encode_metadata("alice@example.com"),
+            "original-name": encode_metadata("Nötes 1.txt"),
+            "team": "ops",
+        },
         Tagging="project=apollo&stage=draft",
     )
     return key
@@ -77,7 +81,9 @@ def test_versions_are_listed_when_versioning_is_on(s3, make_gateway):
         info = object_details(gateway, "v.txt.bak")
         assert len(info.versions) == 1
     finally:
-        for version in s3.list_object_versions(Bucket=bucket).get("Versions", []) + s3.list_object_versions(Bucket=bucket).get("DeleteMarkers", []):
+        for version in s3.list_object_versions(Bucket=bucket).get("Versions", []) + s3.list_object_versions(
+            Bucket=bucket
+        ).get("DeleteMarkers", []):
             s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
         s3.delete_bucket(Bucket=bucket)
 
@@ -105,7 +111,9 @@ def test_text_preview_reads_only_the_first_64_kb_and_never_splits_a_character(s3
     body = b"x" + ("é" * 40_000).encode("utf-8")  # 2-byte characters from offset 1: byte 65,535 starts one
     s3.put_object(Bucket=gateway.bucket, Key="big.txt", Body=body)
     reads = []
-    gateway.client.meta.events.register("provide-client-params.s3.GetObject", lambda params, **_: reads.append(params.get("Range")))
+    gateway.client.meta.events.register(
+        "provide-client-params.s3.GetObject", lambda params, **_: reads.append(params.get("Range"))
+    )
     preview = text_preview(gateway, "big.txt", len(body), "text")
     assert reads == ["bytes=0-65535"]
     assert preview.truncated and "\ufffd" not in preview.text
@@ -133,7 +141,9 @@ def test_a_truncated_csv_drops_its_cut_last_line(s3, gateway):
 # --- share links ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("amount, unit, seconds", [(5, "minutes", 300), (1, "hours", 3600), (7, "days", 604800), (1.5, "days", 129600)])
+@pytest.mark.parametrize(
+    "amount, unit, seconds", [(5, "minutes", 300), (1, "hours", 3600), (7, "days", 604800), (1.5, "days", 129600)]
+)
 def test_expiry_within_five_minutes_and_seven_days(amount, unit, seconds):
     assert expiry_seconds(amount, unit) == seconds
 
@@ -158,11 +168,14 @@ def query_of(url: str) -> dict:
 
 
 def test_share_link_inline_or_download_under_the_original_name(s3, gateway, notes):
-    now = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
     link = share_link(gateway, notes, 7200, download=True, name="Nötes 1.txt", content_type="text/plain", now=now)
     query = query_of(link.url)
-    assert query["X-Amz-Expires"] == "7200" and link.expires_at == datetime(2026, 11, 22, 14, tzinfo=timezone.utc)
-    assert query["response-content-disposition"] == "attachment; filename=\"Notes_1.txt\"; filename*=UTF-8''N%C3%B6tes%201.txt"
+    assert query["X-Amz-Expires"] == "7200" and link.expires_at == datetime(2026, 11, 22, 14, tzinfo=UTC)
+    assert (
+        query["response-content-disposition"]
+        == "attachment; filename=\"Notes_1.txt\"; filename*=UTF-8''N%C3%B6tes%201.txt"
+    )
     inline = share_link(gateway, notes, 300, download=False, name="Nötes 1.txt")
     assert query_of(inline.url)["response-content-disposition"].startswith("inline;") and not inline.download
 
@@ -211,8 +224,9 @@ def test_delete_removes_the_object_and_its_thumbnail_and_is_audited(s3, make_gat
     monkeypatch.setattr(previews, "_stores", {})
     monkeypatch.chdir(tmp_path)
     gateway = make_gateway(allow_delete=True)
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     out = io.BytesIO()
     Image.new("RGB", (300, 300), (1, 2, 3)).save(out, "PNG")

@@ -1,6 +1,5 @@
 """README and secrets.example.toml document every setting the code reads."""
 
-from dataclasses import fields
 from pathlib import Path
 
 import pytest

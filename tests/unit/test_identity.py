@@ -21,7 +21,9 @@ def test_subject_stands_in_when_there_is_no_email():
     assert identity.id == "oidc|42" and identity.display == "oidc|42"
 
 
-@pytest.mark.parametrize("user", [None, {}, {"is_logged_in": False, "email": "ann@example.com"}, {"is_logged_in": True}])
+@pytest.mark.parametrize(
+    "user", [None, {}, {"is_logged_in": False, "email": "ann@example.com"}, {"is_logged_in": True}]
+)
 def test_nobody_logged_in_gives_no_identity(user):
     assert identity_from_user(user) is None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import socket
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from botocore.stub import Stubber
@@ -66,7 +66,9 @@ def paging_gateway(paging_bucket) -> S3Gateway:
 def count_lists(gateway: S3Gateway) -> list:
     """The parameters of every ListObjectsV2 request the gateway sends from now on."""
     calls: list = []
-    gateway.client.meta.events.register("provide-client-params.s3.ListObjectsV2", lambda params, **_: calls.append(dict(params)))
+    gateway.client.meta.events.register(
+        "provide-client-params.s3.ListObjectsV2", lambda params, **_: calls.append(dict(params))
+    )
     return calls
 
 
@@ -258,7 +260,9 @@ def stubbed(code: str, status: int) -> S3Gateway:
     gateway = S3Gateway(BucketProfile(name="stub", bucket="stubbed", region=REGION))
     stubber = Stubber(gateway.client)
     for _ in range(6):  # enough for any retries
-        stubber.add_client_error("list_objects_v2", service_error_code=code, service_message=code, http_status_code=status)
+        stubber.add_client_error(
+            "list_objects_v2", service_error_code=code, service_message=code, http_status_code=status
+        )
     stubber.activate()
     return gateway
 
@@ -282,7 +286,9 @@ def test_unreachable_endpoint_says_what_to_check(monkeypatch):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    profile = BucketProfile(name="down", bucket="b", region=REGION, endpoint_url=f"http://127.0.0.1:{port}", addressing_style="path")
+    profile = BucketProfile(
+        name="down", bucket="b", region=REGION, endpoint_url=f"http://127.0.0.1:{port}", addressing_style="path"
+    )
     with pytest.raises(EndpointUnreachable) as caught:
         list_page(S3Gateway(profile), ListingQuery())
     assert "could not be reached" in caught.value.message and "endpoint" in caught.value.hint
@@ -308,7 +314,7 @@ def test_types_come_from_names():
 
 
 def sample_frame():
-    when = lambda day: datetime(2026, 3, day, 12, tzinfo=timezone.utc)  # noqa: E731
+    when = lambda day: datetime(2026, 3, day, 12, tzinfo=UTC)  # noqa: E731
     response = {
         "CommonPrefixes": [{"Prefix": "p/Zeta/"}, {"Prefix": "p/alpha/"}],
         "Contents": [
@@ -341,9 +347,19 @@ def test_filters_work_on_the_page_and_keep_folders_first():
     assert names(PageFilter(kinds=("folder",))) == ["Zeta/", "alpha/"]
     assert names(PageFilter(min_size=1_000_000)) == ["b.png", "c.mp4"]  # folders step aside
     assert names(PageFilter(max_size=1_000_000)) == ["Invoice-2026.pdf", "a.txt"]
-    assert names(PageFilter(modified_from=date(2026, 3, 5), modified_to=date(2026, 3, 7))) == ["Invoice-2026.pdf", "a.txt"]
+    assert names(PageFilter(modified_from=date(2026, 3, 5), modified_to=date(2026, 3, 7))) == [
+        "Invoice-2026.pdf",
+        "a.txt",
+    ]
     assert names(PageFilter(modified_to=date(2026, 3, 2))) == ["b.png"]  # the end day is inclusive
-    assert names(PageFilter(sort_by="size", descending=True)) == ["Zeta/", "alpha/", "c.mp4", "b.png", "Invoice-2026.pdf", "a.txt"]
+    assert names(PageFilter(sort_by="size", descending=True)) == [
+        "Zeta/",
+        "alpha/",
+        "c.mp4",
+        "b.png",
+        "Invoice-2026.pdf",
+        "a.txt",
+    ]
     assert names(PageFilter(descending=True)) == ["alpha/", "Zeta/", "c.mp4", "b.png", "a.txt", "Invoice-2026.pdf"]
     assert names(PageFilter(sort_by="modified"))[2:] == ["b.png", "a.txt", "Invoice-2026.pdf", "c.mp4"]
     assert apply_filter(frame, PageFilter(name_contains="nothing")).empty

@@ -58,7 +58,9 @@ def upload(s3, grant: MultipartGrant, numbers=None, body=BODY) -> dict[int, str]
     etags = {}
     for n in numbers or range(1, grant.part_count + 1):
         data = body[(n - 1) * grant.part_size : n * grant.part_size]
-        etags[n] = s3.upload_part(Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id, PartNumber=n, Body=data)["ETag"]
+        etags[n] = s3.upload_part(Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id, PartNumber=n, Body=data)[
+            "ETag"
+        ]
     return etags
 
 
@@ -181,7 +183,10 @@ def test_without_checksums_a_part_url_signs_no_checksum(make_gateway, store):
     gateway = make_gateway(max_upload_bytes=64 * MiB, multipart_threshold_bytes=5 * MiB, checksums="off")
     grant = start(gateway, store)
     url = multipart.sign_part(gateway, grant, 2, sha256_b64(b"recorded, not signed"), seq=1)
-    assert url.sha256 is None and "x-amz-checksum-sha256" not in parse_qs(urlsplit(url.url).query)["X-Amz-SignedHeaders"][0]
+    assert (
+        url.sha256 is None
+        and "x-amz-checksum-sha256" not in parse_qs(urlsplit(url.url).query)["X-Amz-SignedHeaders"][0]
+    )
     multipart.abort(gateway, store, grant)
 
 
@@ -267,7 +272,9 @@ def test_a_part_missing_from_the_bucket_leaves_the_upload_open_for_a_resume(larg
 def test_parts_that_cannot_make_the_declared_size_abort_the_upload(large, store, s3):
     grant = start(large, store)
     etags = upload(s3, grant, [1, 2])
-    etags[3] = s3.upload_part(Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id, PartNumber=3, Body=b"x" * (MiB + 1))["ETag"]
+    etags[3] = s3.upload_part(
+        Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id, PartNumber=3, Body=b"x" * (MiB + 1)
+    )["ETag"]
     with pytest.raises(UploadIncomplete) as broken:
         multipart.complete(large, store, grant, etags)
     assert not broken.value.resumable and "aborted" in broken.value.message
@@ -303,12 +310,28 @@ def test_abort_removes_the_parts_and_the_record_and_tolerates_repeats(large, sto
 def test_unfinished_uploads_are_listed_with_who_started_them_and_stale_records_forgotten(large, store, s3):
     ours = start(large, store)
     foreign = s3.create_multipart_upload(Bucket=BUCKET, Key="elsewhere/by-hand.bin")["UploadId"]
-    store.put(OpenUpload(upload_id="gone", bucket=BUCKET, key="k", user=UPLOADER, name="x", size=1, content_type="t", part_size=MIN_PART_BYTES, checksums=True))
+    store.put(
+        OpenUpload(
+            upload_id="gone",
+            bucket=BUCKET,
+            key="k",
+            user=UPLOADER,
+            name="x",
+            size=1,
+            content_type="t",
+            part_size=MIN_PART_BYTES,
+            checksums=True,
+        )
+    )
 
     listed = {u.upload_id: u for u in multipart.unfinished_uploads(large, store)}
 
     assert set(listed) == {ours.upload_id, foreign}
-    assert (listed[ours.upload_id].user, listed[ours.upload_id].name, listed[ours.upload_id].size) == (UPLOADER, "clip.mp4", SIZE)
+    assert (listed[ours.upload_id].user, listed[ours.upload_id].name, listed[ours.upload_id].size) == (
+        UPLOADER,
+        "clip.mp4",
+        SIZE,
+    )
     assert (listed[foreign].key, listed[foreign].user) == ("elsewhere/by-hand.bin", None)
     assert [r.upload_id for r in store.records()] == [ours.upload_id]  # the bucket no longer has "gone"
 
@@ -322,7 +345,14 @@ def test_composite_checksums_name_their_part_count():
 
 
 def record(upload_id="u-1", **more) -> OpenUpload:
-    values = {"bucket": BUCKET, "key": "uploads/k", "user": UPLOADER, "name": "a.mp4", "size": SIZE, "content_type": "video/mp4"}
+    values = {
+        "bucket": BUCKET,
+        "key": "uploads/k",
+        "user": UPLOADER,
+        "name": "a.mp4",
+        "size": SIZE,
+        "content_type": "video/mp4",
+    }
     return OpenUpload(**{"upload_id": upload_id, **values, "part_size": 5 * MiB, "checksums": True, **more})
 
 

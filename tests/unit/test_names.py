@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import pytest
@@ -48,7 +48,12 @@ HOSTILE_NAMES = {
     "slashes_only": "///",
     "backslash_traversal": "..\\..\\windows\\system32",
 }
-TEMPLATES = [DEFAULT_KEY_TEMPLATE, "teams/{user}/{uuid}/{safe_name}", "{uuid}-{safe_name}", "in/{uuid}/{yyyy}{mm}{dd}_{safe_name}"]
+TEMPLATES = [
+    DEFAULT_KEY_TEMPLATE,
+    "teams/{user}/{uuid}/{safe_name}",
+    "{uuid}-{safe_name}",
+    "in/{uuid}/{yyyy}{mm}{dd}_{safe_name}",
+]
 HOSTILE_USERS = ["alice@example.com", "../../root", "a/b\\c", "\u202eexe", "", "Ünïcode Ñame"]
 
 
@@ -111,7 +116,10 @@ def test_only_dots_then_extension_keeps_the_extension():
     assert safe_name("....png") == "file.png"
 
 
-@pytest.mark.parametrize("name, expected", [("CON.txt", "_CON.txt"), ("con", "_con"), ("com1.log", "_com1.log"), ("NUL.tar.gz", "_NUL.tar.gz")])
+@pytest.mark.parametrize(
+    "name, expected",
+    [("CON.txt", "_CON.txt"), ("con", "_con"), ("com1.log", "_com1.log"), ("NUL.tar.gz", "_NUL.tar.gz")],
+)
 def test_windows_reserved_names_are_defused(name, expected):
     # Windows treats "NUL.tar.gz" as NUL too: the reserved word before the *first* dot counts.
     assert safe_name(name) == expected
@@ -175,7 +183,13 @@ def test_metadata_encoding_is_ascii_and_round_trips():
     assert decode_metadata(encoded) == original
 
 
-MARKDOWN_ATTACKS = ["[x](javascript:alert(1))", "**b**", "<img src=x onerror=alert(1)>", "![i](http://evil/x.png)", "`code` _em_ # h"]
+MARKDOWN_ATTACKS = [
+    "[x](javascript:alert(1))",
+    "**b**",
+    "<img src=x onerror=alert(1)>",
+    "![i](http://evil/x.png)",
+    "`code` _em_ # h",
+]
 
 
 @pytest.mark.parametrize("text", MARKDOWN_ATTACKS)
@@ -214,8 +228,14 @@ def test_template_that_does_not_parse_is_a_problem():
 
 
 def test_render_key_fills_every_placeholder():
-    now = datetime(2026, 3, 4, tzinfo=timezone.utc)
-    key = render_key("t/{user}/{yyyy}/{mm}/{dd}/{uuid}/{safe_name}", original_name="My File.PNG", user="Bob@Example.com", now=now, unique="u1")
+    now = datetime(2026, 3, 4, tzinfo=UTC)
+    key = render_key(
+        "t/{user}/{yyyy}/{mm}/{dd}/{uuid}/{safe_name}",
+        original_name="My File.PNG",
+        user="Bob@Example.com",
+        now=now,
+        unique="u1",
+    )
     assert key == "t/bob_example.com/2026/03/04/u1/My_File.png"
 
 

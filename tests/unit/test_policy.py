@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 
-from lib.config import GiB, POST_UPLOAD_LIMIT, BucketProfile
+from lib.config import POST_UPLOAD_LIMIT, BucketProfile, GiB
 from lib.names import decode_metadata, static_prefix
 from lib.policy import (
     MAX_FILES_PER_REQUEST,
@@ -108,7 +108,7 @@ def test_policy_expires_after_the_profiles_expiry(make_gateway):
     gateway = make_gateway(policy_expiry_seconds=123)
     before = time.time()
     grant = grant_for(gateway)
-    expiration = datetime.strptime(policy_of(grant)["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    expiration = datetime.strptime(policy_of(grant)["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert abs(expiration.timestamp() - (before + 123)) <= 3
     assert abs(grant.expires_at - (before + 123)) <= 3
     assert grant.for_browser()["expiresAt"] == int(grant.expires_at * 1000)
@@ -280,7 +280,12 @@ def test_favicon_is_signed_under_one_type_whichever_the_browser_reports(gateway,
 
 @pytest.mark.parametrize(
     "name, reported",
-    [("feed.xml", "text/xml"), ("archive.gz", "application/x-gzip"), ("voice.opus", "audio/opus"), ("tool.exe", "application/octet-stream")],
+    [
+        ("feed.xml", "text/xml"),
+        ("archive.gz", "application/x-gzip"),
+        ("voice.opus", "audio/opus"),
+        ("tool.exe", "application/octet-stream"),
+    ],
 )
 def test_answer_does_not_depend_on_who_initialised_mimetypes(monkeypatch, name, reported):
     # mimetypes.types_map is swapped for the OS's /etc/mime.types table the first time anything calls
@@ -288,7 +293,12 @@ def test_answer_does_not_depend_on_who_initialised_mimetypes(monkeypatch, name, 
     profile = BucketProfile(name="p", bucket="b", allowed_types=("*/*",))
     file = declared(name=name, type=reported)
     python_table = {".xml": "text/xml", ".opus": "audio/opus", ".exe": "application/octet-stream"}
-    debian_table = {".xml": "application/xml", ".gz": "application/gzip", ".opus": "audio/ogg", ".exe": "application/x-msdos-program"}
+    debian_table = {
+        ".xml": "application/xml",
+        ".gz": "application/gzip",
+        ".opus": "audio/ogg",
+        ".exe": "application/x-msdos-program",
+    }
     monkeypatch.setattr(mimetypes, "types_map", {**mimetypes.types_map, **python_table})
     monkeypatch.delitem(mimetypes.types_map, ".gz", raising=False)
     before = UploadRules(profile).check(file)
@@ -304,7 +314,12 @@ def test_declared_type_parameters_and_case_are_ignored(gateway):
 
 @pytest.mark.parametrize(
     "reported, canonical",
-    [("image/jpg", "image/jpeg"), ("image/x-png", "image/png"), ("application/x-zip-compressed", "application/zip"), ("", "")],
+    [
+        ("image/jpg", "image/jpeg"),
+        ("image/x-png", "image/png"),
+        ("application/x-zip-compressed", "application/zip"),
+        ("", ""),
+    ],
 )
 def test_canonical_type_maps_browser_aliases(reported, canonical):
     assert canonical_type(reported) == canonical
@@ -324,7 +339,10 @@ def test_too_many_files_at_once_are_all_refused(gateway):
 
 
 def test_a_batch_within_the_limit_answers_each_file(gateway):
-    files = [declared(id=f"{i:016x}", name=n, type=t) for i, (n, t) in enumerate([("a.png", "image/png"), ("b.exe", "image/png")])]
+    files = [
+        declared(id=f"{i:016x}", name=n, type=t)
+        for i, (n, t) in enumerate([("a.png", "image/png"), ("b.exe", "image/png")])
+    ]
     answers = sign_uploads(gateway, UPLOADER, files, sign_seq=3)
     assert isinstance(answers[0], Grant) and answers[0].sign_seq == 3
     assert isinstance(answers[1], Refusal) and answers[1].file_id == files[1].id

@@ -63,7 +63,13 @@ def is_blue(pixel) -> bool:
 
 @pytest.mark.parametrize(
     "size, expected",
-    [((1000, 500), (256, 128)), ((500, 1000), (128, 256)), ((3000, 3000), (256, 256)), ((100, 40), (100, 40)), ((1, 1), (1, 1))],
+    [
+        ((1000, 500), (256, 128)),
+        ((500, 1000), (128, 256)),
+        ((3000, 3000), (256, 256)),
+        ((100, 40), (100, 40)),
+        ((1, 1), (1, 1)),
+    ],
 )
 def test_thumbnail_fits_in_256_px_keeps_its_shape_and_never_grows(size, expected):
     thumb = make_thumbnail(image_bytes(size))
@@ -132,7 +138,13 @@ def test_decompression_bomb_is_refused_before_decoding():
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"not an image at all", png_bytes(40, 30)[:60], image_bytes((80, 80), "JPEG")[:200], b"\x89PNG\r\n\x1a\n" + b"\x00" * 100],
+    [
+        b"",
+        b"not an image at all",
+        png_bytes(40, 30)[:60],
+        image_bytes((80, 80), "JPEG")[:200],
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 100,
+    ],
     ids=["empty", "text", "truncated-png", "truncated-jpeg", "png-magic-then-garbage"],
 )
 def test_undecodable_input_is_a_preview_error_not_a_crash(data):
@@ -230,7 +242,9 @@ def test_disk_mode_never_writes_to_the_bucket(s3, gateway, tmp_path):
 
 def test_bucket_mode_reports_a_refused_write_instead_of_hiding_it(s3, gateway, tmp_path, monkeypatch):
     row = put(s3, gateway, "photos/d.png", image_bytes((100, 100)))
-    monkeypatch.setattr(gateway, "put", lambda *a, **k: (_ for _ in ()).throw(AccessDenied("denied", "", "AccessDenied")))
+    monkeypatch.setattr(
+        gateway, "put", lambda *a, **k: (_ for _ in ()).throw(AccessDenied("denied", "", "AccessDenied"))
+    )
     strict = ThumbnailStore(gateway, mode="bucket", cache_dir=tmp_path / "b")
     with pytest.raises(AccessDenied):
         strict.ensure(*row)
@@ -316,14 +330,34 @@ def test_thumbnail_after_upload_never_raises(s3, gateway, fresh_stores, monkeypa
 def test_a_verified_upload_gets_its_thumbnail(s3, gateway, fresh_stores):
     from lib.components.uploader import parse_done, parse_sign
     from lib.uploads import UploadSession
-    from tests.unit.helpers import FILE_ID, SHA256_B64, UPLOADER, store as store_as_browser
+    from tests.unit.helpers import FILE_ID, SHA256_B64, UPLOADER
+    from tests.unit.helpers import store as store_as_browser
 
     body = image_bytes((640, 480))
     session = UploadSession(bucket=gateway.bucket)
-    session.sign(gateway, UPLOADER, parse_sign({"files": [{"id": FILE_ID, "name": "cat.png", "size": len(body), "type": "image/png", "signSeq": 0, "sha256": SHA256_B64}]}))
+    session.sign(
+        gateway,
+        UPLOADER,
+        parse_sign(
+            {
+                "files": [
+                    {
+                        "id": FILE_ID,
+                        "name": "cat.png",
+                        "size": len(body),
+                        "type": "image/png",
+                        "signSeq": 0,
+                        "sha256": SHA256_B64,
+                    }
+                ]
+            }
+        ),
+    )
     grant = session.grants[FILE_ID]
     store_as_browser(s3, grant, body)
-    [outcome] = session.finish(gateway, UPLOADER, parse_done({"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 201}]}))
+    [outcome] = session.finish(
+        gateway, UPLOADER, parse_done({"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 201}]})
+    )
     assert outcome.ok
     etag = s3.head_object(Bucket=gateway.bucket, Key=grant.key)["ETag"]
     thumb = s3.get_object(Bucket=gateway.bucket, Key=thumb_key(grant.key, etag))

@@ -25,8 +25,12 @@ pytestmark = pytest.mark.unit
 ACTION = "reading uploads/a.png"
 
 
-def client_error(code: str, message: str = "S3 said no", status: int = 400, operation: str = "HeadObject") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+def client_error(
+    code: str, message: str = "S3 said no", status: int = 400, operation: str = "HeadObject"
+) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
 
 
 CASES = [

@@ -58,7 +58,15 @@ def no_open_uploads_left(s3):
 
 
 def sign_large(session, gateway, **fields):
-    file = {"id": FILE_ID, "name": "clip.mp4", "size": SIZE, "type": "video/mp4", "lastModified": 7, "signSeq": 0, **fields}
+    file = {
+        "id": FILE_ID,
+        "name": "clip.mp4",
+        "size": SIZE,
+        "type": "video/mp4",
+        "lastModified": 7,
+        "signSeq": 0,
+        **fields,
+    }
     session.sign(gateway, UPLOADER, parse_sign({"files": [file]}))
     answer = session.grants[FILE_ID]
     assert isinstance(answer, MultipartGrant), answer
@@ -74,7 +82,9 @@ def ask_parts(session, gateway, *parts, sign_seq=1, file_id=FILE_ID):
 def send_parts(s3, grant, numbers=(1, 2, 3)) -> list[dict]:
     reported = []
     for n in numbers:
-        etag = s3.upload_part(Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id, PartNumber=n, Body=part(n))["ETag"]
+        etag = s3.upload_part(Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id, PartNumber=n, Body=part(n))[
+            "ETag"
+        ]
         reported.append({"n": n, "etag": etag, "sha256": sha256_b64(part(n))})
     return reported
 
@@ -92,7 +102,14 @@ def open_ids(s3) -> list[str]:
 
 
 def test_a_file_above_the_threshold_gets_a_multipart_grant_and_a_small_one_a_post(session, large, s3):
-    small = {"id": OTHER_ID, "name": "a.txt", "size": 5 * MiB, "type": "text/plain", "signSeq": 0, "sha256": sha256_b64(b"a")}
+    small = {
+        "id": OTHER_ID,
+        "name": "a.txt",
+        "size": 5 * MiB,
+        "type": "text/plain",
+        "signSeq": 0,
+        "sha256": sha256_b64(b"a"),
+    }
     session.sign(large, UPLOADER, parse_sign({"files": [small]}))
     grant = sign_large(session, large)
 
@@ -160,7 +177,9 @@ def test_part_requests_for_other_grants_or_parts_beyond_the_plan_are_ignored(ses
 
 def test_a_part_without_its_checksum_is_refused_when_the_upload_carries_them(session, large):
     sign_large(session, large)
-    session.sign_parts(large, parse_parts({"requests": [{"id": FILE_ID, "signSeq": 1, "parts": [{"n": 1, "held": 0}]}]}))
+    session.sign_parts(
+        large, parse_parts({"requests": [{"id": FILE_ID, "signSeq": 1, "parts": [{"n": 1, "held": 0}]}]})
+    )
     answer = session.component_data()["partUrls"][FILE_ID]["1"]
     assert "url" not in answer and "SHA-256" in answer["refused"]
 
@@ -225,7 +244,9 @@ def test_a_browser_side_failure_keeps_the_parts_for_a_resume(session, large, s3,
     [outcome] = done(session, large, ok=False, status=0, code="NetworkError", message="Could not reach the bucket.")
 
     assert not outcome.ok
-    assert outcome.message.startswith("Could not reach the bucket. (NetworkError) The parts already sent stay in the bucket")
+    assert outcome.message.startswith(
+        "Could not reach the bucket. (NetworkError) The parts already sent stay in the bucket"
+    )
     assert open_ids(s3) == [grant.upload_id] and [r.upload_id for r in store.records()] == [grant.upload_id]
 
 
@@ -237,7 +258,11 @@ def test_sign_event_keeps_a_well_formed_upload_id_and_known_checksum_reasons_onl
     [kept] = parse_sign({"files": [{**base, "uploadId": "abc-DEF_123.~+/=", "noChecksum": "insecure-context"}]})
     [dropped] = parse_sign({"files": [{**base, "uploadId": "bad id\n", "noChecksum": "because"}]})
     [not_text] = parse_sign({"files": [{**base, "uploadId": {"$ne": 1}}]})
-    assert (kept.resume_upload_id, kept.file.no_checksum, kept.last_modified) == ("abc-DEF_123.~+/=", "insecure-context", 99)
+    assert (kept.resume_upload_id, kept.file.no_checksum, kept.last_modified) == (
+        "abc-DEF_123.~+/=",
+        "insecure-context",
+        99,
+    )
     assert (dropped.resume_upload_id, dropped.file.no_checksum) == (None, None)
     assert not_text.resume_upload_id is None
 
@@ -246,7 +271,11 @@ def test_parts_event_drops_what_is_not_a_part_request():
     digest = sha256_b64(b"x")
     event = {
         "requests": [
-            {"id": FILE_ID, "signSeq": 1, "parts": [{"n": 1, "sha256": digest, "held": 2}, {"n": 0}, {"n": 10_001}, "x", {"n": True}]},
+            {
+                "id": FILE_ID,
+                "signSeq": 1,
+                "parts": [{"n": 1, "sha256": digest, "held": 2}, {"n": 0}, {"n": 10_001}, "x", {"n": True}],
+            },
             {"id": "not-an-id", "signSeq": 1, "parts": [{"n": 1}]},
             "junk",
         ]
@@ -258,6 +287,15 @@ def test_parts_event_drops_what_is_not_a_part_request():
 
 
 def test_done_event_parts_are_ordered_and_cleaned():
-    event = {"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "parts": [{"n": 2, "etag": '"b"'}, {"n": 1, "etag": '"a"', "sha256": "bad"}, {"n": -1}]}]}
+    event = {
+        "results": [
+            {
+                "id": FILE_ID,
+                "signSeq": 1,
+                "ok": True,
+                "parts": [{"n": 2, "etag": '"b"'}, {"n": 1, "etag": '"a"', "sha256": "bad"}, {"n": -1}],
+            }
+        ]
+    }
     [report] = parse_done(event)
     assert [(p.number, p.etag, p.sha256) for p in report.parts] == [(1, '"a"', None), (2, '"b"', None)]

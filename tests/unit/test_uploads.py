@@ -21,7 +21,15 @@ BODY = png_bytes(9, 4)
 def sign_event(*files: dict) -> dict:
     return {
         "files": [
-            {"id": FILE_ID, "name": "cat.png", "size": len(BODY), "type": "image/png", "signSeq": 0, "sha256": sha256_b64(BODY), **f}
+            {
+                "id": FILE_ID,
+                "name": "cat.png",
+                "size": len(BODY),
+                "type": "image/png",
+                "signSeq": 0,
+                "sha256": sha256_b64(BODY),
+                **f,
+            }
             for f in files
         ]
     }
@@ -206,7 +214,12 @@ def test_the_same_done_event_is_judged_once(session, gateway, s3, audit, count_c
 def test_browser_failure_with_nothing_stored_shows_the_browsers_message(session, gateway, s3, monkeypatch, audit):
     forbid(monkeypatch, "verify_upload")
     sign(session, gateway, sign_event({}))
-    report = {"ok": False, "status": 403, "code": "AccessDenied", "message": "Policy Condition failed: content-length-range"}
+    report = {
+        "ok": False,
+        "status": 403,
+        "code": "AccessDenied",
+        "message": "Policy Condition failed: content-length-range",
+    }
     [outcome] = finish(session, gateway, done_event(report), audit)
     assert not outcome.ok
     assert outcome.message == "Policy Condition failed: content-length-range (AccessDenied)"
@@ -307,7 +320,9 @@ def test_malformed_sign_events_are_dropped(event):
     assert parse_sign(event) == []
 
 
-@pytest.mark.parametrize("event", [{**e, "results": e["files"]} if isinstance(e, dict) and "files" in e else e for e in MALFORMED], ids=repr)
+@pytest.mark.parametrize(
+    "event", [{**e, "results": e["files"]} if isinstance(e, dict) and "files" in e else e for e in MALFORMED], ids=repr
+)
 def test_malformed_done_events_are_dropped(event):
     assert parse_done(event) == []
 
@@ -341,7 +356,11 @@ def test_sizes_that_are_not_whole_numbers_are_refused_not_crashed_on(session, ga
 
 def test_untrusted_fields_are_coerced_and_capped():
     [request] = parse_sign(
-        {"files": [{"id": FILE_ID, "name": {"evil": 1}, "size": 5, "type": "t" * 1000, "signSeq": True, "sha256": "nope"}]}
+        {
+            "files": [
+                {"id": FILE_ID, "name": {"evil": 1}, "size": 5, "type": "t" * 1000, "signSeq": True, "sha256": "nope"}
+            ]
+        }
     )
     assert isinstance(request.file.name, str)
     assert len(request.file.type) == 255
@@ -356,7 +375,9 @@ def test_a_well_formed_sha256_is_kept():
 
 
 def test_done_report_fields_are_typed():
-    [report] = parse_done(done_event({"ok": "true", "status": "201", "code": "", "message": "m" * 5000, "bytes": 1.5, "signSeq": False}))
+    [report] = parse_done(
+        done_event({"ok": "true", "status": "201", "code": "", "message": "m" * 5000, "bytes": 1.5, "signSeq": False})
+    )
     assert report.ok is False  # only a real true counts as success
     assert report.status == 0 and report.bytes == 0 and report.sign_seq == 0
     assert report.code is None
