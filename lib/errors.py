@@ -66,3 +66,9 @@ class UploadIncomplete(BucketdeskError):
     def __init__(self, message: str, hint: str | None = None, *, resumable: bool):
         super().__init__(message, hint)
         self.resumable = resumable
+
+
+class PermissionDenied(BucketdeskError):
+    """The access rules do not let this person do this here (role or prefix)."""
+
+    hint = "Ask an admin of this bucketdesk for access."
