@@ -17,6 +17,7 @@ class Identity:
     id: str  # what grants and the audit log record: an e-mail, or "local:<os user>"
     display: str
     source: str  # "login" or "local"
+    groups: frozenset[str] = frozenset()  # from the ID token's groups claim (access rules' group:<name>)
 
 
 def local_identity() -> Identity:

@@ -139,6 +139,7 @@ def start_or_resume(
     sign_seq: int = 1,
     resume_id: str | None = None,
     last_modified: int = 0,
+    key_template: str | None = None,
 ) -> MultipartGrant | Refusal:
     """Resume the upload `resume_id` when it is this person's upload of this file; else start one."""
     profile = gateway.profile
@@ -155,7 +156,7 @@ def start_or_resume(
         resumed = _resume(gateway, store, uploader, declared, plan, resume_id, sign_seq)
         if resumed:
             return resumed
-    return _start(gateway, store, uploader, declared, plan, sign_seq, last_modified)
+    return _start(gateway, store, uploader, declared, plan, sign_seq, last_modified, key_template)
 
 
 def _start(
@@ -166,9 +167,10 @@ def _start(
     plan: _Plan,
     sign_seq: int,
     last_modified: int,
+    key_template: str | None = None,
 ) -> MultipartGrant:
     profile = gateway.profile
-    key = render_key(profile.upload_prefix, original_name=declared.name, user=uploader)
+    key = render_key(key_template or profile.upload_prefix, original_name=declared.name, user=uploader)
     upload_id = gateway.create_multipart(
         key,
         content_type=plan.content_type,

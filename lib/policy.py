@@ -258,15 +258,17 @@ def sign_upload(
     declared: DeclaredFile,
     *,
     sign_seq: int = 1,
+    key_template: str | None = None,
 ) -> Grant | Refusal:
-    """A grant for one declared file, or a refusal saying why."""
+    """A grant for one declared file, or a refusal saying why. The key follows `key_template`
+    (default: the profile's upload_prefix); the desk puts the chosen destination folder in front."""
     profile = gateway.profile
     content_type, refusal = admit(profile, declared, multipart=False)
     if refusal:
         return refusal
     sha256 = declared.sha256 if profile.checksums != "off" else None
     original = display_name(declared.name)
-    key = render_key(profile.upload_prefix, original_name=declared.name, user=uploader)
+    key = render_key(key_template or profile.upload_prefix, original_name=declared.name, user=uploader)
     fields = {
         "Content-Type": content_type,
         "Content-Disposition": content_disposition(original),

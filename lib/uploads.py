@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass, field
 
 from lib import multipart
-from lib.auditlog import AuditLog
 from lib.components.uploader import PartsRequest, SignRequest, UploadReport
 from lib.errors import StorageError, UploadIncomplete
 from lib.multipart import MultipartGrant, PartUrl
+from lib.names import display_name
 from lib.openuploads import OpenUploadStore
 from lib.policy import Grant, Refusal, is_multipart, sign_upload
 from lib.previews import thumbnail_after_upload
@@ -61,14 +61,25 @@ class UploadSession:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def sign(
-        self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None = None
+        self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], key_template: str | None = None
     ) -> None:
         """Grant or refuse each declared file. Idempotent: an answer newer than the browser holds is kept;
-        a browser holding the current grant asks for a fresh one (new key, later expiry)."""
+        a browser holding the current grant asks for a fresh one (new key, later expiry). Keys follow
+        `key_template` (default: the profile's upload_prefix)."""
         with self._lock:
-            self._sign(gateway, uploader, requests, audit)
+            self._sign(gateway, uploader, requests, key_template)
 
-    def _sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None) -> None:
+    def refuse(self, requests: list[SignRequest], reason: str, code: str) -> None:
+        """Refuse every declared file with one reason (e.g. the access rules allow no upload here)."""
+        with self._lock:
+            for request in requests:
+                if not isinstance(self.grants.get(request.file.id), Refusal):
+                    self.grants[request.file.id] = Refusal(
+                        request.file.id, display_name(request.file.name), reason, code
+                    )
+                    self.part_urls.pop(request.file.id, None)
+
+    def _sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], key_template: str | None) -> None:
         for request in requests:
             declared = request.file
             previous = self.grants.get(declared.id)
@@ -87,13 +98,12 @@ class UploadSession:
                     sign_seq=current_seq + 1,
                     resume_id=request.resume_upload_id,
                     last_modified=request.last_modified,
+                    key_template=key_template,
                 )
             else:
-                answer = sign_upload(gateway, uploader, declared, sign_seq=current_seq + 1)
+                answer = sign_upload(gateway, uploader, declared, sign_seq=current_seq + 1, key_template=key_template)
             self.grants[declared.id] = answer
             self.part_urls.pop(declared.id, None)
-            if isinstance(answer, Refusal) and audit:
-                audit.record(uploader, "upload", self.bucket, None, "refused", name=answer.name, reason=answer.reason)
 
     def sign_parts(self, gateway: S3Gateway, requests: list[PartsRequest]) -> None:
         """Presign the part URLs the browser asks for. Idempotent like `sign`: a URL newer than the one
@@ -137,16 +147,13 @@ class UploadSession:
         outcome = self.outcomes.get(grant.file_id)
         return {grant.file_id} if outcome and outcome.sign_seq == grant.sign_seq else set()
 
-    def finish(
-        self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None = None
-    ) -> list[Outcome]:
-        """Verify what each reported upload left in the bucket; return the new outcomes."""
+    def finish(self, gateway: S3Gateway, reports: list[UploadReport]) -> list[Outcome]:
+        """Verify what each reported upload left in the bucket (complete or abort multipart ones first);
+        return the new outcomes. The desk records them."""
         with self._lock:
-            return self._finish(gateway, uploader, reports, audit)
+            return self._finish(gateway, reports)
 
-    def _finish(
-        self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None
-    ) -> list[Outcome]:
+    def _finish(self, gateway: S3Gateway, reports: list[UploadReport]) -> list[Outcome]:
         finished = []
         for report in reports:
             grant = self.grants.get(report.id)
@@ -159,21 +166,6 @@ class UploadSession:
             self.outcomes[report.id] = outcome
             self.part_urls.pop(report.id, None)
             finished.append(outcome)
-            if audit:
-                audit.record(
-                    uploader,
-                    "upload",
-                    grant.bucket,
-                    outcome.key or grant.key,
-                    "ok" if outcome.ok else "failed",
-                    name=grant.original_name,
-                    size=grant.size,
-                    content_type=grant.content_type,
-                    sha256=outcome.checksum_sha256,
-                    message=outcome.message,
-                    s3_code=report.code,
-                    **_multipart_details(grant),
-                )
         return finished
 
     def _outcome(self, gateway: S3Gateway, grant: Granted, report: UploadReport) -> Outcome:
@@ -247,9 +239,3 @@ class UploadSession:
             if urls
         }
         return {"grants": grants, "partUrls": part_urls, "verified": verified}
-
-
-def _multipart_details(grant: Granted) -> dict:
-    if not isinstance(grant, MultipartGrant):
-        return {}
-    return {"upload_id": grant.upload_id, "parts": grant.part_count, "part_size": grant.part_size}
