@@ -6,11 +6,14 @@ then the pages. Pages read the run's AppContext from st.session_state["bucketdes
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from lib.auditlog import AuditLog
 from lib.config import ConfigError, load_settings, with_sandbox
 from lib.context import AppContext
+from lib.desk import Desk
+from lib.events import EventStore
 from lib.identity import identity_from_user, local_identity
 from lib.s3 import S3Gateway
 from lib.sandbox import start_sandbox
@@ -27,6 +30,14 @@ def sandbox():
 def gateway_for(profile) -> S3Gateway:
     """One gateway (and its pooled boto3 clients) per bucket profile, shared by all sessions."""
     return S3Gateway(profile)
+
+
+@st.cache_resource
+def event_store(database_path: str, audit_log_path: str) -> EventStore:
+    """One event store per database file, shared by every session; an older JSONL log is imported once."""
+    store = EventStore(Path(database_path))
+    store.import_jsonl(Path(audit_log_path))
+    return store
 
 
 def auth_configured() -> bool:
@@ -83,12 +94,12 @@ if profile.sandbox:
         icon=":material/science:",
     )
 
+gateway = gateway_for(profile)
+desk = Desk.open(
+    settings, profile, gateway, identity, event_store(str(settings.database_path), str(settings.audit_log_path))
+)
 st.session_state["bucketdesk"] = AppContext(
-    settings=settings,
-    profile=profile,
-    gateway=gateway_for(profile),
-    identity=identity,
-    audit=AuditLog(settings.audit_log_path),
+    settings=settings, profile=profile, gateway=gateway, identity=identity, desk=desk
 )
 
 page = st.navigation(

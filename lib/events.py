@@ -366,7 +366,7 @@ def _stored(row: tuple) -> StoredEvent:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple]:
-    """Rows from lib.auditlog's format: {"ts": "…Z", "who", "action", "bucket", "key", "outcome", "details"}."""
+    """Rows from the JSON Lines audit log of earlier versions: {"ts": "…Z", "who", "action", "bucket", "key", "outcome", "details"}."""
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             try:

@@ -15,11 +15,11 @@ import streamlit as st
 from lib import listing, previews
 from lib.components import copybutton
 from lib.context import AppContext
-from lib.details import delete_object, object_details, text_preview, versions_frame
+from lib.details import object_details, text_preview, versions_frame
 from lib.errors import BucketdeskError
 from lib.names import content_disposition, escape_markdown
 from lib.policy import human_bytes
-from lib.sharing import UNITS, RowLinks, describe, expiry_seconds, share_link
+from lib.sharing import UNITS, RowLinks, describe, expiry_seconds
 from pages import app_context, show_error
 
 ctx: AppContext = app_context()
@@ -489,7 +489,7 @@ def confirm_delete(key: str, etag: str, versioning: str) -> None:
     yes, no = st.columns(2)
     if yes.button("Delete", type="primary", icon=":material/delete:", width="stretch"):
         try:
-            delete_object(ctx.gateway, key, ctx.identity.id, ctx.audit, etag=etag)
+            ctx.desk.delete(key, etag=etag)
         except BucketdeskError as exc:  # DeleteNotAllowed included
             show_error(exc)
             return
@@ -572,8 +572,7 @@ def details_panel(key: str) -> None:
         if st.button("Create link", icon=":material/link:", type="primary", key=S + "make_link"):
             try:
                 seconds = expiry_seconds(st.session_state[S + "expiry_amount"], st.session_state[S + "expiry_unit"])
-                made = share_link(
-                    ctx.gateway,
+                made = ctx.desk.share_link(
                     key,
                     seconds,
                     download=mode == "download",
@@ -585,9 +584,6 @@ def details_panel(key: str) -> None:
                 show_error(exc)
             else:
                 st.session_state[S + "link"] = (key, made)
-                ctx.audit.record(
-                    ctx.identity.id, "share", profile.bucket, key, "ok", seconds=seconds, download=made.download
-                )
         made_for = st.session_state.get(S + "link")
         if made_for and made_for[0] == key:
             made = made_for[1]

@@ -27,18 +27,10 @@ with right.container(border=True):
     st.markdown(f"**Bucket** {escape_markdown(profile.display_name)}")
     st.caption(f"Signed in as {escape_markdown(ctx.identity.display)}")
 
-mine = [e for e in ctx.audit.events() if e.get("who") == ctx.identity.id and e.get("bucket") == profile.bucket]
+mine = ctx.desk.recent_uploads(20)
 if mine:
     st.subheader("Your recent uploads")
     st.dataframe(
-        [
-            {
-                "when": e["ts"],
-                "file": (e.get("details") or {}).get("name"),
-                "outcome": e["outcome"],
-                "key": e.get("key"),
-            }
-            for e in reversed(mine[-20:])
-        ],
+        [{"when": e.when, "file": e.details.get("name"), "outcome": e.outcome, "key": e.key} for e in mine],
         hide_index=True,
     )

@@ -49,7 +49,7 @@ def session() -> UploadSession:
 def on_sign() -> None:
     requests = protocol.parse_sign(st.session_state[COMPONENT_KEY]["sign"])
     try:
-        session().sign(ctx.gateway, ctx.identity.id, requests, ctx.audit)
+        ctx.desk.sign_uploads(session(), requests)
     except BucketdeskError as exc:
         st.session_state["upload_error"] = (f"Could not sign the upload: {exc.message}", exc.hint)
 
@@ -57,7 +57,7 @@ def on_sign() -> None:
 def on_parts() -> None:
     requests = protocol.parse_parts(st.session_state[COMPONENT_KEY]["parts"])
     try:
-        session().sign_parts(ctx.gateway, requests)
+        ctx.desk.sign_parts(session(), requests)
     except BucketdeskError as exc:
         st.session_state["upload_error"] = (f"Could not sign the next parts: {exc.message}", exc.hint)
 
@@ -71,7 +71,7 @@ def on_done() -> None:
             "then choose the file again: the parts already sent are kept.",
         )
     try:
-        session().finish(ctx.gateway, ctx.identity.id, reports, ctx.audit)
+        ctx.desk.finish_uploads(session(), reports)
     except BucketdeskError as exc:
         st.session_state["upload_error"] = (f"Could not check the uploads: {exc.message}", exc.hint)
 
@@ -124,7 +124,7 @@ for outcome in finished:
             )
             st.markdown(escape_markdown(outcome.message))
             if outcome.ok and outcome.key:
-                link = ctx.gateway.presign_get(outcome.key, LINK_SECONDS)
+                link = ctx.desk.uploaded_link(outcome.key)
                 st.caption(f"Key: `{outcome.key}`")
                 st.code(link, language=None, wrap_lines=True)
                 st.caption(f"Signed link, valid for {LINK_SECONDS // 60} minutes.")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 
 import pytest
 import requests
 from PIL import Image
 
 from lib.sandbox import start_sandbox
+from tests.app.conftest import recorded
 from tests.support.components import component_data, trigger
 
 pytestmark = pytest.mark.app
@@ -191,8 +191,11 @@ def test_upload_is_recorded_in_the_audit_log(app, tmp_path):
     grant = component_data(app, UPLOADER)["grants"][file_id]
     post_as_browser(grant, "a.png", image, "image/png")
     trigger(app, UPLOADER, "done", {"results": [{"id": file_id, "signSeq": 1, "ok": True, "status": 201}]})
-    events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [(e["action"], e["outcome"], e["key"]) for e in events] == [("upload", "ok", grant["key"])]
+    events = recorded(tmp_path)
+    assert [(e["action"], e["outcome"], e["key"]) for e in events] == [
+        ("sign", "ok", grant["key"]),
+        ("upload", "ok", grant["key"]),
+    ]
 
 
 def test_bad_configuration_names_every_bad_setting(app, monkeypatch):
@@ -219,7 +222,8 @@ def test_unreachable_bucket_is_explained_without_traceback(app, monkeypatch):
     assert "could not be reached" in app.error[0].value
 
 
-def test_signed_in_user_is_pinned_into_grants(app):
+def test_signed_in_user_is_pinned_into_grants(app, monkeypatch):
+    monkeypatch.setenv("BUCKETDESK_ACCESS", '[{"who": ["alice@example.com"], "roles": ["uploader"]}]')
     app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
     app.user = {"is_logged_in": True, "email": "alice@example.com", "name": "Alice"}
     app.run()
@@ -270,3 +274,14 @@ def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_te
     chosen.run()
     assert chosen.sidebar.selectbox[0].value == "second"
     assert "second-bucket" in chosen.caption[0].value
+
+
+def test_a_signed_in_viewers_sign_event_is_refused_not_granted(app, monkeypatch):
+    monkeypatch.setenv("BUCKETDESK_ACCESS", '[{"who": ["*@example.com"], "roles": ["viewer"]}]')
+    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
+    app.user = {"is_logged_in": True, "email": "vic@example.com", "name": "Vic"}
+    app.run()
+    image = png_bytes()
+    trigger(app, UPLOADER, "sign", {"files": [declared("4" * 16, "a.png", image, "image/png")]})
+    answer = component_data(app, UPLOADER)["grants"]["4" * 16]
+    assert answer["code"] == "permission" and "may not upload" in answer["refused"]
