@@ -1,4 +1,4 @@
-"""Multipart uploads from lib.multipart against an S3 that checks checksums (LocalStack 4.9.2).
+"""Multipart uploads from lib.upload.multipart against an S3 that checks checksums (LocalStack 4.9.2).
 
 Parts are PUT the way uploader.js sends them: to the presigned URL, with exactly the signed
 `x-amz-checksum-sha256` header and no other `x-amz-*` header. Every refusal is checked on the
@@ -15,15 +15,15 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from lib import multipart
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB
 from lib.errors import StorageError, UploadIncomplete
-from lib.multipart import MultipartGrant
 from lib.names import decode_metadata
-from lib.openuploads import OpenUploadStore
-from lib.policy import DeclaredFile, Refusal
-from lib.uploads import UploadSession
+from lib.upload import multipart
+from lib.upload.grants import DeclaredFile, Refusal
+from lib.upload.multipart import MultipartGrant
+from lib.upload.resume import OpenUploadStore
+from lib.upload.session import UploadSession
 
 pytestmark = pytest.mark.enforce
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.policy import DeclaredFile
+from lib.upload.grants import DeclaredFile
 
 ASSETS = Path(__file__).parent
 NAME = "bucketdesk.uploader"
@@ -132,7 +132,7 @@ def parse_parts(value: Any) -> list[PartsRequest]:
         if not isinstance(raw, dict) or not _is_file_id(raw.get("id")):
             continue
         wanted: dict[int, PartWanted] = {}
-        items = raw.get("parts") if isinstance(raw.get("parts"), list) else []
+        items: list[Any] = raw["parts"] if isinstance(raw.get("parts"), list) else []
         for part in items[:_MAX_PARTS_PER_REQUEST]:
             number = _int(part.get("n")) if isinstance(part, dict) else 0
             if 1 <= number <= _MAX_PARTS:

@@ -1,4 +1,4 @@
-"""lib.multipart (plan, start, resume, sign parts, complete, abort) and lib.openuploads, on moto.
+"""lib.upload.multipart (plan, start, resume, sign parts, complete, abort) and lib.upload.resume, on moto.
 
 moto stores multipart uploads but reports no part checksums (and checks none): these tests prove
 the app's own logic; tests/enforce/test_multipart_enforced.py proves what a checking bucket does.
@@ -11,10 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lib import multipart
 from lib.config import POST_UPLOAD_LIMIT, GiB, MiB
 from lib.errors import UploadIncomplete
-from lib.multipart import (
+from lib.names import decode_metadata
+from lib.upload import multipart
+from lib.upload.grants import Refusal
+from lib.upload.multipart import (
     MAX_PARTS,
     MIN_PART_BYTES,
     MultipartGrant,
@@ -22,9 +24,7 @@ from lib.multipart import (
     part_count,
     part_size_for,
 )
-from lib.names import decode_metadata
-from lib.openuploads import OpenUpload, OpenUploadStore
-from lib.policy import Refusal
+from lib.upload.resume import OpenUpload, OpenUploadStore
 from tests.unit.helpers import BUCKET, UPLOADER, declared, sha256_b64
 
 pytestmark = pytest.mark.unit

@@ -17,18 +17,23 @@ from PIL import Image
 
 from lib.errors import StorageError
 from lib.names import decode_metadata
-from lib.policy import human_bytes
 from lib.s3 import S3Gateway
+from lib.units import human_bytes
 
 
 class Signed(Protocol):
-    """What the server signed for one file: a POST Grant or a MultipartGrant (lib.multipart)."""
+    """What the server signed for one file: a POST Grant or a MultipartGrant (lib.upload.multipart)."""
 
-    file_id: str
-    key: str
-    size: int
-    content_type: str
-    uploader: str
+    @property
+    def file_id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def uploader(self) -> str: ...
 
 
 SNIFF_BYTES = 4096

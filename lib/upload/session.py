@@ -3,7 +3,7 @@
 The page keeps an `UploadSession` in st.session_state and feeds it the component's events. The
 server's own record of each grant is the source of truth: a report from the browser only says
 *which* file to look at; the key, size, type and uploader checked are the ones signed here.
-Large files get a multipart grant (lib.multipart): their part URLs are signed as the browser asks,
+Large files get a multipart grant (lib.upload.multipart): their part URLs are signed as the browser asks,
 and their report completes (or, when cancelled, aborts) the upload before it is verified.
 """
 
@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
-from lib import multipart
 from lib.auditlog import AuditLog
+from lib.browse.thumbnails import thumbnail_after_upload
 from lib.components.uploader import PartsRequest, SignRequest, UploadReport
 from lib.errors import StorageError, UploadIncomplete
-from lib.multipart import MultipartGrant, PartUrl
-from lib.openuploads import OpenUploadStore
-from lib.policy import Grant, Refusal, is_multipart, sign_upload
-from lib.previews import thumbnail_after_upload
 from lib.s3 import S3Gateway
-from lib.verify import Verification, verify_upload
+from lib.upload import multipart
+from lib.upload.grants import Grant, Refusal, is_multipart, sign_upload
+from lib.upload.multipart import MultipartGrant, PartUrl
+from lib.upload.resume import OpenUploadStore
+from lib.upload.verify import Verification, verify_upload
 
-LINK_SECONDS = 3600
 Granted = Grant | MultipartGrant
 
 
@@ -78,6 +78,7 @@ class UploadSession:
             outcome = self.outcomes.get(declared.id)
             if outcome and outcome.ok:
                 continue  # stored and verified: nothing to re-sign
+            answer: Grant | MultipartGrant | Refusal
             if isinstance(declared.size, int) and is_multipart(gateway.profile, declared.size):
                 answer = multipart.start_or_resume(
                     gateway,
@@ -177,7 +178,7 @@ class UploadSession:
         return finished
 
     def _outcome(self, gateway: S3Gateway, grant: Granted, report: UploadReport) -> Outcome:
-        base = dict(
+        base: dict[str, Any] = dict(
             file_id=grant.file_id,
             name=grant.original_name,
             size=grant.size,

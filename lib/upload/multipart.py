@@ -27,9 +27,10 @@ from typing import Any
 from lib.config import BucketProfile, MiB
 from lib.errors import StorageError, UploadIncomplete
 from lib.names import content_disposition, display_name, encode_metadata, render_key
-from lib.openuploads import OpenUpload, OpenUploadStore
-from lib.policy import DeclaredFile, Refusal, admit, human_bytes
 from lib.s3 import S3Gateway
+from lib.units import human_bytes
+from lib.upload.grants import DeclaredFile, Refusal, admit
+from lib.upload.resume import OpenUpload, OpenUploadStore
 
 MIN_PART_BYTES = 5 * MiB  # S3's minimum for every part but the last
 MAX_PART_BYTES = 5 * 1024 * MiB  # S3's maximum part
@@ -143,8 +144,8 @@ def start_or_resume(
     """Resume the upload `resume_id` when it is this person's upload of this file; else start one."""
     profile = gateway.profile
     content_type, refusal = admit(profile, declared, multipart=True)
-    if refusal:
-        return refusal
+    if refusal or content_type is None:
+        return refusal or Refusal(declared.id, display_name(declared.name), "No type could be pinned.")
     plan = _Plan(
         content_type=content_type,
         original=display_name(declared.name),

@@ -1,4 +1,4 @@
-"""lib.uploads.UploadSession with large files: sign -> parts -> done, as uploader.js sends the events.
+"""lib.upload.session.UploadSession with large files: sign -> parts -> done, as uploader.js sends the events.
 
 Each event is cumulative and may arrive twice (Streamlit keeps the last value per run and reruns
 overlap), so every step is checked for idempotence as well as for its effect on the bucket.
@@ -13,10 +13,10 @@ import pytest
 from lib.auditlog import AuditLog
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB
-from lib.multipart import MultipartGrant
-from lib.openuploads import OpenUploadStore
-from lib.policy import Grant
-from lib.uploads import UploadSession
+from lib.upload.grants import Grant
+from lib.upload.multipart import MultipartGrant
+from lib.upload.resume import OpenUploadStore
+from lib.upload.session import UploadSession
 from tests.unit.helpers import BUCKET, FILE_ID, OTHER_ID, UPLOADER, sha256_b64
 
 pytestmark = pytest.mark.unit

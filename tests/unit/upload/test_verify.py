@@ -1,13 +1,13 @@
-"""lib.verify: is the stored object the one the grant allowed? If not, it is set aside."""
+"""lib.upload.verify: is the stored object the one the grant allowed? If not, it is set aside."""
 
 from __future__ import annotations
 
 import pytest
 
-import lib.verify
+import lib.upload.verify
 from lib.errors import StorageError
-from lib.policy import Grant, sign_upload
-from lib.verify import decode_image, sniff_type, verify_upload
+from lib.upload.grants import Grant, sign_upload
+from lib.upload.verify import decode_image, sniff_type, verify_upload
 from tests.unit.helpers import UPLOADER, declared, exists, png_bytes, png_header_only, store
 
 pytestmark = pytest.mark.unit
@@ -183,7 +183,7 @@ def test_truncated_png_does_not_decode(s3, gateway):
 
 def test_png_larger_than_sniff_window_is_read_whole_and_decoded(s3, gateway):
     body = png_bytes(120, 90, noise=True)
-    assert len(body) > lib.verify.SNIFF_BYTES
+    assert len(body) > lib.upload.verify.SNIFF_BYTES
     grant = grant_for(gateway, body)
     store(s3, grant, body)
     result = verify_upload(gateway, grant)
@@ -208,7 +208,7 @@ def test_decompression_bomb_header_is_refused_without_decoding(s3, gateway, monk
 
 @pytest.mark.parametrize("size", [(11, 10), (20, 20)], ids=["over-the-limit-warning", "over-twice-the-limit-error"])
 def test_image_over_a_lowered_pixel_limit_is_refused(s3, gateway, monkeypatch, size):
-    monkeypatch.setattr(lib.verify, "MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr(lib.upload.verify, "MAX_IMAGE_PIXELS", 100)
     body = png_bytes(*size)
     grant = grant_for(gateway, body)
     store(s3, grant, body)
@@ -243,7 +243,7 @@ def test_image_over_verify_max_image_bytes_is_ok_with_a_note_and_not_decoded(s3,
     def never(data):
         raise AssertionError("must not decode an image over verify_max_image_bytes")
 
-    monkeypatch.setattr(lib.verify, "decode_image", never)
+    monkeypatch.setattr(lib.upload.verify, "decode_image", never)
     grant = grant_for(gateway, body)
     store(s3, grant, body)
     result = verify_upload(gateway, grant)
