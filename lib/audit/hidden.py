@@ -135,7 +135,7 @@ def duplicates_by_etag(con: duckdb.DuckDBPyConnection, *, top: int = DEFAULT_TOP
         SELECT key, size, e_tag AS digest FROM objects
         WHERE {CURRENT} AND e_tag IS NOT NULL AND size > 0
           AND NOT coalesce(is_multipart_uploaded, false)
-          AND NOT regexp_matches(e_tag, '-[0-9]+$')
+          AND NOT contains(e_tag, '-')  -- an MD5 in hex has none; a multipart ETag ends -<parts>
     """
     return _groups(con, source, top)
 
@@ -168,13 +168,31 @@ def duplicates_by_checksum(
 
 
 def _groups(con: duckdb.DuckDBPyConnection, source: str, top: int) -> Duplicates:
-    grouped = f"""
-        SELECT digest, count(*) AS copies, max(size)::BIGINT AS size,
-               (sum(size) - max(size))::BIGINT AS wasted_bytes,
-               list(key ORDER BY key)[1:{EXAMPLE_KEYS}] AS keys
-        FROM ({source}) GROUP BY digest HAVING count(*) > 1
-    """
-    frame = con.execute(f"{grouped} ORDER BY wasted_bytes DESC, digest LIMIT $top", {"top": top}).df()
-    row = con.execute(f"SELECT count(*), coalesce(sum(wasted_bytes), 0) FROM ({grouped})").fetchone()
-    assert row is not None  # an aggregate always answers one row
-    return Duplicates(frame, int(row[0]), int(row[1]))
+    # Totals ride along as window columns over the (few) duplicate groups; example keys are
+    # gathered afterwards for the shown groups only, not for every digest in the bucket.
+    frame = con.execute(
+        f"""
+        WITH grouped AS (
+            SELECT digest, count(*) AS copies, max(size)::BIGINT AS size,
+                   (sum(size) - max(size))::BIGINT AS wasted_bytes
+            FROM ({source}) GROUP BY digest HAVING count(*) > 1
+        )
+        SELECT *, count(*) OVER () AS total_groups, sum(wasted_bytes) OVER () AS total_wasted
+        FROM grouped ORDER BY wasted_bytes DESC, digest LIMIT $top
+        """,
+        {"top": top},
+    ).df()
+    total_groups = int(frame["total_groups"].iloc[0]) if len(frame) else 0
+    total_wasted = int(frame["total_wasted"].iloc[0]) if len(frame) else 0
+    frame = frame.drop(columns=["total_groups", "total_wasted"])
+    keys = dict(
+        con.execute(
+            f"""
+            SELECT digest, list(key ORDER BY key)[1:{EXAMPLE_KEYS}]
+            FROM ({source}) WHERE digest IN (SELECT unnest($digests)) GROUP BY digest
+            """,
+            {"digests": list(frame["digest"])},
+        ).fetchall()
+    )
+    frame["keys"] = [keys.get(digest, []) for digest in frame["digest"]]
+    return Duplicates(frame, total_groups, total_wasted)

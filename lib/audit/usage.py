@@ -102,27 +102,28 @@ def hidden_by_prefix(
 def _folders(
     con: duckdb.DuckDBPyConnection, prefix: str, where: str, top: int, delimiter: str, extra: str = ""
 ) -> pd.DataFrame:
-    # `rest` is the key after the prefix; its first segment names the subfolder, if any.
-    return con.execute(
+    # `rest` is the key after the prefix; its first segment (with the delimiter) names the subfolder,
+    # "" the objects at this level. Grouping on the segment and adding the prefix to the few groups
+    # afterwards is twice as fast as building a full path for every row.
+    frame = con.execute(
         f"""
         WITH scoped AS (
             SELECT substr(key, length($prefix) + 1) AS rest, size, is_delete_marker
             FROM objects
             WHERE starts_with(key, $prefix) AND ({where})
         )
-        SELECT
-            CASE WHEN strpos(rest, $delimiter) > 0
-                 THEN $prefix || split_part(rest, $delimiter, 1) || $delimiter END AS folder,
-            count(*) AS n,
-            coalesce(sum(size), 0)::BIGINT AS b
-            {extra}
+        SELECT left(rest, strpos(rest, $delimiter) + length($delimiter) - 1) AS segment,
+               count(*) AS n, coalesce(sum(size), 0)::BIGINT AS b {extra}
         FROM scoped
-        GROUP BY folder
-        ORDER BY b DESC, n DESC, folder NULLS FIRST
+        GROUP BY segment
+        ORDER BY b DESC, n DESC, segment
         LIMIT $top
         """,
         {"prefix": prefix, "delimiter": delimiter, "top": top},
     ).df()
+    folders = [prefix + segment if segment else None for segment in frame.pop("segment")]
+    frame.insert(0, "folder", pd.Series(folders, dtype="object"))
+    return frame
 
 
 def by_extension(con: duckdb.DuckDBPyConnection, *, top: int = DEFAULT_TOP) -> pd.DataFrame:
