@@ -7,11 +7,21 @@ import json
 import shlex
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from lib.audit.config_review import CHECKS, Finding, Review, Status, cors_problems, judge_policy_tls, run_review
+from lib.audit.config_review import (
+    CHECKS,
+    PERMISSIONS,
+    Finding,
+    Review,
+    Status,
+    cors_problems,
+    judge_policy_tls,
+    run_review,
+)
 from lib.config import BucketProfile
 from lib.errors import EndpointUnreachable
 from lib.s3 import S3Gateway
@@ -437,3 +447,11 @@ def test_an_unreachable_store_raises_once_instead_of_twelve_unknowns(monkeypatch
     refuse(monkeypatch, gateway, "get_public_access_block", EndpointConnectionError(endpoint_url="http://x"))
     with pytest.raises(EndpointUnreachable):
         run_review(gateway, ORIGIN)
+
+
+def test_readme_names_every_permission_and_check_of_the_review():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for permission in [*PERMISSIONS.values(), "s3:ListBucketMultipartUploads", "s3:AbortMultipartUpload"]:
+        assert f"`{permission}`" in readme, permission
+    for check in CHECKS:
+        assert f"| `{check.name}` |" in readme, check.name
