@@ -532,33 +532,51 @@ def _matches(pattern: str, value: str, *, case: bool) -> bool:
     return re.fullmatch(regex, value, 0 if case else re.IGNORECASE) is not None
 
 
-def _gaps(rule: dict[str, Any], origin: str, method: str) -> list[str]:
-    """What `rule` lacks for the uploader's `method` requests from `origin`, as phrases."""
+def _gaps(rule: dict[str, Any], origin: str, method: str) -> list[tuple[str, str]]:
+    """What `rule` lacks for the uploader's `method` requests from `origin`: (kind, phrase) pairs,
+    kind being origin, method, header or expose."""
     gaps = []
     if not any(_matches(o, origin, case=True) for o in rule.get("AllowedOrigins", [])):
-        gaps.append(f"does not admit the origin {origin}")
+        gaps.append(("origin", f"does not admit the origin {origin}"))
     if method not in {m.upper() for m in rule.get("AllowedMethods", [])}:
-        gaps.append(f"does not allow {method}")
+        gaps.append(("method", f"does not allow {method}"))
     for header in CORS_HEADERS:
         if not any(_matches(h, header, case=False) for h in rule.get("AllowedHeaders", [])):
-            gaps.append(f"does not allow the header {header}")
+            gaps.append(("header", f"does not allow the header {header}"))
     if CORS_EXPOSED.lower() not in {h.lower() for h in rule.get("ExposeHeaders", [])}:
-        gaps.append(f"does not expose {CORS_EXPOSED}")
+        gaps.append(("expose", f"does not expose {CORS_EXPOSED}"))
     return gaps
 
 
-def _governing(rules: list[dict[str, Any]], origin: str, method: str) -> int | None:
-    """The rule S3 would apply: the first whose origin, method and headers match."""
-    for index, rule in enumerate(rules):
-        if not [gap for gap in _gaps(rule, origin, method) if "expose" not in gap]:
+def _rule_for(rules: list[dict[str, Any]], origin: str, method: str) -> int | None:
+    """The rule that answers `method` from `origin`: the first whose origin, method and headers
+    match (S3 applies the first such rule, and only its ExposeHeaders); else the rule admitting
+    the origin that lacks least; None when no rule admits the origin."""
+    kinds = [{kind for kind, _ in _gaps(rule, origin, method)} for rule in rules]
+    for index, lacking in enumerate(kinds):
+        if lacking <= {"expose"}:
             return index
-    return None
+    admitting = [index for index, lacking in enumerate(kinds) if "origin" not in lacking]
+    return min(admitting, key=lambda i: len(_gaps(rules[i], origin, method))) if admitting else None
 
 
-def _repaired(rule: dict[str, Any], origin: str) -> dict[str, Any]:
+def cors_problems(rules: list[dict[str, Any]], origin: str) -> dict[int, list[str]] | None:
+    """What keeps the uploader from working, as phrases per rule index; empty when POST and PUT
+    are both served properly; None when no rule admits the origin at all."""
+    problems: dict[int, list[str]] = {}
+    for method in CORS_METHODS:
+        index = _rule_for(rules, origin, method)
+        if index is None:
+            return None
+        for _, phrase in _gaps(rules[index], origin, method):
+            if phrase not in problems.setdefault(index, []):
+                problems[index].append(phrase)
+    return {index: phrases for index, phrases in problems.items() if phrases}
+
+
+def _repaired(rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule with the methods and headers the uploader needs added, and ETag exposed."""
     rule = dict(rule)
-    if not any(_matches(o, origin, case=True) for o in rule.get("AllowedOrigins", [])):
-        rule["AllowedOrigins"] = [*rule.get("AllowedOrigins", []), origin]
     methods = list(rule.get("AllowedMethods", []))
     rule["AllowedMethods"] = methods + [m for m in CORS_METHODS if m not in {x.upper() for x in methods}]
     headers = list(rule.get("AllowedHeaders", []))
@@ -570,39 +588,16 @@ def _repaired(rule: dict[str, Any], origin: str) -> dict[str, Any]:
     return rule
 
 
-def cors_problems(rules: list[dict[str, Any]], origin: str) -> tuple[dict[int, list[str]], int | None]:
-    """What keeps the uploader from working, per rule index, and the rule a fix should change
-    (None: add a new rule). Empty when every method the uploader uses is served properly."""
-    problems: dict[int, list[str]] = {}
-    target: int | None = None
-    for method in CORS_METHODS:
-        index = _governing(rules, origin, method)
-        if index is None:
-            admitting = [
-                i for i, rule in enumerate(rules) if "does not admit" not in " ".join(_gaps(rule, origin, method))
-            ]
-            if not admitting:
-                return {-1: [f"no rule admits the origin {origin}"]}, None
-            index = min(admitting, key=lambda i: len(_gaps(rules[i], origin, method)))
-        gaps = _gaps(rules[index], origin, method)
-        if gaps:
-            problems.setdefault(index, [])
-            problems[index] += [gap for gap in gaps if gap not in problems[index]]
-            target = index if target is None else target
-    return problems, target
-
-
 def judge_cors(review: Review) -> Finding:
     origin = review.app_origin
     if not origin:
         return _check("cors", review, Status.UNKNOWN, "Could not check: the app's origin (its URL) is not known.")
-    setting = review.settings["cors"]
-    rules = list((setting or {}).get("CORSRules", []))
+    rules = list((review.settings["cors"] or {}).get("CORSRules", []))
     if not rules:
         fix = review.command("put-bucket-cors", "--cors-configuration", _json_arg(cors_rule([origin])))
         return _check("cors", review, Status.FAIL, "The bucket has no CORS rule: browsers cannot upload to it.", fix)
-    problems, target = cors_problems(rules, origin)
-    if not problems:
+    problems = cors_problems(rules, origin)
+    if problems == {}:
         anyone = any("*" in rule.get("AllowedOrigins", []) for rule in rules)
         note = " (a rule admits every origin, *)" if anyone else ""
         return _check(
@@ -611,12 +606,12 @@ def judge_cors(review: Review) -> Finding:
             Status.PASS,
             f"CORS lets {origin} POST and PUT with the checksum and content-type headers and read ETag{note}.",
         )
-    if target is None:
+    if problems is None:
         fixed = [*rules, cors_rule([origin])["CORSRules"][0]]
         summary = f"No CORS rule admits the origin {origin}."
     else:
-        fixed = [_repaired(rule, origin) if i == target else rule for i, rule in enumerate(rules)]
-        summary = " ".join(f"CORS rule {i + 1} {', '.join(gaps)}." for i, gaps in sorted(problems.items()))
+        fixed = [_repaired(rule) if i in problems else rule for i, rule in enumerate(rules)]
+        summary = " ".join(f"CORS rule {i + 1} {', '.join(phrases)}." for i, phrases in sorted(problems.items()))
     fix = review.command("put-bucket-cors", "--cors-configuration", _json_arg({"CORSRules": fixed}))
     return _check("cors", review, Status.FAIL, summary, fix)
 
