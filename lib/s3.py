@@ -37,6 +37,21 @@ from lib.errors import (
 )
 
 
+# Bucket configurations the audit reads: name -> (boto3 operation, error codes meaning "none set").
+BUCKET_CONFIGURATIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "public_access_block": ("get_public_access_block", frozenset({"NoSuchPublicAccessBlockConfiguration"})),
+    "policy": ("get_bucket_policy", frozenset({"NoSuchBucketPolicy"})),
+    "acl": ("get_bucket_acl", frozenset()),
+    "ownership_controls": ("get_bucket_ownership_controls", frozenset({"OwnershipControlsNotFoundError"})),
+    "encryption": ("get_bucket_encryption", frozenset({"ServerSideEncryptionConfigurationNotFoundError"})),
+    "versioning": ("get_bucket_versioning", frozenset()),
+    "object_lock": ("get_object_lock_configuration", frozenset({"ObjectLockConfigurationNotFoundError"})),
+    "lifecycle": ("get_bucket_lifecycle_configuration", frozenset({"NoSuchLifecycleConfiguration"})),
+    "logging": ("get_bucket_logging", frozenset()),
+    "cors": ("get_bucket_cors", frozenset({"NoSuchCORSConfiguration"})),
+}
+
+
 def make_client(profile: BucketProfile, endpoint_url: str | None = None):
     """A boto3 S3 client for the profile; endpoint None means boto3's own chain decides."""
     session = boto3.session.Session(
@@ -312,6 +327,24 @@ class S3Gateway:
                 params["KeyMarker"] = response.get("NextKeyMarker")
                 params["UploadIdMarker"] = response.get("NextUploadIdMarker")
         return uploads
+
+    # --- Audit: bucket configuration (lib/audit/config_review.py) ------------------------------
+    # Read-only calls. "Not configured" is an answer, not an error: it comes back as None.
+
+    def bucket_configuration(self, name: str) -> dict[str, Any] | None:
+        """One of the bucket's configurations (a key of BUCKET_CONFIGURATIONS) as S3 returns it,
+        without ResponseMetadata; None when the bucket has none. Stores that do not implement the
+        call raise a StorageError whose code is NotImplemented (or 501)."""
+        operation, not_configured = BUCKET_CONFIGURATIONS[name]
+        try:
+            with storage_errors(f"reading the {name.replace('_', ' ')} of bucket {self.bucket}"):
+                response = getattr(self.client, operation)(Bucket=self.bucket)
+        except StorageError as exc:
+            if exc.code in not_configured:
+                return None
+            raise
+        response.pop("ResponseMetadata", None)
+        return response
 
 
 @contextlib.contextmanager
