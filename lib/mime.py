@@ -114,6 +114,19 @@ RASTER_IMAGES = frozenset(
 # Everything a signed link may serve inline (besides audio/* and video/*, see `inline_type`).
 INLINE_SAFE = RASTER_IMAGES | {"application/pdf", "text/plain", "text/csv"}
 
+# Images bucketdesk decodes (thumbnails, verification) -> the one Pillow decoder allowed for each
+# (Image.open's `formats`). Never EPS/PS (it runs Ghostscript) or any other plugin, whatever a
+# file's name or bytes claim. SVG is active content; HEIC and AVIF need plugins this app does not load.
+PILLOW_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+    "image/tiff": "TIFF",
+    "image/vnd.microsoft.icon": "ICO",
+}
+
 # Types shown as text in previews and counted as "text and data" in listings.
 TEXT_TYPES = frozenset({"application/json", JSON_LINES, "application/xml", "application/yaml", "application/x-yaml"})
 ARCHIVE_TYPES = frozenset(

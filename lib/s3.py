@@ -280,10 +280,19 @@ class S3Gateway:
         with storage_errors(f"starting a multipart upload to {key}"):
             return self.client.create_multipart_upload(**params)["UploadId"]
 
-    def presign_upload_part(self, key: str, upload_id: str, number: int, sha256: str | None, expires_in: int) -> str:
-        """A PUT URL for one part. With `sha256`, `x-amz-checksum-sha256` is a signed header: the
-        browser must send exactly that value, and the bucket checks the part's bytes against it."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+    def presign_upload_part(
+        self, key: str, upload_id: str, number: int, sha256: str | None, expires_in: int, *, size: int
+    ) -> str:
+        """A PUT URL for one part of exactly `size` bytes: Content-Length is a signed header, so the
+        bucket refuses a body of any other length. With `sha256`, `x-amz-checksum-sha256` is signed
+        too: the browser must send exactly that value, and the bucket checks the part's bytes against it."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": number,
+            "ContentLength": size,
+        }
         if sha256:
             params["ChecksumSHA256"] = sha256
         with storage_errors(f"signing part {number} of {key}"):

@@ -47,20 +47,9 @@ MAX_EDGE = 256
 WORKERS = 8  # thumbnails made at once per bucket: enough to fill a page quickly, not a stampede
 _MEMORY_LIMIT = 200_000  # thumbnails remembered per bucket in this process
 CACHE_CONTROL = "private, max-age=31536000, immutable"  # the name changes when the object does
-# Types thumbnails are made of, and the only Pillow decoders ever run on bucket bytes (Image.open's
-# `formats`): never EPS/PS (Ghostscript) or any other plugin, whatever a file's name or bytes claim.
-# SVG is active content and HEIC/AVIF need plugins: they get no thumbnail.
-THUMBNAIL_FORMATS = {
-    "image/png": "PNG",
-    "image/jpeg": "JPEG",
-    "image/gif": "GIF",
-    "image/webp": "WEBP",
-    "image/bmp": "BMP",
-    "image/tiff": "TIFF",
-    "image/vnd.microsoft.icon": "ICO",
-}
-THUMBNAIL_TYPES = frozenset(THUMBNAIL_FORMATS)
-PILLOW_FORMATS = tuple(sorted(set(THUMBNAIL_FORMATS.values())))
+# Types thumbnails are made of, and the only Pillow decoders ever run on bucket bytes (lib.mime).
+THUMBNAIL_TYPES = frozenset(mime.PILLOW_FORMATS)
+PILLOW_FORMATS = tuple(sorted(set(mime.PILLOW_FORMATS.values())))
 
 _ORIENTATION = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,

@@ -257,7 +257,10 @@ def _grant(profile, declared, uploader, plan: _Plan, key, upload_id, sign_seq, i
 
 
 def sign_part(gateway: S3Gateway, grant: MultipartGrant, number: int, sha256: str | None, seq: int) -> PartUrl:
-    """A presigned PUT for part `number`, bound to its SHA-256 when the upload carries checksums."""
+    """A presigned PUT for part `number` of its planned size, bound to its SHA-256 when the upload
+    carries checksums."""
+    if not 1 <= number <= grant.part_count:
+        return PartUrl(number, seq, refused=f"Part {number} is not one of the {grant.part_count} parts planned.")
     if grant.checksums and not sha256:
         return PartUrl(
             number, seq, refused=f"Part {number} came without its SHA-256 checksum, which this upload requires."
@@ -265,7 +268,10 @@ def sign_part(gateway: S3Gateway, grant: MultipartGrant, number: int, sha256: st
     signed = sha256 if grant.checksums else None
     expires_in = gateway.profile.policy_expiry_seconds
     expires_at = time.time() + expires_in
-    url = gateway.presign_upload_part(grant.key, grant.upload_id, number, signed, expires_in)
+    # The part's planned size is signed: no part can exceed it, so the parts cannot add up past the
+    # declared size (checked against max_upload_bytes before the upload started).
+    size = part_bytes(number, grant.size, grant.part_size)
+    url = gateway.presign_upload_part(grant.key, grant.upload_id, number, signed, expires_in, size=size)
     return PartUrl(number, seq, url=url, expires_at=expires_at, sha256=signed)
 
 

@@ -362,3 +362,24 @@ def test_a_verified_upload_gets_its_thumbnail(s3, gateway, fresh_stores):
     etag = s3.head_object(Bucket=gateway.bucket, Key=grant.key)["ETag"]
     thumb = s3.get_object(Bucket=gateway.bucket, Key=thumb_key(grant.key, etag))
     assert Image.open(thumb["Body"]).size == (256, 192)
+
+
+def test_eps_bytes_named_png_get_no_thumbnail_and_no_eps_code_runs(monkeypatch):
+    from PIL import EpsImagePlugin
+
+    def never(*args, **kwargs):
+        raise AssertionError("the EPS decoder (Ghostscript) must never be reached")
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", never)
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", never)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(PreviewError, match="does not decode"):
+        make_thumbnail(eps)
+
+
+def test_thumbnail_links_force_the_thumbnails_own_type(gateway):
+    from urllib.parse import parse_qs, urlsplit
+
+    store = previews.ThumbnailStore(gateway, mode="bucket")
+    url = store._signed(".bucketdesk/thumbs/ab/abc.webp")
+    assert parse_qs(urlsplit(url).query)["response-content-type"] == [previews.output_format()[1]]

@@ -386,3 +386,32 @@ def test_the_limit_for_parts_is_the_profiles_up_to_five_tib(make_gateway):
     assert rules.check(declared(size=POST_UPLOAD_LIMIT + 1), multipart=True)[1] is None
     assert rules.check(declared(size=100 * GiB + 1), multipart=True)[1].code == "too_large"
     assert rules.check(declared(size=POST_UPLOAD_LIMIT + 1), multipart=False)[1].code == "too_large"
+
+
+# --- declared types are parsed strictly --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, type",
+    [
+        ("clip", "video/mp4,text/html"),
+        ("clip.mp4", "video/mp4,text/html"),
+        ("clip.mp4", "video/ mp4"),
+        ("clip", "videomp4"),
+        ("clip.mp4", "video/"),
+    ],
+)
+def test_a_declared_type_that_is_not_one_token_is_refused_before_signing(gateway, monkeypatch, name, type):
+    def never(*args, **kwargs):
+        raise AssertionError("nothing is signed for a malformed type")
+
+    monkeypatch.setattr(gateway, "presign_post", never)
+    refusal = refusal_for(gateway, declared(name=name, type=type))
+    assert refusal.code == "type_mismatch"
+    assert "type/subtype" in refusal.reason or "list of types" in refusal.reason
+
+
+def test_a_declared_type_is_pinned_lower_case_without_parameters(gateway):
+    grant = grant_for(gateway, declared(name="notes.txt", type="TEXT/Plain; charset=UTF-8"))
+    assert grant.content_type == "text/plain" and grant.fields["Content-Type"] == "text/plain"
+    assert exact_conditions(policy_of(grant))["Content-Type"] == "text/plain"

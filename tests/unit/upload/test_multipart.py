@@ -387,3 +387,20 @@ def test_upload_ids_never_become_paths(tmp_path):
     store.put(record("../../escape"))
     assert [p.parent for p in (tmp_path / "state").iterdir()] == [tmp_path / "state"]
     assert store.get("../../escape").upload_id == "../../escape"
+
+
+def test_part_urls_sign_the_planned_content_length_of_each_part(make_gateway, store):
+    gateway = make_gateway(max_upload_bytes=64 * MiB, multipart_threshold_bytes=5 * MiB)
+    grant = start(gateway, store)
+    signed_lengths = []
+    gateway.signer.meta.events.register(
+        "before-sign.s3.UploadPart", lambda request, **_: signed_lengths.append(request.headers["Content-Length"])
+    )
+    urls = [multipart.sign_part(gateway, grant, n, sha256_b64(b"x"), seq=1) for n in (1, grant.part_count)]
+    for url in urls:
+        assert "content-length" in parse_qs(urlsplit(url.url).query)["X-Amz-SignedHeaders"][0].split(";")
+    last = grant.size - (grant.part_count - 1) * grant.part_size
+    assert signed_lengths == [str(grant.part_size), str(last)]
+    beyond = multipart.sign_part(gateway, grant, grant.part_count + 1, sha256_b64(b"x"), seq=1)
+    assert beyond.url is None and "not one of the" in beyond.refused
+    multipart.abort(gateway, store, grant)
