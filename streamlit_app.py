@@ -10,9 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from lib.browse.sharing import RowLinks
 from lib.config import ConfigError, load_settings, with_sandbox
 from lib.context import AppContext
-from lib.desk import Desk
+from lib.desk import Desk, RepeatMemo, access_for, no_access_sentence
 from lib.events import EventStore
 from lib.identity import identity_from_user, local_identity
 from lib.s3 import S3Gateway
@@ -30,6 +31,12 @@ def sandbox():
 def gateway_for(profile) -> S3Gateway:
     """One gateway (and its pooled boto3 clients) per bucket profile, shared by all sessions."""
     return S3Gateway(profile)
+
+
+@st.cache_resource
+def row_links(profile_name: str, _gateway: S3Gateway) -> RowLinks:
+    """Row links reused across reruns and sessions, so a row's URL stays stable (the desk checks first)."""
+    return RowLinks(_gateway)
 
 
 @st.cache_resource
@@ -74,15 +81,23 @@ if settings.needs_sandbox:
 
 identity = current_identity()
 
+# The buckets this person may use; someone no rule admits anywhere gets a sentence, never an empty app.
+admitted = tuple(name for name in settings.profiles if access_for(settings, name, identity).admitted)
+
 with st.sidebar:
-    names = list(settings.profiles)
+    names = list(admitted or settings.profiles)
     chosen = (
         st.selectbox("Bucket", names, format_func=lambda n: settings.profiles[n].display_name, key="profile")
         if len(names) > 1
         else names[0]
     )
     profile = settings.profiles[chosen]
-    st.caption(f"Signed in as **{identity.display}**" + (" (local user)" if identity.source == "local" else ""))
+    if identity.source == "local":
+        st.caption(
+            f"No sign-in is configured: everyone who reaches this app acts as **{identity.display}** (local user)."
+        )
+    else:
+        st.caption(f"Signed in as **{identity.display}**")
     if auth_configured():
         st.button("Sign out", on_click=st.logout)
 
@@ -96,17 +111,31 @@ if profile.sandbox:
 
 gateway = gateway_for(profile)
 desk = Desk.open(
-    settings, profile, gateway, identity, event_store(str(settings.database_path), str(settings.audit_log_path))
+    settings,
+    profile,
+    gateway,
+    identity,
+    event_store(str(settings.database_path), str(settings.audit_log_path)),
+    links=row_links(profile.name, gateway),
+    repeats=st.session_state.setdefault("bucketdesk:repeats", RepeatMemo()),  # reruns' reads recorded once
 )
 st.session_state["bucketdesk"] = AppContext(
-    settings=settings, profile=profile, gateway=gateway, identity=identity, desk=desk
+    settings=settings, profile=profile, identity=identity, desk=desk, profile_names=admitted
 )
 
-page = st.navigation(
-    [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/upload.py", title="Upload", icon=":material/upload:", url_path="upload"),
-        st.Page("pages/browse.py", title="Browse", icon=":material/folder_open:", url_path="browse"),
-    ]
-)
+# Only the pages this person may use (lib.access.PAGE_ACTIONS); each page checks again when run.
+PAGES = {
+    "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    "upload": st.Page("pages/upload.py", title="Upload", icon=":material/upload:", url_path="upload"),
+    "browse": st.Page("pages/browse.py", title="Browse", icon=":material/folder_open:", url_path="browse"),
+}
+
+
+def no_access() -> None:
+    st.title("bucketdesk")
+    st.warning(no_access_sentence(settings, profile, identity), icon=":material/lock:")
+
+
+allowed = [PAGES[name] for name in desk.pages() if name in PAGES]
+page = st.navigation(allowed or [st.Page(no_access, title="No access", icon=":material/lock:")])
 page.run()

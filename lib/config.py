@@ -284,7 +284,7 @@ def load_settings(
     """Read every source, check every setting, and return Settings or raise one ConfigError."""
     env = os.environ if env is None else env
     problems: list[str] = []
-    document = _read_files(default_secrets_paths() if secrets_paths is None else secrets_paths, problems)
+    document = _read_secrets(default_secrets_paths() if secrets_paths is None else secrets_paths, problems)
 
     raw_profiles = document.pop("profiles", {}) or {}
     if not isinstance(raw_profiles, dict):
@@ -295,11 +295,7 @@ def load_settings(
     profiles = _read_profiles(raw_profiles, problems)
 
     # Environment variables apply to the default profile, creating it when only env is used.
-    env_values: dict[str, Any] = {}
-    for name, parser in _PROFILE_PARSERS.items():
-        env_name = ENV_PREFIX + name.upper()
-        if env.get(env_name, "").strip():
-            _parse_into(env_values, name, env[env_name], parser, env_name, problems)
+    env_values = _profile_env(env, problems)
 
     default_name = global_values.get("default_profile") or (next(iter(profiles)) if profiles else "default")
     sandbox_overrides: dict[str, Any] = {}
@@ -319,16 +315,7 @@ def load_settings(
             )
         sandbox_overrides = {k: v for k, v in env_values.items() if k not in _CONNECTION_SETTINGS}
 
-    built: dict[str, BucketProfile] = {}
-    for name, values in profiles.items():
-        where = f"bucketdesk.profiles.{name}" if name in raw_profiles else f"{ENV_PREFIX}*"
-        if not values.get("bucket"):
-            problems.append(f"{where}.bucket: missing; name the bucket (or set {ENV_PREFIX}BUCKET).")
-            continue
-        profile = BucketProfile(name=name, **values)
-        problems.extend(_profile_problems(profile, where))
-        built[name] = profile
-
+    built = _build_profiles(profiles, set(raw_profiles), problems)
     if "access" in global_values:
         known = set(profiles) or {SANDBOX_PROFILE}
         where = "BUCKETDESK_ACCESS" if env.get("BUCKETDESK_ACCESS", "").strip() else "bucketdesk.access"
@@ -371,8 +358,8 @@ def _read_profiles(raw_profiles: dict[str, Any], problems: list[str]) -> dict[st
     return profiles
 
 
-def _read_files(paths: list[Path], problems: list[str]) -> dict[str, Any]:
-    """The `[bucketdesk]` sections of every secrets file that exists, later files winning."""
+def _read_secrets(paths: list[Path], problems: list[str]) -> dict[str, Any]:
+    """The [bucketdesk] sections of the secrets files, later files winning."""
     document: dict[str, Any] = {}
     for path in paths:
         if not path.is_file():
@@ -384,6 +371,31 @@ def _read_files(paths: list[Path], problems: list[str]) -> dict[str, Any]:
             continue
         _merge(document, section)
     return document
+
+
+def _profile_env(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """Profile settings given as BUCKETDESK_* environment variables."""
+    values: dict[str, Any] = {}
+    for name, parser in _PROFILE_PARSERS.items():
+        env_name = ENV_PREFIX + name.upper()
+        if env.get(env_name, "").strip():
+            _parse_into(values, name, env[env_name], parser, env_name, problems)
+    return values
+
+
+def _build_profiles(
+    profiles: dict[str, dict[str, Any]], from_file: set[str], problems: list[str]
+) -> dict[str, BucketProfile]:
+    built: dict[str, BucketProfile] = {}
+    for name, values in profiles.items():
+        where = f"bucketdesk.profiles.{name}" if name in from_file else f"{ENV_PREFIX}*"
+        if not values.get("bucket"):
+            problems.append(f"{where}.bucket: missing; name the bucket (or set {ENV_PREFIX}BUCKET).")
+            continue
+        profile = BucketProfile(name=name, **values)
+        problems.extend(_profile_problems(profile, where))
+        built[name] = profile
+    return built
 
 
 def with_sandbox(settings: Settings, profile: BucketProfile) -> Settings:

@@ -21,9 +21,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from lib import details as object_info
-from lib import listing, multipart
-from lib.access import Access, Action, Person, is_parent_of
+from lib.access import PAGE_ACTIONS, Access, Action, Person, is_parent_of
+from lib.audit import hidden
+from lib.browse import details as object_info
+from lib.browse import listing
+from lib.browse.sharing import RowLinks, ShareLink, share_link, signed_link
+from lib.browse.thumbnails import ThumbnailStore, store_for
 from lib.components.uploader import PartsRequest, SignRequest, UploadReport
 from lib.config import BucketProfile, Settings
 from lib.errors import BucketdeskError, PermissionDenied
@@ -47,14 +50,13 @@ from lib.events import (
     ViewDetails,
 )
 from lib.identity import Identity
-from lib.multipart import MultipartGrant
+from lib.limits import VIEW_LINK_SECONDS
 from lib.names import display_name, render_key
-from lib.openuploads import OpenUploadStore
-from lib.policy import Grant, Refusal
-from lib.previews import ThumbnailStore, store_for
 from lib.s3 import S3Gateway
-from lib.sharing import RowLinks, ShareLink, share_link
-from lib.uploads import LINK_SECONDS, Outcome, UploadSession
+from lib.upload.grants import Grant, Refusal
+from lib.upload.multipart import MultipartGrant
+from lib.upload.resume import OpenUploadStore
+from lib.upload.session import Outcome, UploadSession
 
 # A read repeated by a rerun (the same listing, the same details) is recorded once per this many seconds.
 QUIET_REPEAT_SECONDS = 60.0
@@ -101,7 +103,10 @@ class Fetchers:
 
     list_page: Callable[[S3Gateway, listing.ListingQuery, str | None], listing.ListingPage] = listing.list_page
     details: Callable[[S3Gateway, str], object_info.ObjectDetails | None] = object_info.object_details
-    text: Callable[[S3Gateway, str, int, str], object_info.TextPreview] = object_info.text_preview
+    # (gateway, key, size, kind, etag): the ETag lets a cache tell an overwritten object from the old one.
+    text: Callable[[S3Gateway, str, int, str, str], object_info.TextPreview] = lambda gateway, key, size, kind, etag: (
+        object_info.text_preview(gateway, key, size, kind)
+    )
 
 
 @dataclass
@@ -130,12 +135,9 @@ class Desk:
     ) -> Desk:
         """The desk for `identity` in `profile`'s bucket: the local user without sign-in gets
         `local_roles` everywhere; a signed-in person gets what the access rules give them."""
-        person = Person(identity.id, frozenset(getattr(identity, "groups", ()) or ()))
-        if identity.source == "local":
-            access = Access.everything(person, profile.name, settings.local_roles)
-        else:
-            access = Access.for_person(person, profile.name, settings.access)
-        return cls(settings, profile, gateway, identity, access, events, **options)
+        return cls(
+            settings, profile, gateway, identity, access_for(settings, profile.name, identity), events, **options
+        )
 
     @property
     def who(self) -> str:
@@ -211,6 +213,24 @@ class Desk:
         """Where Browse opens: the prefixes this person may browse ("" is the whole bucket)."""
         return self.access.visible_prefixes()
 
+    def pages(self) -> list[str]:
+        """The pages this person may open in this bucket (lib.access.PAGE_ACTIONS decides)."""
+        return self.access.pages()
+
+    def page_refusal(self, page: str) -> str:
+        """Why this person may not open `page` here: a sentence for the page to show."""
+        if not self.access.admitted:
+            return no_access_sentence(self.settings, self.profile, self.identity)
+        action = PAGE_ACTIONS.get(page)
+        words = action.value if action else "use this page"
+        return f"You may not {words} in {self.profile.display_name}, so the {page.title()} page is not yours to use."
+
+    def check_bucket(self) -> None:
+        """Is the bucket there, and are the app's credentials let in? (StorageError if not.)"""
+        if not self.access.admitted:
+            raise PermissionDenied(no_access_sentence(self.settings, self.profile, self.identity))
+        self.gateway.check_bucket()
+
     def can(self, action: Action, key: str | None = None) -> bool:
         """For showing or hiding a control; the action itself checks again."""
         return self.access.may(action) if key is None else self.access.allows(action, key)
@@ -222,29 +242,30 @@ class Desk:
         self._record(event, quiet_repeats=True)
         return found
 
-    def preview_text(self, key: str, size: int, kind: str) -> object_info.TextPreview:
+    def preview_text(self, key: str, size: int, kind: str, etag: str = "") -> object_info.TextPreview:
         self._require(Action.PREVIEW, key, Preview, kind=kind)
         event = Preview(who=self.who, bucket=self.bucket, key=key, kind=kind)
-        text = self._act(event, lambda: self.fetch.text(self.gateway, key, size, kind))
+        text = self._act(event, lambda: self.fetch.text(self.gateway, key, size, kind, etag))
         self._record(event, quiet_repeats=True)
         return text
 
-    def preview_link(self, key: str, disposition: str | None = None) -> str:
-        """A signed link for showing one object in the page (image, PDF, audio, video)."""
+    def preview_link(self, key: str, content_type: str | None, name: str = "", inline: bool | None = None) -> str:
+        """A signed link for showing one object in the page (image, PDF, audio, video); inline only
+        for lib.mime's allow-list (lib.browse.sharing decides)."""
         self._require(Action.PREVIEW, key, Preview, kind="link")
         event = Preview(who=self.who, bucket=self.bucket, key=key, kind="link")
-        url = self._act(event, lambda: self._links().get(key, disposition))
+        url = self._act(event, lambda: self._links().get(key, content_type, name, inline=inline))
         self._record(event, quiet_repeats=True)
         return url
 
-    def row_links(self, keys: Iterable[str], folder: str) -> dict[str, str]:
-        """Signed links for the rows a page shows (folder: the listing they come from)."""
-        keys = list(keys)
-        for key in keys:
-            self._require(Action.LINK, key, SignLinks, count=len(keys))
-        event = SignLinks(who=self.who, bucket=self.bucket, key=folder, count=len(keys))
-        links = self._act(event, lambda: {key: self._links().get(key) for key in keys})
-        if keys:
+    def row_links(self, rows: Iterable[tuple[str, str | None]], folder: str) -> dict[str, str]:
+        """Signed links for the (key, content type) rows a page shows (folder: the listing they come from)."""
+        rows = list(rows)
+        for key, _ in rows:
+            self._require(Action.LINK, key, SignLinks, count=len(rows))
+        event = SignLinks(who=self.who, bucket=self.bucket, key=folder, count=len(rows))
+        links = self._act(event, lambda: {key: self._links().get(key, content_type) for key, content_type in rows})
+        if rows:
             self._record(event, quiet_repeats=True)
         return links
 
@@ -311,10 +332,13 @@ class Desk:
             for request in requests:
                 self._record(self._sign_event(request, FAILED, exc.message))
             raise
+        answered: set[str] = set()
         for request in requests:
-            answer = session.grants.get(request.file.id)
-            if answer is before[request.file.id] or answer is None:
-                continue  # already answered earlier: recorded then
+            file_id = request.file.id
+            answer = session.over_limit.get(file_id) or session.grants.get(file_id)
+            if file_id in answered or answer is None or answer is before[file_id]:
+                continue  # the same file twice in one event, or answered earlier: recorded then
+            answered.add(file_id)
             self._record_answer(session, request, answer)
 
     def _record_answer(self, session: UploadSession, request: SignRequest, answer: Grant | MultipartGrant | Refusal):
@@ -413,22 +437,26 @@ class Desk:
             **multipart_details,
         )
 
-    def uploaded_link(self, key: str) -> str:
-        """The signed link shown after an upload (an hour)."""
+    def uploaded_link(self, outcome: Outcome) -> str:
+        """The signed link shown after an upload (VIEW_LINK_SECONDS), with the headers lib.browse.sharing decides."""
+        key = outcome.key or ""
         self._require(Action.UPLOAD, key, SignLinks, count=1)
-        return self.gateway.presign_get(key, LINK_SECONDS)
+        return signed_link(self.gateway, key, VIEW_LINK_SECONDS, outcome.content_type, outcome.name, inline=None)
 
-    def abort_unfinished(self, key: str, upload_id: str, store: OpenUploadStore) -> None:
+    def abort_unfinished(self, key: str, upload_id: str, store: OpenUploadStore) -> hidden.AbortedUpload:
         """An admin aborts someone's unfinished multipart upload (its parts are deleted)."""
         self._require(Action.ABORT_UNFINISHED, key, AbortUnfinished, upload_id=upload_id)
         event = AbortUnfinished(who=self.who, bucket=self.bucket, key=key, upload_id=upload_id)
-        self._act(event, lambda: self.gateway.abort_multipart(key, upload_id))
+        aborted = self._act(event, lambda: hidden.abort_upload(self.gateway, key, upload_id))
         store.remove(upload_id)
         self._record(event)
+        return aborted
 
-    def unfinished_uploads(self, store: OpenUploadStore, prefix: str = "") -> list[multipart.UnfinishedUpload]:
+    def unfinished_uploads(
+        self, store: OpenUploadStore, prefix: str = "", limit: int = 200
+    ) -> tuple[list[hidden.UnfinishedUpload], bool]:
         self._require(Action.AUDIT, prefix, AuditView, view="unfinished-uploads")
-        return multipart.unfinished_uploads(self.gateway, store, prefix)
+        return hidden.unfinished_uploads(self.gateway, store.records(), prefix=prefix, limit=limit)
 
     def recent_uploads(self, limit: int = 20) -> list:
         """This person's latest finished uploads in this bucket (their own record: no check needed)."""
@@ -451,6 +479,39 @@ class Desk:
 
     def _thumbs(self) -> ThumbnailStore:
         return store_for(self.gateway)
+
+
+def access_for(settings: Settings, profile_name: str, identity: Identity) -> Access:
+    """What `identity` may do in the profile's bucket: the local user without sign-in gets
+    `local_roles` everywhere; a signed-in person gets what the access rules give them."""
+    person = Person(identity.id, frozenset(getattr(identity, "groups", ()) or ()))
+    if identity.source == "local":
+        return Access.everything(person, profile_name, settings.local_roles)
+    return Access.for_person(person, profile_name, settings.access)
+
+
+def no_access_sentence(settings: Settings, profile: BucketProfile, identity: Identity) -> str:
+    """What a person whom no rule admits reads instead of an empty app: why, and whom to ask."""
+    if identity.source == "local":
+        return (
+            f"There is no sign-in here and the local user has no roles (local_roles is empty), so nothing in "
+            f"{profile.display_name} can be used. Whoever runs this bucketdesk can set local_roles "
+            "(BUCKETDESK_LOCAL_ROLES), or configure sign-in and access rules."
+        )
+    admins = sorted(
+        {
+            pattern
+            for rule in settings.access
+            if "admin" in rule.roles and rule.applies_to(profile.name)
+            for pattern in rule.who
+        }
+    )
+    ask = (
+        f"Ask an admin of this bucketdesk ({', '.join(admins)}) to add you to an access rule."
+        if admins
+        else "Ask whoever runs this bucketdesk to add you to an access rule ([[bucketdesk.access]])."
+    )
+    return f"You are signed in as {identity.id}, but no access rule lets you use {profile.display_name}. {ask}"
 
 
 def is_above(folder: str, prefixes: Iterable[str]) -> bool:

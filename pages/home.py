@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.names import escape_markdown
-from lib.policy import human_bytes
+from lib.units import human_bytes
 from pages import app_context
 
-ctx = app_context()
+ctx = app_context("home")
 profile = ctx.profile
 
 st.title("bucketdesk")
@@ -19,10 +19,15 @@ st.write(
 
 left, right = st.columns(2)
 with left.container(border=True):
-    st.page_link("pages/upload.py", label="Upload files", icon=":material/upload:")
-    st.caption(
-        f"Up to {human_bytes(profile.max_upload_bytes)} per file · {escape_markdown(', '.join(profile.allowed_types))}"
-    )
+    if "upload" in ctx.desk.pages():
+        st.page_link("pages/upload.py", label="Upload files", icon=":material/upload:")
+        st.caption(
+            f"Up to {human_bytes(profile.max_upload_bytes)} per file · "
+            f"{escape_markdown(', '.join(profile.allowed_types))}"
+        )
+    elif "browse" in ctx.desk.pages():
+        st.page_link("pages/browse.py", label="Browse files", icon=":material/folder_open:")
+        st.caption("You may browse and share here; uploading is for uploaders.")
 with right.container(border=True):
     st.markdown(f"**Bucket** {escape_markdown(profile.display_name)}")
     st.caption(f"Signed in as {escape_markdown(ctx.identity.display)}")

@@ -274,14 +274,3 @@ def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_te
     chosen.run()
     assert chosen.sidebar.selectbox[0].value == "second"
     assert "second-bucket" in chosen.caption[0].value
-
-
-def test_a_signed_in_viewers_sign_event_is_refused_not_granted(app, monkeypatch):
-    monkeypatch.setenv("BUCKETDESK_ACCESS", '[{"who": ["*@example.com"], "roles": ["viewer"]}]')
-    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
-    app.user = {"is_logged_in": True, "email": "vic@example.com", "name": "Vic"}
-    app.run()
-    image = png_bytes()
-    trigger(app, UPLOADER, "sign", {"files": [declared("4" * 16, "a.png", image, "image/png")]})
-    answer = component_data(app, UPLOADER)["grants"]["4" * 16]
-    assert answer["code"] == "permission" and "may not upload" in answer["refused"]

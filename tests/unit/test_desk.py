@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 
 from lib.access import parse_rules
+from lib.browse.listing import ListingQuery
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB, Settings
 from lib.desk import Desk
 from lib.errors import PermissionDenied
 from lib.events import EventStore
 from lib.identity import Identity
-from lib.listing import ListingQuery
-from lib.multipart import MultipartGrant
 from lib.names import user_segment
-from lib.openuploads import OpenUploadStore
-from lib.policy import Grant, Refusal
-from lib.uploads import UploadSession
+from lib.upload.grants import Grant, Refusal
+from lib.upload.multipart import MultipartGrant
+from lib.upload.resume import OpenUploadStore
+from lib.upload.session import UploadSession
 from tests.unit.helpers import BUCKET, FILE_ID, png_bytes, recorded, sha256_b64
 from tests.unit.helpers import store as store_as_browser
 
@@ -82,8 +82,8 @@ READS = {
     "list": lambda desk, key: desk.list_folder(ListingQuery(prefix=key)),
     "details": lambda desk, key: desk.details(key),
     "preview": lambda desk, key: desk.preview_text(key, 5, "text"),
-    "preview-link": lambda desk, key: desk.preview_link(key),
-    "links": lambda desk, key: desk.row_links([key], folder=""),
+    "preview-link": lambda desk, key: desk.preview_link(key, "text/plain"),
+    "links": lambda desk, key: desk.row_links([(key, "text/plain")], folder=""),
     "thumbnails": lambda desk, key: desk.thumbnails([(key, "etag", 5)], folder=""),
     "share": lambda desk, key: desk.share_link(key, 3600, download=True, name="x"),
     "delete": lambda desk, key: desk.delete(key),
@@ -135,7 +135,7 @@ def test_allowed_reads_act_and_are_recorded(desk_for, seeded):
     assert list(page.frame["key"]) == ["design/sub/", "design/a.txt"]
     assert desk.details("design/a.txt").size == 5
     assert desk.preview_text("design/a.txt", 5, "text").text == "hello"
-    assert "design/a.txt" in desk.row_links(["design/a.txt"], folder="design/")["design/a.txt"]
+    assert "design/a.txt" in desk.row_links([("design/a.txt", "text/plain")], folder="design/")["design/a.txt"]
     assert desk.share_link("design/a.txt", 3600, download=True, name="a.txt").url
     got = [(r["action"], r["key"], r["outcome"]) for r in recorded(desk.events)]
     assert got == [
