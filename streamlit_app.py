@@ -11,9 +11,11 @@ import streamlit as st
 from lib.auditlog import AuditLog
 from lib.config import ConfigError, load_settings, with_sandbox
 from lib.context import AppContext
-from lib.identity import identity_from_user, local_identity
+from lib.identity import DEFAULT_GROUPS_CLAIM, Identity, identity_from_user, local_identity
+from lib.names import escape_markdown
 from lib.s3 import S3Gateway
 from lib.sandbox import start_sandbox
+from lib.signin import SignIn, sign_in_from
 
 st.set_page_config(page_title="bucketdesk", page_icon=":material/cloud_upload:", layout="wide")
 
@@ -29,31 +31,68 @@ def gateway_for(profile) -> S3Gateway:
     return S3Gateway(profile)
 
 
-def auth_configured() -> bool:
+def auth_section():
+    """Streamlit's `[auth]` section, or None when there is none (or no secrets.toml at all)."""
     try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets.toml at all
-        return False
+        return st.secrets["auth"] if "auth" in st.secrets else None
+    except Exception:  # an unreadable secrets.toml: load_settings reports it by name
+        return None
 
 
-def current_identity():
-    if not auth_configured():
+def load_everything() -> tuple:
+    """Settings and sign-in, with every problem in both reported at once."""
+    problems: list[str] = []
+    settings = sign_in = None
+    try:
+        settings = load_settings()
+    except ConfigError as problem:
+        problems.extend(problem.problems)
+    try:
+        sign_in = sign_in_from(auth_section())
+    except ConfigError as problem:
+        problems.extend(problem.problems)
+    if problems:
+        report = ConfigError(problems)
+        st.error(report.message)
+        st.info(report.hint)
+        st.stop()
+    return settings, sign_in
+
+
+def current_identity(sign_in: SignIn | None, groups_claim: str) -> Identity:
+    if sign_in is None:
         return local_identity()
-    identity = identity_from_user(st.user.to_dict())
+    identity = identity_from_user(st.user.to_dict(), groups_claim)
     if identity is None:
         st.title("bucketdesk")
         st.write("Sign in to upload and browse assets.")
-        st.button("Sign in", on_click=st.login, type="primary")
+        for provider in sign_in.providers:
+            st.button(sign_in.label(provider), on_click=st.login, args=(provider,), type="primary", key=provider)
         st.stop()
     return identity
 
 
-try:
-    settings = load_settings()
-except ConfigError as problem:
-    st.error(problem.message)
-    st.info(problem.hint)
-    st.stop()
+def show_identity(identity: Identity) -> None:
+    if identity.source == "local":
+        st.caption(
+            f"**No sign-in is configured.** Everyone who reaches this app acts as **{escape_markdown(identity.display)}** "
+            "(this server's user), with all of its permissions. Configure `[auth]` to have people sign in."
+        )
+        return
+    st.caption(f"Signed in as **{escape_markdown(identity.display)}**")
+    if identity.display != identity.id:
+        st.caption(f"Identity: `{identity.id}`")
+    if identity.email_refused:
+        st.caption(
+            "Your identity provider has not verified your e-mail address, so bucketdesk knows you by your "
+            "account ID instead. Verify the address with the provider to be known by it."
+        )
+    if identity.groups:
+        st.caption("Groups: " + ", ".join(f"`{group}`" for group in identity.groups))
+    st.button("Sign out", on_click=st.logout)
+
+
+settings, sign_in = load_everything()
 
 if settings.needs_sandbox:
     box = sandbox()
@@ -61,7 +100,8 @@ if settings.needs_sandbox:
     if st.context.url:  # let this browser's origin POST to the demo bucket (CORS)
         box.allow_origin("/".join(st.context.url.split("/")[:3]))
 
-identity = current_identity()
+# The access work adds `groups_claim` to Settings; until then, the default claim name.
+identity = current_identity(sign_in, getattr(settings, "groups_claim", DEFAULT_GROUPS_CLAIM))
 
 with st.sidebar:
     names = list(settings.profiles)
@@ -71,9 +111,7 @@ with st.sidebar:
         else names[0]
     )
     profile = settings.profiles[chosen]
-    st.caption(f"Signed in as **{identity.display}**" + (" (local user)" if identity.source == "local" else ""))
-    if auth_configured():
-        st.button("Sign out", on_click=st.logout)
+    show_identity(identity)
 
 if profile.sandbox:
     st.warning(
