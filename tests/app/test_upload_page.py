@@ -12,6 +12,7 @@ import requests
 from PIL import Image
 
 from lib.sandbox import start_sandbox
+from tests.app.conftest import AUTH
 from tests.support.components import component_data, trigger
 
 pytestmark = pytest.mark.app
@@ -220,7 +221,7 @@ def test_unreachable_bucket_is_explained_without_traceback(app, monkeypatch):
 
 
 def test_signed_in_user_is_pinned_into_grants(app):
-    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
+    app.secrets["auth"] = AUTH
     app.user = {"is_logged_in": True, "email": "alice@example.com", "name": "Alice"}
     app.run()
     assert any("Alice" in c.value for c in app.sidebar.caption)
@@ -231,7 +232,7 @@ def test_signed_in_user_is_pinned_into_grants(app):
 
 
 def test_signed_out_user_sees_sign_in_and_no_uploader(app):
-    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
+    app.secrets["auth"] = AUTH
     app.user = {"is_logged_in": False}
     app.run()
     assert app.button[0].label == "Sign in"
