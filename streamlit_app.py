@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.auditlog import AuditLog
-from lib.config import ConfigError, load_settings, with_sandbox
+from lib.config import ConfigError, Settings, load_settings, with_sandbox
 from lib.context import AppContext
 from lib.identity import DEFAULT_GROUPS_CLAIM, Identity, identity_from_user, local_identity
 from lib.names import escape_markdown
@@ -39,10 +39,11 @@ def auth_section():
         return None
 
 
-def load_everything() -> tuple:
+def load_everything() -> tuple[Settings, SignIn | None]:
     """Settings and sign-in, with every problem in both reported at once."""
     problems: list[str] = []
-    settings = sign_in = None
+    settings: Settings | None = None
+    sign_in: SignIn | None = None
     try:
         settings = load_settings()
     except ConfigError as problem:
@@ -56,6 +57,7 @@ def load_everything() -> tuple:
         st.error(report.message)
         st.info(report.hint)
         st.stop()
+    assert settings is not None  # st.stop() ended the run otherwise
     return settings, sign_in
 
 
@@ -81,14 +83,14 @@ def show_identity(identity: Identity) -> None:
         return
     st.caption(f"Signed in as **{escape_markdown(identity.display)}**")
     if identity.display != identity.id:
-        st.caption(f"Identity: `{identity.id}`")
+        st.caption(f"Identity: {escape_markdown(identity.id)}")
     if identity.email_refused:
         st.caption(
             "Your identity provider has not verified your e-mail address, so bucketdesk knows you by your "
             "account ID instead. Verify the address with the provider to be known by it."
         )
     if identity.groups:
-        st.caption("Groups: " + ", ".join(f"`{group}`" for group in identity.groups))
+        st.caption("Groups: " + escape_markdown(", ".join(identity.groups)))
     st.button("Sign out", on_click=st.logout)
 
 
