@@ -8,7 +8,7 @@
 Seeds N zero-byte objects into one prefix (concurrent PutObject; skipped when the prefix already
 holds them), then measures, in the same run:
 
-  first page      lib.listing.list_page, page 1                             (median of --repeat)
+  first page      lib.browse.listing.list_page, page 1                             (median of --repeat)
   deep, StartAfter  the page after the key at 99 % of the prefix, in one request (what *Start after* does)
   deep, token     the same depth with a stored continuation token (what *Next*/*Previous* do)
   full walk       boto3's paginator reading the whole prefix serially, as "load everything" browsers do
@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lib.browse.listing import ListingQuery, list_page  # noqa: E402
 from lib.config import BucketProfile  # noqa: E402
-from lib.listing import ListingQuery, list_page  # noqa: E402
 from lib.s3 import S3Gateway, make_client  # noqa: E402
 
 PREFIX = "bench/"

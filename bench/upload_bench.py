@@ -31,12 +31,12 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
+import boto3  # noqa: E402
+from boto3.s3.transfer import TransferConfig  # noqa: E402
+from botocore.config import Config  # noqa: E402
 
-from tests.support.app_server import CountingProxy, start_app
-from tests.support.browser import chromium_path, launch_chromium
+from tests.support.app_server import CountingProxy, start_app  # noqa: E402
+from tests.support.browser import chromium_path, launch_chromium  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -59,7 +59,10 @@ def browser_upload(app_url: str, path: Path, timeout_s: float) -> dict:
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page()
-        is_part = lambda request: request.method == "PUT" and "partNumber=" in request.url
+
+        def is_part(request):
+            return request.method == "PUT" and "partNumber=" in request.url
+
         page.on("request", lambda r: parts["started"].append(time.perf_counter()) if is_part(r) else None)
         page.on("requestfinished", lambda r: parts["ended"].append(time.perf_counter()) if is_part(r) else None)
         page.goto(f"{app_url}/upload")
@@ -181,7 +184,10 @@ def main() -> None:
         path.unlink(missing_ok=True)
 
     mb = size / MiB
-    rate = lambda seconds: mb / min(seconds)
+
+    def rate(seconds):
+        return mb / min(seconds)
+
     settings = f"multipart_concurrency {args.concurrency or 4}, checksums {args.checksums or 'required'}"
     print(f"\n{mb:.0f} MiB to {args.target} ({endpoint}), best of {args.repeat}; {run['parts']} parts; {settings}")
     print(f"  component, choose -> Verified            {rate(component):8.1f} MB/s  ({min(component):.1f} s)")

@@ -244,16 +244,7 @@ def load_settings(
     """Read every source, check every setting, and return Settings or raise one ConfigError."""
     env = os.environ if env is None else env
     problems: list[str] = []
-    document: dict[str, Any] = {}
-    for path in default_secrets_paths() if secrets_paths is None else secrets_paths:
-        if not path.is_file():
-            continue
-        try:
-            section = tomllib.loads(path.read_text(encoding="utf-8")).get("bucketdesk", {})
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            problems.append(f"{path}: not valid TOML ({exc}).")
-            continue
-        _merge(document, section)
+    document = _read_secrets(default_secrets_paths() if secrets_paths is None else secrets_paths, problems)
 
     raw_profiles = document.pop("profiles", {}) or {}
     if not isinstance(raw_profiles, dict):
@@ -278,11 +269,7 @@ def load_settings(
             problems.append(f"bucketdesk.profiles.{name}.{unknown}: unknown setting (check the spelling).")
 
     # Environment variables apply to the default profile, creating it when only env is used.
-    env_values: dict[str, Any] = {}
-    for name, parser in _PROFILE_PARSERS.items():
-        env_name = ENV_PREFIX + name.upper()
-        if env.get(env_name, "").strip():
-            _parse_into(env_values, name, env[env_name], parser, env_name, problems)
+    env_values = _profile_env(env, problems)
 
     default_name = global_values.get("default_profile") or (next(iter(profiles)) if profiles else "default")
     sandbox_overrides: dict[str, Any] = {}
@@ -302,16 +289,7 @@ def load_settings(
             )
         sandbox_overrides = {k: v for k, v in env_values.items() if k not in _CONNECTION_SETTINGS}
 
-    built: dict[str, BucketProfile] = {}
-    for name, values in profiles.items():
-        where = f"bucketdesk.profiles.{name}" if name in raw_profiles else f"{ENV_PREFIX}*"
-        if not values.get("bucket"):
-            problems.append(f"{where}.bucket: missing; name the bucket (or set {ENV_PREFIX}BUCKET).")
-            continue
-        profile = BucketProfile(name=name, **values)
-        problems.extend(_profile_problems(profile, where))
-        built[name] = profile
-
+    built = _build_profiles(profiles, set(raw_profiles), problems)
     if problems:
         raise ConfigError(problems)
     settings_values = {k: v for k, v in global_values.items() if k != "default_profile"}
@@ -321,6 +299,46 @@ def load_settings(
         sandbox_overrides=sandbox_overrides,
         **settings_values,
     )
+
+
+def _read_secrets(paths: list[Path], problems: list[str]) -> dict[str, Any]:
+    """The [bucketdesk] sections of the secrets files, later files winning."""
+    document: dict[str, Any] = {}
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            section = tomllib.loads(path.read_text(encoding="utf-8")).get("bucketdesk", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: not valid TOML ({exc}).")
+            continue
+        _merge(document, section)
+    return document
+
+
+def _profile_env(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """Profile settings given as BUCKETDESK_* environment variables."""
+    values: dict[str, Any] = {}
+    for name, parser in _PROFILE_PARSERS.items():
+        env_name = ENV_PREFIX + name.upper()
+        if env.get(env_name, "").strip():
+            _parse_into(values, name, env[env_name], parser, env_name, problems)
+    return values
+
+
+def _build_profiles(
+    profiles: dict[str, dict[str, Any]], from_file: set[str], problems: list[str]
+) -> dict[str, BucketProfile]:
+    built: dict[str, BucketProfile] = {}
+    for name, values in profiles.items():
+        where = f"bucketdesk.profiles.{name}" if name in from_file else f"{ENV_PREFIX}*"
+        if not values.get("bucket"):
+            problems.append(f"{where}.bucket: missing; name the bucket (or set {ENV_PREFIX}BUCKET).")
+            continue
+        profile = BucketProfile(name=name, **values)
+        problems.extend(_profile_problems(profile, where))
+        built[name] = profile
+    return built
 
 
 def with_sandbox(settings: Settings, profile: BucketProfile) -> Settings:

@@ -30,21 +30,25 @@ from botocore.exceptions import (
 
 from lib.config import BucketProfile
 from lib.errors import (
-    AccessDenied,
     BadCredentials,
-    BucketNotFound,
-    EndpointUnreachable,
+    NotFound,
     StorageError,
-    Throttled,
+    storage_error_for,
 )
 
-_THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503", "ServiceUnavailable"}
-_CREDENTIAL_CODES = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
+
+# Bucket configurations the audit reads: name -> (boto3 operation, error codes meaning "none set").
+BUCKET_CONFIGURATIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "public_access_block": ("get_public_access_block", frozenset({"NoSuchPublicAccessBlockConfiguration"})),
+    "policy": ("get_bucket_policy", frozenset({"NoSuchBucketPolicy"})),
+    "acl": ("get_bucket_acl", frozenset()),
+    "ownership_controls": ("get_bucket_ownership_controls", frozenset({"OwnershipControlsNotFoundError"})),
+    "encryption": ("get_bucket_encryption", frozenset({"ServerSideEncryptionConfigurationNotFoundError"})),
+    "versioning": ("get_bucket_versioning", frozenset()),
+    "object_lock": ("get_object_lock_configuration", frozenset({"ObjectLockConfigurationNotFoundError"})),
+    "lifecycle": ("get_bucket_lifecycle_configuration", frozenset({"NoSuchLifecycleConfiguration"})),
+    "logging": ("get_bucket_logging", frozenset()),
+    "cors": ("get_bucket_cors", frozenset({"NoSuchCORSConfiguration"})),
 }
 
 
@@ -100,14 +104,19 @@ class S3Gateway:
             with storage_errors(f"reading {key}"):
                 # ChecksumMode: without it S3 leaves out the object's stored SHA-256.
                 return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-        except StorageError as exc:
-            if exc.code in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
+        except NotFound:
+            return None
 
-    def read(self, key: str, first: int = 0, last: int | None = None) -> bytes:
-        """Bytes first..last (inclusive) of an object; the whole object when last is None."""
-        kwargs = {"Range": f"bytes={first}-{'' if last is None else last}"} if (first or last is not None) else {}
+    def read(self, key: str, first: int = 0, last: int | None = None, *, etag: str | None = None) -> bytes:
+        """Bytes first..last (inclusive) of an object; the whole object when last is None.
+
+        With `etag`, only that version is read (IfMatch): an object swapped since it was listed or
+        checked fails with PreconditionFailed instead of being read whole."""
+        kwargs: dict[str, Any] = {}
+        if first or last is not None:
+            kwargs["Range"] = f"bytes={first}-{'' if last is None else last}"
+        if etag:
+            kwargs["IfMatch"] = etag if etag.startswith('"') else f'"{etag}"'
         with storage_errors(f"reading {key}"):
             return self.client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"].read()
 
@@ -116,15 +125,35 @@ class S3Gateway:
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def move(self, key: str, new_key: str) -> None:
-        """Copy then delete (S3 has no rename); managed copy handles objects over 5 GiB."""
+        """Copy then delete (S3 has no rename); managed copy handles objects over 5 GiB.
+
+        A managed copy above its multipart threshold (8 MiB) starts a new upload that carries none
+        of the source's headers, so Content-Type, Content-Disposition and metadata are passed along."""
         with storage_errors(f"moving {key}"):
-            self.client.copy({"Bucket": self.bucket, "Key": key}, self.bucket, new_key)
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+            extra: dict[str, Any] = {"Metadata": head.get("Metadata") or {}, "MetadataDirective": "REPLACE"}
+            for header in ("ContentType", "ContentDisposition", "ContentEncoding", "ContentLanguage", "CacheControl"):
+                if head.get(header):
+                    extra[header] = head[header]
+            self.client.copy({"Bucket": self.bucket, "Key": key}, self.bucket, new_key, ExtraArgs=extra)
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def presign_get(self, key: str, expires_in: int = 3600, disposition: str | None = None) -> str:
+    def presign_get(
+        self,
+        key: str,
+        expires_in: int = 3600,
+        disposition: str | None = None,
+        *,
+        content_type: str | None = None,
+    ) -> str:
+        """A signed GET; `disposition` and `content_type` override what the object was stored with.
+
+        Callers decide both through lib.browse.sharing.link_headers (one allow-list for inline)."""
         params = {"Bucket": self.bucket, "Key": key}
         if disposition:
             params["ResponseContentDisposition"] = disposition
+        if content_type:
+            params["ResponseContentType"] = content_type
         with storage_errors(f"signing a link to {key}"):
             return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
@@ -136,8 +165,12 @@ class S3Gateway:
 
     def check_bucket(self) -> None:
         """Raise a specific StorageError when the bucket is missing, forbidden or unreachable."""
-        with storage_errors(f"opening bucket {self.bucket}"):
-            self.client.head_bucket(Bucket=self.bucket)
+        action = f"opening bucket {self.bucket}"
+        try:
+            with storage_errors(action):
+                self.client.head_bucket(Bucket=self.bucket)
+        except NotFound as exc:  # HEAD has no body: a missing bucket is a bare 404
+            raise storage_error_for("NoSuchBucket", action) from exc
 
     # --- Browse: listings, details, thumbnails -------------------------------------------------
 
@@ -247,10 +280,19 @@ class S3Gateway:
         with storage_errors(f"starting a multipart upload to {key}"):
             return self.client.create_multipart_upload(**params)["UploadId"]
 
-    def presign_upload_part(self, key: str, upload_id: str, number: int, sha256: str | None, expires_in: int) -> str:
-        """A PUT URL for one part. With `sha256`, `x-amz-checksum-sha256` is a signed header: the
-        browser must send exactly that value, and the bucket checks the part's bytes against it."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+    def presign_upload_part(
+        self, key: str, upload_id: str, number: int, sha256: str | None, expires_in: int, *, size: int
+    ) -> str:
+        """A PUT URL for one part of exactly `size` bytes: Content-Length is a signed header, so the
+        bucket refuses a body of any other length. With `sha256`, `x-amz-checksum-sha256` is signed
+        too: the browser must send exactly that value, and the bucket checks the part's bytes against it."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": number,
+            "ContentLength": size,
+        }
         if sha256:
             params["ChecksumSHA256"] = sha256
         with storage_errors(f"signing part {number} of {key}"):
@@ -295,6 +337,24 @@ class S3Gateway:
                 params["UploadIdMarker"] = response.get("NextUploadIdMarker")
         return uploads
 
+    # --- Audit: bucket configuration (lib/audit/config_review.py) ------------------------------
+    # Read-only calls. "Not configured" is an answer, not an error: it comes back as None.
+
+    def bucket_configuration(self, name: str) -> dict[str, Any] | None:
+        """One of the bucket's configurations (a key of BUCKET_CONFIGURATIONS) as S3 returns it,
+        without ResponseMetadata; None when the bucket has none. Stores that do not implement the
+        call raise a StorageError whose code is NotImplemented (or 501)."""
+        operation, not_configured = BUCKET_CONFIGURATIONS[name]
+        try:
+            with storage_errors(f"reading the {name.replace('_', ' ')} of bucket {self.bucket}"):
+                response = getattr(self.client, operation)(Bucket=self.bucket)
+        except StorageError as exc:
+            if exc.code in not_configured:
+                return None
+            raise
+        response.pop("ResponseMetadata", None)
+        return response
+
 
 @contextlib.contextmanager
 def storage_errors(action: str) -> Iterator[None]:
@@ -317,42 +377,11 @@ def storage_error(exc: Exception, action: str) -> StorageError:
     if isinstance(exc, NoRegionError):
         return StorageError(f"No AWS region is configured while {action}.", "Set AWS_REGION or the profile's region.")
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, ReadTimeoutError)):
-        return EndpointUnreachable(
-            f"The S3 endpoint could not be reached while {action}.",
-            "Check the endpoint URL (AWS_ENDPOINT_URL_S3 or the profile's endpoint_url), the network, and that the service is running.",
-            code="EndpointUnreachable",
-        )
+        return storage_error_for("EndpointUnreachable", action)
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        detail = error.get("Message") or code
-        if code in {"NoSuchBucket"}:
-            return BucketNotFound(
-                f"The bucket does not exist ({action}).", "Check the bucket name and region of the profile.", code
-            )
-        if code in {"AccessDenied", "403", "AllAccessDisabled"}:
-            return AccessDenied(
-                f"Access was denied while {action}.",
-                "The app's credentials need s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on this bucket.",
-                code,
-            )
-        if code in _CREDENTIAL_CODES:
-            return BadCredentials(
-                f"The bucket rejected the app's credentials while {action} ({code}).",
-                "Check the access key, secret and session token, and that the server's clock is right.",
-                code,
-            )
-        if code in _THROTTLE_CODES:
-            return Throttled(
-                f"The bucket is throttling requests ({action}).",
-                "Wait a moment and try again; the app already retried with backoff.",
-                code,
-            )
-        if code == "404" and action.startswith("opening bucket"):
-            return BucketNotFound(
-                f"The bucket does not exist ({action}).", "Check the bucket name and region of the profile.", code
-            )
-        return StorageError(f"S3 refused while {action}: {detail}", "", code)
+        return storage_error_for(code, action, error.get("Message") or "")
     return StorageError(
         f"S3 failed while {action}: {exc}", "Try again; if it persists, check the endpoint and credentials."
     )

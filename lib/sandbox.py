@@ -11,6 +11,7 @@ import io
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -27,7 +28,7 @@ _SANDBOX_KEY = ("bucketdesk-sandbox", "bucketdesk-sandbox-not-a-secret")
 class Sandbox:
     endpoint_url: str
     profile: BucketProfile
-    _server: object
+    _server: Any
     _origins: set[str]
 
     def allow_origin(self, origin: str) -> None:
@@ -117,7 +118,7 @@ def _gradient_png(top: tuple, bottom: tuple, fmt: str = "PNG", size=(640, 400)) 
     draw = ImageDraw.Draw(image)
     for y in range(size[1]):
         t = y / (size[1] - 1)
-        draw.line([(0, y), (size[0], y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+        draw.line([(0, y), (size[0], y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
     out = io.BytesIO()
     image.save(out, fmt)
     return out.getvalue()

@@ -1,8 +1,9 @@
 """Browse: folders and objects of the bucket, a page at a time, with thumbnails, details and share links.
 
-Thin on purpose: lib.listing reads one page per request (and explains why any page costs what the
-first costs), lib.previews makes thumbnails, lib.details reads one object, lib.sharing signs links.
-This page lays out widgets and keeps where the reader is in session state.
+Thin on purpose: lib.browse.listing reads one page per request (and explains why any page costs
+what the first costs), lib.browse.filters narrows the page, lib.browse.thumbnails makes thumbnails,
+lib.browse.details reads one object, lib.browse.sharing signs links. This page lays out widgets and
+keeps where the reader is in one lib.browse.state.BrowseState per bucket.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from lib import listing, previews
+from lib.browse import filters, listing, thumbnails
+from lib.browse.details import ObjectDetails, delete_object, object_details, text_preview, versions_frame
+from lib.browse.sharing import UNITS, RowLinks, describe, expiry_seconds, share_link
+from lib.browse.state import BrowseState
 from lib.components import copybutton
 from lib.context import AppContext
-from lib.details import delete_object, object_details, text_preview, versions_frame
 from lib.errors import BucketdeskError
-from lib.names import content_disposition, escape_markdown
-from lib.policy import human_bytes
-from lib.sharing import UNITS, RowLinks, describe, expiry_seconds, share_link
+from lib.names import escape_markdown
+from lib.units import human_bytes
 from pages import app_context, show_error
 
 ctx: AppContext = app_context()
@@ -27,16 +29,6 @@ profile = ctx.profile
 S = f"browse:{profile.name}:"  # session-state keys of this bucket's browser
 LISTING_TTL = 20  # seconds a page is reused: back and forth costs nothing, new uploads show up soon
 THUMB_BUDGET = 3.0  # seconds a rerun waits for new thumbnails; the rest follow in the background
-SIZE_STEPS = {
-    "0": 0,
-    "10 KB": 10_000,
-    "100 KB": 100_000,
-    "1 MB": 10**6,
-    "10 MB": 10**7,
-    "100 MB": 10**8,
-    "1 GB": 10**9,
-    "any": None,
-}
 VIEWS = {"table": ":material/table_rows: Table", "gallery": ":material/grid_view: Gallery"}
 
 
@@ -72,40 +64,37 @@ def copy_button():
 
 
 # --- state and navigation -----------------------------------------------------------------------
+# Widgets keep their values under their own keys (S + name); everything else is one BrowseState.
 
 
-def state(name: str, default=None):
-    return st.session_state.setdefault(S + name, default)
+def nav() -> BrowseState:
+    return st.session_state[S + "state"]
 
 
 def go(prefix: str) -> None:
     """Open a folder: clear the search, the selection and the page stack."""
-    st.session_state[S + "prefix"] = prefix
+    nav().open_folder(prefix)
     st.session_state[S + "search"] = ""
-    st.session_state[S + "start_after"] = ""
-    st.session_state[S + "selected"] = None
-    st.session_state[S + "nonce"] = state("nonce", 0) + 1  # a fresh table: no stale row selection
 
 
 def select(key: str | None) -> None:
-    st.session_state[S + "selected"] = key
-    if key is None:
-        st.session_state[S + "nonce"] = state("nonce", 0) + 1
+    nav().select(key)
 
 
 def turn(direction: str, next_token: str | None = None) -> None:
-    pager: listing.Pager = st.session_state[S + "pager"]
-    {"next": lambda: pager.next(next_token), "previous": pager.previous, "first": pager.first}[direction]()
-    select(None)
+    nav().turn(direction, next_token)
 
 
 def jump() -> None:
-    st.session_state[S + "start_after"] = st.session_state.get(S + "jump_to", "")
-    select(None)
+    nav().jump(st.session_state.get(S + "jump_to", ""))
+
+
+def clear_jump() -> None:
+    nav().start_after = ""
 
 
 def refresh() -> None:
-    st.session_state[S + "refresh"] = state("refresh", 0) + 1
+    nav().refresh += 1
 
 
 def pick_bucket() -> None:
@@ -117,39 +106,24 @@ def reset_filters() -> None:
         st.session_state.pop(S + name, None)
 
 
-def follow_table_selection() -> None:
-    """Act on the row picked in the table the last run drew: open a folder, or show an object.
-
-    Done before any widget exists, because opening a folder resets widgets (the search box).
-    """
-    if st.session_state.get(S + "view") != "table":
-        return
-    picked = st.session_state.get(state("table_key", ""))
-    # A click on any cell counts as picking its row (the checkbox column is a small target).
-    rows = (
-        list(picked["selection"]["rows"]) or [cell[0] for cell in picked["selection"].get("cells", [])]
-        if picked
-        else []
-    )
-    drawn = state("rows", [])
-    if rows and rows[0] < len(drawn):
-        key, is_folder = drawn[rows[0]]
-        if is_folder:
-            go(key)
-        else:
-            st.session_state[S + "selected"] = key
-    else:
-        st.session_state[S + "selected"] = None
+def widget(name: str, default=None):
+    return st.session_state.setdefault(S + name, default)
 
 
-if S + "prefix" not in st.session_state:
+if S + "state" not in st.session_state:
     # A link like /browse?prefix=photos/2026/ opens that folder; after switching buckets the URL
     # still names the old bucket's folder, so the new bucket opens at its top.
     arrived = "browse:bucket" not in st.session_state
-    st.session_state[S + "prefix"] = listing.as_folder(st.query_params.get("prefix", "")) if arrived else ""
+    st.session_state[S + "state"] = BrowseState(
+        prefix=listing.as_folder(st.query_params.get("prefix", "")) if arrived else ""
+    )
 st.session_state["browse:bucket"] = profile.name
-follow_table_selection()
-prefix: str = st.session_state[S + "prefix"]
+here = nav()
+# Act on the row picked in the table the last run drew, before any widget exists: opening a
+# folder resets widgets (the search box).
+if st.session_state.get(S + "view") == "table" and here.follow_table_pick(st.session_state.get(here.table_key)):
+    st.session_state[S + "search"] = ""
+prefix: str = here.prefix
 if prefix:
     st.query_params["prefix"] = prefix
 else:
@@ -213,16 +187,14 @@ toolbar = bar.container(horizontal=True, vertical_alignment="center", gap="small
 
 # --- the page of the listing ----------------------------------------------------------------------
 
-page_size = state("page_size", listing.PAGE_SIZES[0])
 query = listing.ListingQuery(
     prefix=prefix,
-    search=state("search", ""),
-    page_size=page_size or listing.PAGE_SIZES[0],
-    flat=bool(state("flat", False)),
-    start_after=state("start_after", ""),
+    search=widget("search", ""),
+    page_size=widget("page_size", listing.PAGE_SIZES[0]) or listing.PAGE_SIZES[0],
+    flat=bool(widget("flat", False)),
+    start_after=here.start_after,
 )
-pager = state("pager", listing.Pager()).for_query(query)
-st.session_state[S + "pager"] = pager
+pager = here.pager = here.pager.for_query(query)
 try:
     page = cached_page(
         profile.name,
@@ -233,7 +205,7 @@ try:
         query.flat,
         query.start_after,
         pager.token,
-        state("refresh", 0),
+        here.refresh,
         ctx.gateway,
     )
 except BucketdeskError as exc:
@@ -268,29 +240,25 @@ with toolbar:
 with filters_popover:
     st.text_input("Name contains", key=S + "f_name", live="250ms", placeholder="e.g. invoice")
     st.multiselect(
-        "Type", list(listing.KINDS), key=S + "f_kinds", format_func=listing.KINDS.get, placeholder="Any type"
+        "Type", list(filters.KINDS), key=S + "f_kinds", format_func=filters.KINDS.get, placeholder="Any type"
     )
-    st.select_slider("Size", list(SIZE_STEPS), value=("0", "any"), key=S + "f_size")
+    st.select_slider("Size", list(filters.SIZE_STEPS), value=filters.ANY_SIZE, key=S + "f_size")
     st.date_input("Modified between", value=(), key=S + "f_dates", format="YYYY-MM-DD")
     sort_col, desc_col = st.columns([3, 2], vertical_alignment="bottom")
-    sort_col.selectbox("Sort by", list(listing.SORTS), key=S + "f_sort", format_func=listing.SORTS.get)
+    sort_col.selectbox("Sort by", list(filters.SORTS), key=S + "f_sort", format_func=filters.SORTS.get)
     desc_col.toggle("Descending", key=S + "f_desc")
     st.button("Reset filters", icon=":material/filter_list_off:", on_click=reset_filters, type="tertiary")
     st.caption("Filters and sorting apply to the rows of this page; search and paging ask the bucket.")
 
-low, high = state("f_size", ("0", "any"))
-dates = tuple(state("f_dates", ()) or ())
-spec = listing.PageFilter(
-    name_contains=state("f_name", "") or "",
-    kinds=tuple(state("f_kinds", []) or []),
-    min_size=SIZE_STEPS[low] or None,
-    max_size=SIZE_STEPS[high],
-    modified_from=dates[0] if dates else None,
-    modified_to=dates[1] if len(dates) > 1 else (dates[0] if dates else None),
-    sort_by=state("f_sort", "name"),
-    descending=bool(state("f_desc", False)),
+spec = filters.page_filter(
+    name=widget("f_name", ""),
+    kinds=widget("f_kinds", []),
+    size=widget("f_size", filters.ANY_SIZE),
+    dates=widget("f_dates", ()),
+    sort_by=widget("f_sort", "name"),
+    descending=widget("f_desc", False),
 )
-shown = listing.apply_filter(frame, spec)
+shown = filters.apply_filter(frame, spec)
 
 # --- empty and missing ----------------------------------------------------------------------------
 
@@ -304,7 +272,7 @@ if page.empty and pager.page_number == 1:
         st.button(
             "Back to the first page",
             icon=":material/first_page:",
-            on_click=lambda: st.session_state.update({S + "start_after": ""}),
+            on_click=clear_jump,
         )
     elif prefix:
         st.info(
@@ -320,11 +288,11 @@ if page.empty and pager.page_number == 1:
 
 # --- rows: thumbnails and links for the rows on this page only --------------------------------------
 
-store = previews.store_for(ctx.gateway)
+store = thumbnails.store_for(ctx.gateway)
 thumb_rows = [
     (row.key, row.etag, int(row.size))
     for row in shown.itertuples()
-    if row.kind == "image" and previews.can_thumbnail(row.content_type)
+    if row.kind == "image" and thumbnails.can_thumbnail(row.content_type)
 ]
 thumbs, making = store.urls(thumb_rows, budget_seconds=THUMB_BUDGET) if thumb_rows else ({}, 0)
 links = row_links(profile.name, ctx.gateway)
@@ -332,10 +300,10 @@ links = row_links(profile.name, ctx.gateway)
 
 def picture(row) -> str:
     """The row's thumbnail, its type icon while the thumbnail is being made, or its type icon."""
-    return thumbs.get(row.key) or previews.kind_icon_url(row.kind)
+    return thumbs.get(row.key) or thumbnails.kind_icon_url(row.kind)
 
 
-selected = state("selected")
+selected = here.selected
 if selected is not None and selected not in set(frame["key"]):
     selected = None  # it belongs to another page or folder
 main, side = st.columns([3, 2], gap="medium") if selected else (st.container(), None)
@@ -346,16 +314,14 @@ with main:
     if st.session_state[S + "view"] == "table":
         table = shown.assign(
             thumbnail=[picture(row) for row in shown.itertuples()],
-            link=[None if row.is_folder else links.get(row.key) for row in shown.itertuples()],
+            link=[None if row.is_folder else links.get(row.key, row.content_type) for row in shown.itertuples()],
             type=["Folder" if row.is_folder else row.content_type for row in shown.itertuples()],
         )
         table_key = (
-            S
-            + "table:"
-            + hashlib.sha1(repr((query, pager.page_number, spec, state("nonce", 0))).encode()).hexdigest()[:12]
+            S + "table:" + hashlib.sha1(repr((query, pager.page_number, spec, here.nonce)).encode()).hexdigest()[:12]
         )
-        st.session_state[S + "table_key"] = table_key
-        st.session_state[S + "rows"] = list(zip(shown["key"], shown["is_folder"]))
+        here.table_key = table_key
+        here.rows = list(zip(shown["key"], shown["is_folder"], strict=True))
         st.dataframe(
             table,
             key=table_key,
@@ -458,7 +424,7 @@ with main:
                 icon=":material/close:",
                 key=S + "jump_clear",
                 type="tertiary",
-                on_click=lambda: st.session_state.update({S + "start_after": ""}),
+                on_click=clear_jump,
             )
     st.caption(
         f"Listed in {page.seconds * 1000:.0f} ms"
@@ -471,14 +437,14 @@ with main:
 
 
 def ask_delete(key: str) -> None:
-    st.session_state[S + "deleting"] = key
+    nav().deleting = key
 
 
 def stop_deleting() -> None:
-    st.session_state.pop(S + "deleting", None)
+    nav().deleting = None
 
 
-# Drawn on every run while S+"deleting" is set, so its buttons work however the rerun happens.
+# Drawn on every run while a delete is asked for, so its buttons work however the rerun happens.
 @st.dialog("Delete this object?", icon=":material/delete:", on_dismiss=stop_deleting)
 def confirm_delete(key: str, etag: str, versioning: str) -> None:
     st.markdown(f"`{escape_markdown(key)}` will be deleted from **{escape_markdown(profile.bucket)}**.")
@@ -498,166 +464,194 @@ def confirm_delete(key: str, etag: str, versioning: str) -> None:
         cached_page.clear()
         cached_details.clear()
         select(None)
-        st.toast(f"Deleted {key}", icon=":material/delete:")
+        st.toast(f"Deleted {escape_markdown(key)}", icon=":material/delete:")
         st.rerun()
     if no.button("Cancel", width="stretch"):
         stop_deleting()
         st.rerun()
 
 
-def details_panel(key: str) -> None:
-    try:
-        info = cached_details(profile.name, profile.bucket, key, state("refresh", 0), ctx.gateway)
-    except BucketdeskError as exc:
-        show_error(exc)
-        return
+def details_header(key: str, info: ObjectDetails | None) -> None:
     with st.container(horizontal=True, vertical_alignment="center"):
         st.subheader(escape_markdown(info.name if info else key.rsplit("/", 1)[-1]), anchor=False)
         st.space("stretch")
         st.button("Close", icon=":material/close:", key=S + "close", type="tertiary", on_click=select, args=(None,))
+
+
+def media_preview(key: str, info: ObjectDetails, kind: str) -> None:
+    """Images, audio, video and PDF through a signed link lib.browse.sharing decides (inline only when safe)."""
+    if kind == "pdf":  # uploads are stored as attachments; the frame asks for inline
+        st.iframe(links.get(key, info.content_type, info.name, inline=True), height=520)
+        return
+    url = links.get(key, info.content_type, info.name)
+    if kind == "image":
+        st.image(url, width="stretch")
+    elif kind == "audio":
+        st.audio(url, format=info.content_type)
+    else:
+        st.video(url, format=info.content_type)
+
+
+def text_panel(key: str, info: ObjectDetails, kind: str) -> None:
+    """The first 64 KB as source text, a JSON tree or a table; never rendered as Markdown or HTML."""
+    try:
+        text = cached_text(profile.name, profile.bucket, key, info.etag, info.size, kind, ctx.gateway)
+    except BucketdeskError as exc:
+        show_error(exc)
+        return
+    if text.kind == "json" and text.parsed is not None:
+        st.json(text.parsed, expanded=2)
+    elif text.kind == "csv" and text.parsed is not None:
+        st.dataframe(text.parsed, height=280, hide_index=True)
+    else:
+        short = text.text.count("\n") < 12 and len(text.text) < 1200
+        st.code(text.text, language=None, height="content" if short else 320, wrap_lines=True)
+    notes = [text.problem] if text.problem else []
+    if text.truncated:
+        notes.append(f"Showing the first 64 KB of {human_bytes(info.size)}.")
+    if notes:
+        st.caption(escape_markdown(" ".join(notes)))
+
+
+def preview(key: str, info: ObjectDetails) -> None:
+    kind = info.preview
+    if kind in {"image", "audio", "video", "pdf"}:
+        media_preview(key, info, kind)
+    elif kind in {"text", "json", "csv"} and info.size:
+        text_panel(key, info, kind)
+    else:
+        st.caption(f":material/visibility_off: No preview for {escape_markdown(info.content_type)}.")
+
+
+def make_share_link(key: str, info: ObjectDetails, mode: str) -> None:
+    try:
+        seconds = expiry_seconds(st.session_state[S + "expiry_amount"], st.session_state[S + "expiry_unit"])
+        made = share_link(
+            ctx.gateway, key, seconds, download=mode == "download", name=info.name, content_type=info.content_type
+        )
+    except BucketdeskError as exc:
+        nav().link = None
+        show_error(exc)
+        return
+    nav().link = (key, made)
+    ctx.audit.record(ctx.identity.id, "share", profile.bucket, key, "ok", seconds=seconds, download=made.download)
+
+
+def share_tab(key: str, info: ObjectDetails) -> None:
+    amount_col, unit_col = st.columns(2)
+    amount_col.number_input("Valid for", min_value=1, max_value=10_000, value=1, step=1, key=S + "expiry_amount")
+    unit_col.selectbox("Unit", list(UNITS), index=2, key=S + "expiry_unit")
+    mode = st.segmented_control(
+        "Opens",
+        ["inline", "download"],
+        default="inline",
+        required=True,
+        key=S + "disposition",
+        format_func=lambda m: (
+            ":material/visibility: In the browser"
+            if m == "inline"
+            else f":material/download: As “{escape_markdown(info.name)}”"
+        ),
+    )
+    if st.button("Create link", icon=":material/link:", type="primary", key=S + "make_link"):
+        make_share_link(key, info, mode or "inline")
+    made_for = nav().link
+    if made_for and made_for[0] == key:
+        made = made_for[1]
+        st.code(made.url, language=None, wrap_lines=True)
+        with st.container(horizontal=True, vertical_alignment="center"):
+            copy_button()(key=S + "copy", data=copybutton.data(made.url))
+            st.link_button("Open", made.url, icon=":material/open_in_new:")
+        left = made.expires_at - datetime.now(UTC)
+        st.caption(
+            f"Valid for {describe(made.seconds)}, until {made.expires_at:%Y-%m-%d %H:%M} UTC"
+            + (f" (about {describe(int(left.total_seconds()))} left)" if left.total_seconds() > 60 else "")
+            + ". Anyone with the link can read the object until then; links signed with temporary "
+            "credentials (a role, SSO) stop working when those credentials expire."
+        )
+        if made.note:
+            st.caption(f":material/shield: {escape_markdown(made.note)}")
+    st.caption("S3 signs links for 5 minutes up to 7 days.")
+
+
+def about_tab(info: ObjectDetails) -> None:
+    facts = {
+        "Uploaded by": info.uploader or "—",
+        "Original name": info.original_name or "—",
+        **info.headers,
+        "Size (bytes)": f"{info.size:,} ({human_bytes(info.size)})",
+    }
+    st.dataframe(
+        {"": list(facts), "value": [str(v) for v in facts.values()]},
+        hide_index=True,
+        column_config={
+            "": st.column_config.TextColumn("Field"),
+            "value": st.column_config.TextColumn("Value", width="large"),
+        },
+    )
+    if info.metadata:
+        st.markdown("**User metadata** (`x-amz-meta-*`)")
+        st.dataframe({"name": list(info.metadata), "value": list(info.metadata.values())}, hide_index=True)
+
+
+def tags_tab(info: ObjectDetails) -> None:
+    if info.tags_error:
+        st.caption(f":material/lock: Tags could not be read: {escape_markdown(info.tags_error)}")
+    elif info.tags:
+        st.dataframe({"tag": list(info.tags), "value": list(info.tags.values())}, hide_index=True)
+    else:
+        st.caption("No tags.")
+
+
+def versions_tab(info: ObjectDetails) -> None:
+    if info.versions_error:
+        st.caption(f":material/lock: Versions could not be read: {escape_markdown(info.versions_error)}")
+    elif not info.versioning:
+        st.caption("Versioning is off for this bucket: each key holds one version.")
+    else:
+        st.caption(f"Versioning: **{escape_markdown(info.versioning)}**.")
+        st.dataframe(
+            versions_frame(info),
+            hide_index=True,
+            column_config={
+                "size": st.column_config.NumberColumn("Size", format="bytes"),
+                "modified": st.column_config.DatetimeColumn("Modified (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            },
+        )
+        if info.versions_more:
+            st.caption("Showing the newest 100 versions.")
+
+
+def details_panel(key: str) -> None:
+    try:
+        info = cached_details(profile.name, profile.bucket, key, here.refresh, ctx.gateway)
+    except BucketdeskError as exc:
+        show_error(exc)
+        return
+    details_header(key, info)
     if info is None:
         st.warning("This object is gone (deleted or moved since the page was listed).", icon=":material/help:")
         return
     st.code(key, language=None, wrap_lines=True)
-
-    kind = info.preview
-    if kind in {"image", "audio", "video", "pdf"}:
-        url = links.get(key)
-        if kind == "image":
-            st.image(url, width="stretch")
-        elif kind == "audio":
-            st.audio(url, format=info.content_type)
-        elif kind == "video":
-            st.video(url, format=info.content_type)
-        else:  # uploads are stored as attachments; the preview asks for inline
-            st.iframe(links.get(key, content_disposition(info.name, "inline")), height=520)
-    elif kind in {"text", "json", "csv"} and info.size:
-        try:
-            text = cached_text(profile.name, profile.bucket, key, info.etag, info.size, kind, ctx.gateway)
-        except BucketdeskError as exc:
-            show_error(exc)
-        else:
-            if text.kind == "json" and text.parsed is not None:
-                st.json(text.parsed, expanded=2)
-            elif text.kind == "csv" and text.parsed is not None:
-                st.dataframe(text.parsed, height=280, hide_index=True)
-            else:
-                short = text.text.count("\n") < 12 and len(text.text) < 1200
-                st.code(text.text, language=None, height="content" if short else 320, wrap_lines=True)
-            notes = [text.problem] if text.problem else []
-            if text.truncated:
-                notes.append(f"Showing the first 64 KB of {human_bytes(info.size)}.")
-            if notes:
-                st.caption(" ".join(notes))
-    else:
-        st.caption(f":material/visibility_off: No preview for {escape_markdown(info.content_type)}.")
-
+    preview(key, info)
     share, about, tags, versions = st.tabs(
         [":material/share: Share", ":material/info: Details", ":material/sell: Tags", ":material/history: Versions"]
     )
     with share:
-        amount_col, unit_col = st.columns(2)
-        amount_col.number_input("Valid for", min_value=1, max_value=10_000, value=1, step=1, key=S + "expiry_amount")
-        unit_col.selectbox("Unit", list(UNITS), index=2, key=S + "expiry_unit")
-        mode = st.segmented_control(
-            "Opens",
-            ["inline", "download"],
-            default="inline",
-            required=True,
-            key=S + "disposition",
-            format_func=lambda m: (
-                ":material/visibility: In the browser" if m == "inline" else f":material/download: As “{info.name}”"
-            ),
-        )
-        if st.button("Create link", icon=":material/link:", type="primary", key=S + "make_link"):
-            try:
-                seconds = expiry_seconds(st.session_state[S + "expiry_amount"], st.session_state[S + "expiry_unit"])
-                made = share_link(
-                    ctx.gateway,
-                    key,
-                    seconds,
-                    download=mode == "download",
-                    name=info.name,
-                    content_type=info.content_type,
-                )
-            except BucketdeskError as exc:
-                st.session_state[S + "link"] = None
-                show_error(exc)
-            else:
-                st.session_state[S + "link"] = (key, made)
-                ctx.audit.record(
-                    ctx.identity.id, "share", profile.bucket, key, "ok", seconds=seconds, download=made.download
-                )
-        made_for = st.session_state.get(S + "link")
-        if made_for and made_for[0] == key:
-            made = made_for[1]
-            st.code(made.url, language=None, wrap_lines=True)
-            with st.container(horizontal=True, vertical_alignment="center"):
-                copy_button()(key=S + "copy", data=copybutton.data(made.url))
-                st.link_button("Open", made.url, icon=":material/open_in_new:")
-            left = made.expires_at - datetime.now(UTC)
-            st.caption(
-                f"Valid for {describe(made.seconds)}, until {made.expires_at:%Y-%m-%d %H:%M} UTC"
-                + (f" (about {describe(int(left.total_seconds()))} left)" if left.total_seconds() > 60 else "")
-                + ". Anyone with the link can read the object until then; links signed with temporary "
-                "credentials (a role, SSO) stop working when those credentials expire."
-            )
-            if made.note:
-                st.caption(f":material/shield: {made.note}")
-        st.caption("S3 signs links for 5 minutes up to 7 days.")
-
+        share_tab(key, info)
     with about:
-        facts = {
-            "Uploaded by": info.uploader or "—",
-            "Original name": info.original_name or "—",
-            **info.headers,
-            "Size (bytes)": f"{info.size:,} ({human_bytes(info.size)})",
-        }
-        st.dataframe(
-            {"": list(facts), "value": [str(v) for v in facts.values()]},
-            hide_index=True,
-            column_config={
-                "": st.column_config.TextColumn("Field"),
-                "value": st.column_config.TextColumn("Value", width="large"),
-            },
-        )
-        if info.metadata:
-            st.markdown("**User metadata** (`x-amz-meta-*`)")
-            st.dataframe({"name": list(info.metadata), "value": list(info.metadata.values())}, hide_index=True)
-
+        about_tab(info)
     with tags:
-        if info.tags_error:
-            st.caption(f":material/lock: Tags could not be read: {escape_markdown(info.tags_error)}")
-        elif info.tags:
-            st.dataframe({"tag": list(info.tags), "value": list(info.tags.values())}, hide_index=True)
-        else:
-            st.caption("No tags.")
-
+        tags_tab(info)
     with versions:
-        if info.versions_error:
-            st.caption(f":material/lock: Versions could not be read: {escape_markdown(info.versions_error)}")
-        elif not info.versioning:
-            st.caption("Versioning is off for this bucket: each key holds one version.")
-        else:
-            st.caption(f"Versioning: **{info.versioning}**.")
-            st.dataframe(
-                versions_frame(info),
-                hide_index=True,
-                column_config={
-                    "size": st.column_config.NumberColumn("Size", format="bytes"),
-                    "modified": st.column_config.DatetimeColumn("Modified (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                },
-            )
-            if info.versions_more:
-                st.caption("Showing the newest 100 versions.")
-
+        versions_tab(info)
     if profile.allow_delete:
         st.divider()
         st.button("Delete…", icon=":material/delete:", key=S + "delete", on_click=ask_delete, args=(key,))
-        if st.session_state.get(S + "deleting") == key:
+        if here.deleting == key:
             confirm_delete(key, info.etag, info.versioning)
 
 
-if side is not None:
+if side is not None and selected is not None:
     with side, st.container(border=True):
         details_panel(selected)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.names import escape_markdown
-from lib.policy import human_bytes
+from lib.units import human_bytes
 from pages import app_context
 
 ctx = app_context()

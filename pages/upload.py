@@ -1,21 +1,23 @@
 """Upload: the browser sends files straight to the bucket under grants signed here.
 
-Thin on purpose: lib.uploads keeps the session's grants and verdicts, lib.policy signs,
-lib.verify checks; this page wires the component's events to them and shows the results.
+Thin on purpose: lib.upload.session keeps the session's grants and verdicts, lib.upload.grants signs,
+lib.upload.verify checks; this page wires the component's events to them and shows the results.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from lib.browse.sharing import signed_link
 from lib.components import uploader as protocol
 from lib.context import AppContext
 from lib.errors import BucketdeskError
-from lib.multipart import composite_parts
+from lib.limits import VIEW_LINK_SECONDS
 from lib.names import escape_markdown, static_prefix
-from lib.openuploads import OpenUploadStore
-from lib.policy import human_bytes
-from lib.uploads import LINK_SECONDS, UploadSession
+from lib.units import human_bytes
+from lib.upload.multipart import composite_parts
+from lib.upload.resume import OpenUploadStore
+from lib.upload.session import UploadSession
 from pages import app_context, show_error
 
 ctx: AppContext = app_context()
@@ -124,10 +126,12 @@ for outcome in finished:
             )
             st.markdown(escape_markdown(outcome.message))
             if outcome.ok and outcome.key:
-                link = ctx.gateway.presign_get(outcome.key, LINK_SECONDS)
-                st.caption(f"Key: `{outcome.key}`")
+                link = signed_link(
+                    ctx.gateway, outcome.key, VIEW_LINK_SECONDS, outcome.content_type, outcome.name, inline=None
+                )
+                st.caption(f"Key: `{escape_markdown(outcome.key)}`")
                 st.code(link, language=None, wrap_lines=True)
-                st.caption(f"Signed link, valid for {LINK_SECONDS // 60} minutes.")
+                st.caption(f"Signed link, valid for {VIEW_LINK_SECONDS // 60} minutes.")
                 if outcome.checksum_sha256:
                     # The sandbox (moto) stores checksums without checking them: say so rather than claim it.
                     checked = (

@@ -11,7 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
-from lib.previews import THUMB_PREFIX
+from lib.browse.thumbnails import THUMB_PREFIX
 from lib.s3 import make_client
 from lib.sandbox import start_sandbox
 
@@ -150,11 +150,11 @@ def test_open_details_of_an_object(browse, seeded):
     assert "hello from the notes" in [c.value for c in at.code]  # the text preview
     frames = {tuple(d.value.columns): d.value for d in at.dataframe}
     facts = frames[("", "value")]
-    fields = dict(zip(facts[""], facts["value"]))
+    fields = dict(zip(facts[""], facts["value"], strict=True))
     assert fields["Uploaded by"] == "alice@example.com" and fields["Content type"] == "text/plain"
     assert fields["Storage class"] == "STANDARD" and fields["Size (bytes)"] == "21 (21 bytes)"
     tags = frames[("tag", "value")]
-    assert dict(zip(tags["tag"], tags["value"])) == {"project": "apollo", "review": "done"}
+    assert dict(zip(tags["tag"], tags["value"], strict=True)) == {"project": "apollo", "review": "done"}
     assert "Versioning is off" in text_of(at)
     assert not [b for b in at.button if b.key == S + "delete"]  # allow_delete is off by default
 

@@ -11,9 +11,9 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image
 
+from lib.browse.thumbnails import THUMB_PREFIX
 from lib.config import BucketProfile
 from lib.names import encode_metadata
-from lib.previews import THUMB_PREFIX
 from lib.s3 import S3Gateway
 from tests.browser.conftest import Deployment
 from tests.support.localstack import REGION

@@ -29,7 +29,7 @@ from tests.support.localstack import REGION, localstack_client
 pytestmark = pytest.mark.browser
 
 MiB = 1024 * 1024
-PART = 16 * MiB  # lib.multipart.DEFAULT_PART_BYTES for a file above the default 64 MiB threshold
+PART = 16 * MiB  # lib.upload.multipart.DEFAULT_PART_BYTES for a file above the default 64 MiB threshold
 BIG_MB = 200
 BIG_PARTS = -(-BIG_MB * MiB // PART)  # 13
 VERIFY_TIMEOUT_MS = 240_000
@@ -276,9 +276,12 @@ def test_after_a_network_cut_and_a_reload_the_same_file_resumes_without_resendin
     page.route(lambda url: "partNumber=" in url, network)
     open_upload_page(page, big_app)
     choose(page, big_file)
+
     # The network is cut once 4 parts are in; the parts already on their way finish, later ones fail.
     # (Every cut request is counted before it fails, so this holds only once all let through settled.)
-    settled = lambda: cut and len(traffic.stored) + len(traffic.failed) - len(cut) >= len(let_through)
+    def settled():
+        return cut and len(traffic.stored) + len(traffic.failed) - len(cut) >= len(let_through)
+
     wait_until(page, settled, 120, "the cut, and the parts in flight to settle")
     done_before = sorted(set(traffic.stored))
     assert cut_after <= len(done_before) < BIG_PARTS

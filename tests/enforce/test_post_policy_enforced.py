@@ -1,4 +1,4 @@
-"""Grants from lib.policy.sign_upload against an S3 that enforces POST policies (LocalStack 4.9.2).
+"""Grants from lib.upload.grants.sign_upload against an S3 that enforces POST policies (LocalStack 4.9.2).
 
 Each upload is a multipart/form-data POST made the way a browser makes it: every grant field in
 order, the file part last and named `file`, an Origin header from the app. Every rejection is

@@ -1,4 +1,4 @@
-"""Grants from lib.policy.sign_upload against SeaweedFS, an S3 that verifies POST policy signatures.
+"""Grants from lib.upload.grants.sign_upload against SeaweedFS, an S3 that verifies POST policy signatures.
 
 LocalStack 4.9.2 never checks a POST policy's signature (test_post_policy_enforced.py pins that as
 XFAIL); SeaweedFS's S3 gateway does, so this module proves what LocalStack cannot: a re-encoded
@@ -33,8 +33,8 @@ import pytest
 import requests
 
 from lib.config import BucketProfile
-from lib.policy import Grant
 from lib.s3 import S3Gateway
+from lib.upload.grants import Grant
 from tests.support.post_form import (
     ALICE,
     PNG,

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import requests
 
 from lib.names import decode_metadata, encode_metadata
-from lib.policy import DeclaredFile, Grant, sign_upload
+from lib.upload.grants import DeclaredFile, Grant, sign_upload
 
 ALICE = "alice@example.com"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # 1032 bytes, every byte value present

@@ -299,7 +299,7 @@ def _free_ports(names: list[str]) -> dict[str, int]:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind(("127.0.0.1", 0))
             sockets.append(sock)
-        return {name: sock.getsockname()[1] for name, sock in zip(names, sockets)}
+        return {name: sock.getsockname()[1] for name, sock in zip(names, sockets, strict=True)}
     finally:
         for sock in sockets:
             sock.close()

@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image
 
 from lib.names import encode_metadata
-from lib.policy import DeclaredFile, Grant
+from lib.upload.grants import DeclaredFile, Grant
 
 BUCKET = "bucketdesk-unit"
 REGION = "us-east-1"

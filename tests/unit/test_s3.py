@@ -61,9 +61,14 @@ def test_botocore_failure_becomes_the_right_storage_error(exc, kind, code):
     assert "Traceback" not in error.message and "botocore" not in error.message
 
 
-def test_head_404_on_a_bucket_is_bucket_not_found():
-    error = storage_error(client_error("404", status=404, operation="HeadBucket"), f"opening bucket {BUCKET}")
-    assert isinstance(error, BucketNotFound)
+def test_head_404_on_a_bucket_is_bucket_not_found(gateway, monkeypatch):
+    def missing(**_):
+        raise client_error("404", status=404, operation="HeadBucket")
+
+    monkeypatch.setattr(gateway.client, "head_bucket", missing)
+    with pytest.raises(BucketNotFound) as raised:
+        gateway.check_bucket()
+    assert raised.value.code == "NoSuchBucket" and BUCKET in raised.value.message
 
 
 def test_unknown_client_error_keeps_s3s_own_words():

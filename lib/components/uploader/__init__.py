@@ -39,16 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.policy import DeclaredFile
+from lib.limits import MAX_FILES_PER_EVENT, MAX_PARTS_PER_FILE_EVENT
+from lib.upload.grants import DeclaredFile
 
 ASSETS = Path(__file__).parent
 NAME = "bucketdesk.uploader"
 HTML = '<div class="bd-uploader"></div>'
 _FILE_ID = re.compile(r"^[0-9a-f]{16,64}$")
 _MAX_TEXT = 10_000  # a file name may be long; the sanitiser caps what is kept
-_MAX_FILES = 1000
 _MAX_PARTS = 10_000  # S3's limit per upload
-_MAX_PARTS_PER_REQUEST = 256  # the JS asks for a few at a time
 _NO_CHECKSUM = {"insecure-context", "too-large"}
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9._~+/=\-]{1,1024}$")
 
@@ -132,8 +131,8 @@ def parse_parts(value: Any) -> list[PartsRequest]:
         if not isinstance(raw, dict) or not _is_file_id(raw.get("id")):
             continue
         wanted: dict[int, PartWanted] = {}
-        items = raw.get("parts") if isinstance(raw.get("parts"), list) else []
-        for part in items[:_MAX_PARTS_PER_REQUEST]:
+        items: list[Any] = raw["parts"] if isinstance(raw.get("parts"), list) else []
+        for part in items[:MAX_PARTS_PER_FILE_EVENT]:
             number = _int(part.get("n")) if isinstance(part, dict) else 0
             if 1 <= number <= _MAX_PARTS:
                 wanted[number] = PartWanted(number, _base64_sha256(part.get("sha256")), _int(part.get("held")))
@@ -175,7 +174,7 @@ def _reported_parts(value: Any) -> tuple[ReportedPart, ...]:
 
 def _list_of(value: Any, name: str) -> list:
     items = value.get(name) if isinstance(value, dict) else None
-    return items[:_MAX_FILES] if isinstance(items, list) else []
+    return items[:MAX_FILES_PER_EVENT] if isinstance(items, list) else []
 
 
 def _is_file_id(value: Any) -> bool:

@@ -731,10 +731,10 @@ function explainS3Error(e, status, code, msg, doc) {
   if (code === "InvalidPolicyDocument") {
     return `The bucket could not read the upload permission (${msg || code}). Press Retry; if it happens again, tell whoever runs this app.`;
   }
-  if (["SlowDown", "ServiceUnavailable", "InternalError"].includes(code) || status === 503 || status === 500) {
+  if (code === "RequestTimeout") return "The bucket stopped waiting for the file's data. Check the connection, then press Retry.";
+  if (RETRYABLE_CODES.has(code) || status === 503 || status === 500) {
     return "The bucket is busy. Retry in a moment.";
   }
-  if (code === "RequestTimeout") return "The bucket stopped waiting for the file's data. Check the connection, then press Retry.";
   return code ? `The bucket refused the upload: ${code}: ${msg}` : `The bucket refused the upload: HTTP ${status}.`;
 }
 

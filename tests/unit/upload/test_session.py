@@ -1,4 +1,4 @@
-"""lib.uploads.UploadSession fed by the component's (untrusted) sign and done events."""
+"""lib.upload.session.UploadSession fed by the component's (untrusted) sign and done events."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-import lib.uploads
+import lib.upload.session
 from lib.auditlog import AuditLog
 from lib.components.uploader import parse_done, parse_sign
-from lib.policy import Grant, Refusal
-from lib.uploads import UploadSession
+from lib.upload.grants import Grant, Refusal
+from lib.upload.session import UploadSession
 from tests.unit.helpers import BUCKET, FILE_ID, OTHER_ID, UPLOADER, exists, png_bytes, sha256_b64, store
 
 pytestmark = pytest.mark.unit
@@ -51,17 +51,17 @@ def session() -> UploadSession:
 
 @pytest.fixture
 def count_calls(monkeypatch):
-    """Wrap a lib.uploads function and count its calls."""
+    """Wrap a lib.upload.session function and count its calls."""
 
     def wrap(name: str) -> list:
         calls = []
-        real = getattr(lib.uploads, name)
+        real = getattr(lib.upload.session, name)
 
         def counted(*args, **kwargs):
             calls.append(args)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(lib.uploads, name, counted)
+        monkeypatch.setattr(lib.upload.session, name, counted)
         return calls
 
     return wrap
@@ -71,7 +71,7 @@ def forbid(monkeypatch, name: str) -> None:
     def never(*args, **kwargs):
         raise AssertionError(f"{name} must not be called here")
 
-    monkeypatch.setattr(lib.uploads, name, never)
+    monkeypatch.setattr(lib.upload.session, name, never)
 
 
 def sign(session, gateway, event, audit=None):

@@ -27,9 +27,10 @@ from typing import Any
 from lib.config import BucketProfile, MiB
 from lib.errors import StorageError, UploadIncomplete
 from lib.names import content_disposition, display_name, encode_metadata, render_key
-from lib.openuploads import OpenUpload, OpenUploadStore
-from lib.policy import DeclaredFile, Refusal, admit, human_bytes
 from lib.s3 import S3Gateway
+from lib.units import human_bytes
+from lib.upload.grants import DeclaredFile, Refusal, admit
+from lib.upload.resume import OpenUpload, OpenUploadStore
 
 MIN_PART_BYTES = 5 * MiB  # S3's minimum for every part but the last
 MAX_PART_BYTES = 5 * 1024 * MiB  # S3's maximum part
@@ -143,8 +144,8 @@ def start_or_resume(
     """Resume the upload `resume_id` when it is this person's upload of this file; else start one."""
     profile = gateway.profile
     content_type, refusal = admit(profile, declared, multipart=True)
-    if refusal:
-        return refusal
+    if refusal or content_type is None:
+        return refusal or Refusal(declared.id, display_name(declared.name), "No type could be pinned.")
     plan = _Plan(
         content_type=content_type,
         original=display_name(declared.name),
@@ -256,7 +257,10 @@ def _grant(profile, declared, uploader, plan: _Plan, key, upload_id, sign_seq, i
 
 
 def sign_part(gateway: S3Gateway, grant: MultipartGrant, number: int, sha256: str | None, seq: int) -> PartUrl:
-    """A presigned PUT for part `number`, bound to its SHA-256 when the upload carries checksums."""
+    """A presigned PUT for part `number` of its planned size, bound to its SHA-256 when the upload
+    carries checksums."""
+    if not 1 <= number <= grant.part_count:
+        return PartUrl(number, seq, refused=f"Part {number} is not one of the {grant.part_count} parts planned.")
     if grant.checksums and not sha256:
         return PartUrl(
             number, seq, refused=f"Part {number} came without its SHA-256 checksum, which this upload requires."
@@ -264,7 +268,10 @@ def sign_part(gateway: S3Gateway, grant: MultipartGrant, number: int, sha256: st
     signed = sha256 if grant.checksums else None
     expires_in = gateway.profile.policy_expiry_seconds
     expires_at = time.time() + expires_in
-    url = gateway.presign_upload_part(grant.key, grant.upload_id, number, signed, expires_in)
+    # The part's planned size is signed: no part can exceed it, so the parts cannot add up past the
+    # declared size (checked against max_upload_bytes before the upload started).
+    size = part_bytes(number, grant.size, grant.part_size)
+    url = gateway.presign_upload_part(grant.key, grant.upload_id, number, signed, expires_in, size=size)
     return PartUrl(number, seq, url=url, expires_at=expires_at, sha256=signed)
 
 

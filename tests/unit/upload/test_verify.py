@@ -1,13 +1,16 @@
-"""lib.verify: is the stored object the one the grant allowed? If not, it is set aside."""
+"""lib.upload.verify: is the stored object the one the grant allowed? If not, it is set aside."""
 
 from __future__ import annotations
 
+import io
+import struct
+
 import pytest
 
-import lib.verify
+import lib.upload.verify
 from lib.errors import StorageError
-from lib.policy import Grant, sign_upload
-from lib.verify import decode_image, sniff_type, verify_upload
+from lib.upload.grants import Grant, sign_upload
+from lib.upload.verify import decode_image, sniff_type, verify_upload
 from tests.unit.helpers import UPLOADER, declared, exists, png_bytes, png_header_only, store
 
 pytestmark = pytest.mark.unit
@@ -183,7 +186,7 @@ def test_truncated_png_does_not_decode(s3, gateway):
 
 def test_png_larger_than_sniff_window_is_read_whole_and_decoded(s3, gateway):
     body = png_bytes(120, 90, noise=True)
-    assert len(body) > lib.verify.SNIFF_BYTES
+    assert len(body) > lib.upload.verify.SNIFF_BYTES
     grant = grant_for(gateway, body)
     store(s3, grant, body)
     result = verify_upload(gateway, grant)
@@ -206,15 +209,96 @@ def test_decompression_bomb_header_is_refused_without_decoding(s3, gateway, monk
     assert_quarantined(s3, grant, result)
 
 
-@pytest.mark.parametrize("size", [(11, 10), (20, 20)], ids=["over-the-limit-warning", "over-twice-the-limit-error"])
-def test_image_over_a_lowered_pixel_limit_is_refused(s3, gateway, monkeypatch, size):
-    monkeypatch.setattr(lib.verify, "MAX_IMAGE_PIXELS", 100)
-    body = png_bytes(*size)
+def test_image_over_the_pixel_limit_passes_undecoded_with_a_note(s3, gateway, monkeypatch):
+    monkeypatch.setattr(lib.upload.verify, "MAX_IMAGE_PIXELS", 100)
+    body = png_bytes(20, 20)
     grant = grant_for(gateway, body)
     store(s3, grant, body)
     result = verify_upload(gateway, grant)
-    assert not result.ok
-    assert any("too large to decode safely" in p and "100" in p for p in result.problems), result.problems
+    assert result.ok, result.problems
+    assert result.image_size == (20, 20) and "Not decoded" in result.message and exists(s3, grant.key)
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real small JPEG whose frame header (SOF0) claims width×height: a huge photo's shape, cheaply."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 120, 200)).save(out, "JPEG")
+    data = bytearray(out.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def test_a_100_megapixel_jpeg_is_a_good_upload_said_not_decoded(s3, gateway, monkeypatch):
+    body = jpeg_claiming(10_000, 10_000)
+
+    def never(*args, **kwargs):
+        raise AssertionError("a 100-megapixel image is not decoded")
+
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", never)
+    grant = grant_for(gateway, body, name="huge.jpg", type="image/jpeg")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.ok, result.problems
+    assert result.image_size == (10_000, 10_000) and exists(s3, grant.key)
+    assert "Not decoded: 10000×10000 px" in result.message
+
+
+def test_eps_bytes_named_png_are_refused_without_running_any_eps_code(s3, gateway, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    def never(*args, **kwargs):
+        raise AssertionError("the EPS decoder (Ghostscript) must never be reached")
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", never)
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", never)
+    body = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    grant = grant_for(gateway, body, name="pic.png", type="image/png")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert not result.ok and "does not look like image/png" in result.message
+    with pytest.raises(ValueError, match="does not decode"):
+        decode_image(body, "image/png")
+
+
+def test_heif_bytes_declared_as_heif_are_one_family_with_heic(s3, gateway):
+    body = b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    grant = grant_for(gateway, body, name="photo.heif", type="image/heif")
+    store(s3, grant, body)
+    result = verify_upload(gateway, grant)
+    assert result.ok, result.problems
+
+
+def test_a_quarantined_copy_keeps_type_disposition_and_metadata_above_the_copy_threshold(s3, gateway):
+    body = png_bytes() + b"\x00" * (9 * 1024 * 1024)  # above boto3's 8 MiB multipart copy threshold
+    grant = grant_for(gateway, png_bytes())
+    s3.put_object(
+        Bucket=grant.bucket,
+        Key=grant.key,
+        Body=body,
+        ContentType="image/png",
+        ContentDisposition='attachment; filename="cat.png"',
+        Metadata={"uploaded-by": "alice%40example.com", "original-name": "cat.png"},
+    )
+    result = verify_upload(gateway, grant)  # the size differs from the grant's
+    assert result.action == "quarantined"
+    head = s3.head_object(Bucket=grant.bucket, Key=result.final_key)
+    assert head["ContentType"] == "image/png" and head["ContentDisposition"] == 'attachment; filename="cat.png"'
+    assert head["Metadata"] == {"uploaded-by": "alice%40example.com", "original-name": "cat.png"}
+    assert head["ContentLength"] == len(body)
+
+
+def test_reads_are_pinned_to_the_etag_just_checked(s3, gateway):
+    body = png_bytes()
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    etag = s3.head_object(Bucket=grant.bucket, Key=grant.key)["ETag"]
+    assert gateway.read(grant.key, 0, 3, etag=etag) == body[:4]
+    with pytest.raises(StorageError) as raised:
+        gateway.read(grant.key, 0, 3, etag='"0123456789abcdef0123456789abcdef"')
+    assert raised.value.code in {"PreconditionFailed", "412"}
 
 
 def test_pillow_global_pixel_limit_is_restored_after_decoding(monkeypatch):
@@ -243,7 +327,7 @@ def test_image_over_verify_max_image_bytes_is_ok_with_a_note_and_not_decoded(s3,
     def never(data):
         raise AssertionError("must not decode an image over verify_max_image_bytes")
 
-    monkeypatch.setattr(lib.verify, "decode_image", never)
+    monkeypatch.setattr(lib.upload.verify, "decode_image", never)
     grant = grant_for(gateway, body)
     store(s3, grant, body)
     result = verify_upload(gateway, grant)

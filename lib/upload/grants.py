@@ -10,12 +10,14 @@ expiry. The bucket enforces the policy, so a browser that lies gets nothing stor
 from __future__ import annotations
 
 import fnmatch
-import mimetypes
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from lib import mime
 from lib.config import OBJECT_LIMIT, POST_UPLOAD_LIMIT, BucketProfile
+from lib.errors import BadContentType
+from lib.limits import MAX_FILES_PER_EVENT
 from lib.names import (
     content_disposition,
     display_name,
@@ -24,64 +26,7 @@ from lib.names import (
     safe_name,
 )
 from lib.s3 import S3Gateway
-
-# Types a browser would render as active content (scripts) when opened from the bucket's origin.
-# A wildcard such as "*/*" or "image/*" never admits them; a profile must name them exactly.
-ACTIVE_CONTENT_TYPES = {
-    "text/html",
-    "application/xhtml+xml",
-    "image/svg+xml",
-    "application/javascript",
-    "text/javascript",
-    "application/x-msdownload",
-    "application/x-sh",
-    # Browsers render XML types as documents in which XHTML-namespaced <script> runs.
-    "text/xml",
-    "application/xml",
-    "text/xsl",
-    "application/ecmascript",
-    "text/ecmascript",
-    "application/x-javascript",
-    "multipart/x-mixed-replace",
-}
-# What browsers and operating systems actually report, mapped to one canonical type.
-# (Chrome on Windows reports .csv as application/vnd.ms-excel when Excel is installed.)
-TYPE_ALIASES = {
-    "image/jpg": "image/jpeg",
-    "image/pjpeg": "image/jpeg",
-    "image/x-png": "image/png",
-    "image/x-icon": "image/vnd.microsoft.icon",
-    "application/x-zip-compressed": "application/zip",
-    "application/x-zip": "application/zip",
-    "audio/x-wav": "audio/wav",
-    "audio/wave": "audio/wav",
-    "audio/mp3": "audio/mpeg",
-    "audio/x-m4a": "audio/mp4",
-    "video/x-m4v": "video/mp4",
-    "text/x-csv": "text/csv",
-    "application/csv": "text/csv",
-}
-# Extensions whose reported type depends on the machine; the extension's meaning decides.
-_EXTENSION_WINS = {".csv": {"application/vnd.ms-excel", "text/plain"}, ".json": {"text/plain"}, ".md": {"text/plain"}}
-_EXTRA_TYPES = {
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".heic": "image/heic",
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".md": "text/markdown",
-    ".m4a": "audio/mp4",
-    ".wav": "audio/wav",
-    ".flac": "audio/flac",
-    ".mkv": "video/x-matroska",
-    ".jsonl": "application/jsonl",
-    ".parquet": "application/vnd.apache.parquet",
-}
-MAX_FILES_PER_REQUEST = 500
-# Python's own extension table, never the server's /etc/mime.types: `mimetypes.types_map` is replaced
-# the first time anything calls mimetypes.init()/guess_type() (boto3, listings…), which would make the
-# same file granted on one request and refused on the next, and differ between operating systems.
-_BUILTIN_TYPES = dict(mimetypes.MimeTypes().types_map[True])
+from lib.units import human_bytes
 
 
 @dataclass(frozen=True)
@@ -179,17 +124,18 @@ class UploadRules:
     """The checks a profile applies before anything is signed; pure, so it is easy to test."""
 
     profile: BucketProfile
-    extra_types: dict[str, str] = field(default_factory=lambda: dict(_EXTRA_TYPES))
 
     def guess_type(self, name: str) -> str | None:
-        ext = _extension(name)
-        return self.extra_types.get(ext) or _BUILTIN_TYPES.get(ext)
+        return mime.guess_type(safe_name(name))
 
     def resolve_type(self, declared: DeclaredFile) -> tuple[str | None, str | None]:
         """(content type to pin, None) or (None, reason for refusing)."""
-        reported = canonical_type(declared.type)
-        guessed = self.guess_type(declared.name)
         shown = display_name(declared.name)
+        try:
+            reported = mime.parse_declared(declared.type)
+        except BadContentType as exc:
+            return None, f"“{shown}” cannot be uploaded: its declared type {exc.message[0].lower()}{exc.message[1:]}"
+        guessed = self.guess_type(declared.name)
         if not reported:
             if not guessed:
                 return (
@@ -198,7 +144,7 @@ class UploadRules:
                 )
             return guessed, None
         if guessed and reported != guessed:
-            if reported in _EXTENSION_WINS.get(_extension(declared.name), set()):
+            if reported in mime.EXTENSION_WINS.get(_extension(declared.name), set()):
                 return guessed, None
             return None, (
                 f"“{shown}” says it is {reported}, but its extension {_extension(declared.name)} means {guessed}. "
@@ -210,7 +156,7 @@ class UploadRules:
         for pattern in self.profile.allowed_types:
             if pattern == content_type:
                 return True
-            if not is_active_content(content_type) and fnmatch.fnmatchcase(content_type, pattern):
+            if not mime.is_active(content_type) and fnmatch.fnmatchcase(content_type, pattern):
                 return True
         return False
 
@@ -233,8 +179,8 @@ class UploadRules:
                 "too_large",
             )
         content_type, problem = self.resolve_type(declared)
-        if problem:
-            return None, Refusal(declared.id, shown, problem, "type_mismatch")
+        if problem or content_type is None:
+            return None, Refusal(declared.id, shown, problem or f"“{shown}” has no type.", "type_mismatch")
         if not self.type_allowed(content_type):
             return None, Refusal(
                 declared.id,
@@ -262,8 +208,8 @@ def sign_upload(
     """A grant for one declared file, or a refusal saying why."""
     profile = gateway.profile
     content_type, refusal = admit(profile, declared, multipart=False)
-    if refusal:
-        return refusal
+    if refusal or content_type is None:
+        return refusal or Refusal(declared.id, display_name(declared.name), "No type could be pinned.")
     sha256 = declared.sha256 if profile.checksums != "off" else None
     original = display_name(declared.name)
     key = render_key(profile.upload_prefix, original_name=declared.name, user=uploader)
@@ -303,33 +249,14 @@ def sign_upload(
 def sign_uploads(
     gateway: S3Gateway, uploader: str, declared: list[DeclaredFile], *, sign_seq: int = 1
 ) -> list[Grant | Refusal]:
-    if len(declared) > MAX_FILES_PER_REQUEST:
+    if len(declared) > MAX_FILES_PER_EVENT:
         return [
-            Refusal(d.id, display_name(d.name), f"Choose at most {MAX_FILES_PER_REQUEST} files at a time.", "too_many")
+            Refusal(d.id, display_name(d.name), f"Choose at most {MAX_FILES_PER_EVENT} files at a time.", "too_many")
             for d in declared
         ]
     return [sign_upload(gateway, uploader, d, sign_seq=sign_seq) for d in declared]
 
 
-def is_active_content(content_type: str) -> bool:
-    """True for types a browser may run scripts in; any `+xml` type is rendered as an XML document."""
-    return content_type in ACTIVE_CONTENT_TYPES or content_type.endswith("+xml")
-
-
-def canonical_type(content_type: str | None) -> str:
-    base = (content_type or "").split(";", 1)[0].strip().lower()
-    return TYPE_ALIASES.get(base, base)
-
-
-def human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"
-
-
 def _extension(name: str) -> str:
-    safe = safe_name(name)
-    return "." + safe.rsplit(".", 1)[1] if "." in safe else ""
+    """The extension as the stored key will carry it (safe_name keeps short alphanumeric ones)."""
+    return mime.extension(safe_name(name))

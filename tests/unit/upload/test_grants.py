@@ -1,4 +1,4 @@
-"""lib.policy: what a signed POST grant pins, and the refusals a person can read."""
+"""lib.upload.grants: what a signed POST grant pins, and the refusals a person can read."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from lib.config import POST_UPLOAD_LIMIT, BucketProfile, GiB
+from lib.limits import MAX_FILES_PER_EVENT
 from lib.names import decode_metadata, static_prefix
-from lib.policy import (
-    MAX_FILES_PER_REQUEST,
+from lib.units import human_bytes
+from lib.upload.grants import (
     Grant,
     Refusal,
     UploadRules,
-    canonical_type,
     checksum_refusal,
-    human_bytes,
     is_multipart,
     sign_upload,
     sign_uploads,
@@ -312,30 +311,17 @@ def test_declared_type_parameters_and_case_are_ignored(gateway):
     assert grant.content_type == "image/png"
 
 
-@pytest.mark.parametrize(
-    "reported, canonical",
-    [
-        ("image/jpg", "image/jpeg"),
-        ("image/x-png", "image/png"),
-        ("application/x-zip-compressed", "application/zip"),
-        ("", ""),
-    ],
-)
-def test_canonical_type_maps_browser_aliases(reported, canonical):
-    assert canonical_type(reported) == canonical
-
-
 def test_refusal_reason_never_carries_invisible_characters(gateway):
     refusal = refusal_for(gateway, declared(name="\u202egnp.exe", type="image/png"))
     assert "\u202e" not in refusal.reason and "\u202e" not in refusal.name
 
 
 def test_too_many_files_at_once_are_all_refused(gateway):
-    files = [declared(id=f"{i:016x}", name=f"f{i}.png") for i in range(MAX_FILES_PER_REQUEST + 1)]
+    files = [declared(id=f"{i:016x}", name=f"f{i}.png") for i in range(MAX_FILES_PER_EVENT + 1)]
     answers = sign_uploads(gateway, UPLOADER, files)
     assert len(answers) == len(files)
     assert all(isinstance(a, Refusal) and a.code == "too_many" for a in answers)
-    assert str(MAX_FILES_PER_REQUEST) in answers[0].reason
+    assert str(MAX_FILES_PER_EVENT) in answers[0].reason
 
 
 def test_a_batch_within_the_limit_answers_each_file(gateway):
@@ -354,11 +340,6 @@ def test_grant_for_browser_carries_no_server_only_detail(gateway):
     assert sent["kind"] == "post" and sent["key"] == grant.key and sent["signSeq"] == 1
     assert sent["fields"] == grant.fields
     assert "uploader" not in sent and "bucket" not in sent
-
-
-@pytest.mark.parametrize("size, text", [(0, "0 bytes"), (1023, "1023 bytes"), (1536, "1.5 KB"), (5 * GiB, "5.0 GB")])
-def test_human_bytes_reads_naturally(size, text):
-    assert human_bytes(size) == text
 
 
 def test_static_prefix_matches_default_template():
@@ -405,3 +386,32 @@ def test_the_limit_for_parts_is_the_profiles_up_to_five_tib(make_gateway):
     assert rules.check(declared(size=POST_UPLOAD_LIMIT + 1), multipart=True)[1] is None
     assert rules.check(declared(size=100 * GiB + 1), multipart=True)[1].code == "too_large"
     assert rules.check(declared(size=POST_UPLOAD_LIMIT + 1), multipart=False)[1].code == "too_large"
+
+
+# --- declared types are parsed strictly --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, type",
+    [
+        ("clip", "video/mp4,text/html"),
+        ("clip.mp4", "video/mp4,text/html"),
+        ("clip.mp4", "video/ mp4"),
+        ("clip", "videomp4"),
+        ("clip.mp4", "video/"),
+    ],
+)
+def test_a_declared_type_that_is_not_one_token_is_refused_before_signing(gateway, monkeypatch, name, type):
+    def never(*args, **kwargs):
+        raise AssertionError("nothing is signed for a malformed type")
+
+    monkeypatch.setattr(gateway, "presign_post", never)
+    refusal = refusal_for(gateway, declared(name=name, type=type))
+    assert refusal.code == "type_mismatch"
+    assert "type/subtype" in refusal.reason or "list of types" in refusal.reason
+
+
+def test_a_declared_type_is_pinned_lower_case_without_parameters(gateway):
+    grant = grant_for(gateway, declared(name="notes.txt", type="TEXT/Plain; charset=UTF-8"))
+    assert grant.content_type == "text/plain" and grant.fields["Content-Type"] == "text/plain"
+    assert exact_conditions(policy_of(grant))["Content-Type"] == "text/plain"

@@ -1,4 +1,4 @@
-"""lib.listing: one page per request, every key exactly once, awkward keys intact, errors as sentences."""
+"""lib.browse.listing: one page per request, every key exactly once, awkward keys intact, errors as sentences."""
 
 from __future__ import annotations
 
@@ -11,14 +11,11 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from lib.config import BucketProfile
-from lib.errors import AccessDenied, BucketNotFound, EndpointUnreachable, Throttled
-from lib.listing import (
+from lib.browse.filters import PageFilter, apply_filter
+from lib.browse.listing import (
     PAGE_SIZES,
     ListingQuery,
-    PageFilter,
     Pager,
-    apply_filter,
     as_folder,
     breadcrumbs,
     guess_type,
@@ -27,6 +24,8 @@ from lib.listing import (
     page_frame,
     parent,
 )
+from lib.config import BucketProfile
+from lib.errors import AccessDenied, BucketNotFound, EndpointUnreachable, Throttled
 from lib.s3 import S3Gateway
 from tests.unit.helpers import REGION
 

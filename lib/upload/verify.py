@@ -15,20 +15,26 @@ from typing import Protocol
 
 from PIL import Image
 
+from lib import mime
 from lib.errors import StorageError
 from lib.names import decode_metadata
-from lib.policy import human_bytes
 from lib.s3 import S3Gateway
+from lib.units import human_bytes
 
 
 class Signed(Protocol):
-    """What the server signed for one file: a POST Grant or a MultipartGrant (lib.multipart)."""
+    """What the server signed for one file: a POST Grant or a MultipartGrant (lib.upload.multipart)."""
 
-    file_id: str
-    key: str
-    size: int
-    content_type: str
-    uploader: str
+    @property
+    def file_id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def uploader(self) -> str: ...
 
 
 SNIFF_BYTES = 4096
@@ -57,7 +63,7 @@ class Verification:
             detail = f"{human_bytes(self.size or 0)} {self.content_type}"
             if self.image_size:
                 detail += f", {self.image_size[0]}×{self.image_size[1]} px"
-            return f"Verified: {detail}."
+            return " ".join([f"Verified: {detail}.", *self.notes])
         where = {
             "quarantined": f" It was moved to {self.final_key} for review.",
             "deleted": " It was deleted.",
@@ -120,7 +126,7 @@ def _family_matches(declared: str, sniffed: str | None, head: bytes) -> str | No
     if declared.startswith("image/") or declared == "application/pdf":
         if sniffed is None:
             return f"The content does not look like {declared}."
-        if sniffed != declared:
+        if mime.family(sniffed) != mime.family(declared):
             return f"The content is {sniffed}, not {declared}."
     if declared.startswith("text/") or declared in {"application/json"}:
         if b"\x00" in head:
@@ -151,17 +157,15 @@ def verify_upload(gateway: S3Gateway, grant: Signed) -> Verification:
 
     if not result.problems:
         # An empty object is sniffed too: zero bytes are no image or PDF, whatever was declared.
-        first = gateway.read(grant.key, 0, min(grant.size, SNIFF_BYTES) - 1) if grant.size else b""
+        # Reads are pinned to the version just checked: a swapped object fails instead of being read.
+        etag = head.get("ETag")
+        first = gateway.read(grant.key, 0, min(grant.size, SNIFF_BYTES) - 1, etag=etag) if grant.size else b""
         result.sniffed_type = sniff_type(first)
         problem = _family_matches(grant.content_type, result.sniffed_type, first)
         if problem:
             result.problems.append(problem)
-        elif grant.content_type.startswith("image/") and grant.content_type not in {
-            "image/svg+xml",
-            "image/heic",
-            "image/avif",
-        }:
-            _check_image(gateway, grant, result, first)
+        elif grant.content_type in mime.PILLOW_FORMATS:
+            _check_image(gateway, grant, result, first, etag)
 
     result.ok = not result.problems
     if result.ok:
@@ -171,37 +175,50 @@ def verify_upload(gateway: S3Gateway, grant: Signed) -> Verification:
     return result
 
 
-def _check_image(gateway: S3Gateway, grant: Signed, result: Verification, first: bytes) -> None:
+def _check_image(gateway: S3Gateway, grant: Signed, result: Verification, first: bytes, etag: str | None) -> None:
     if grant.size > gateway.profile.verify_max_image_bytes:
         result.notes.append(
             f"Not decoded: larger than {human_bytes(gateway.profile.verify_max_image_bytes)} (verify_max_image_bytes)."
         )
         return
-    data = first if grant.size <= len(first) else gateway.read(grant.key)
+    data = first if grant.size <= len(first) else gateway.read(grant.key, etag=etag)
     try:
-        result.image_size = decode_image(data)
+        decoded = decode_image(data, grant.content_type)
     except ValueError as exc:
         result.problems.append(str(exc))
+        return
+    result.image_size = decoded.size
+    if not decoded.decoded:
+        width, height = decoded.size
+        result.notes.append(
+            f"Not decoded: {width}×{height} px is over {MAX_IMAGE_PIXELS:,} pixels, more than bucketdesk decodes "
+            "to check an image; its header is sound."
+        )
 
 
-def decode_image(data: bytes) -> tuple[int, int]:
-    """Fully decode an image; raise ValueError with a sentence when it is broken or a bomb.
+@dataclass(frozen=True)
+class DecodedImage:
+    size: tuple[int, int]
+    decoded: bool  # False: the header was read, the pixels were not (too many to decode safely)
 
-    The pixel count is checked from the header before any pixel is decoded, without touching
-    Pillow's process-wide MAX_IMAGE_PIXELS: sessions verify concurrently."""
+
+def decode_image(data: bytes, content_type: str | None = None) -> DecodedImage:
+    """Decode an image with only the decoder its type names; ValueError with a sentence when it is broken.
+
+    An image with more than MAX_IMAGE_PIXELS is not a fault: its header is read, its pixels are not
+    (`decoded` False). The count is checked from the header before any pixel is decoded, without
+    touching Pillow's process-wide MAX_IMAGE_PIXELS: sessions verify concurrently."""
+    allowed = mime.PILLOW_FORMATS.get(mime.normalise(content_type) or "")
+    formats = (allowed,) if allowed else tuple(sorted(set(mime.PILLOW_FORMATS.values())))
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=formats) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise ValueError(f"The image is too large to decode safely (over {MAX_IMAGE_PIXELS:,} pixels).")
+                return DecodedImage((width, height), decoded=False)
             image.verify()  # structure and checksums
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=formats) as image:
             image.load()  # every pixel: catches truncated data verify() misses
-            return image.size
-    except ValueError as exc:
-        if "too large" in str(exc):
-            raise
-        raise ValueError(f"The image does not decode ({type(exc).__name__}).") from None
+            return DecodedImage(image.size, decoded=True)
     except Image.DecompressionBombError:
         raise ValueError(f"The image is too large to decode safely (over {MAX_IMAGE_PIXELS:,} pixels).") from None
     except Exception as exc:  # Pillow raises many types for broken input

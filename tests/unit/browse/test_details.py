@@ -1,4 +1,4 @@
-"""lib.details and lib.sharing: what HEAD, tags and versions say; previews; share links; delete."""
+"""lib.browse.details and lib.browse.sharing: what HEAD, tags and versions say; previews; share links; delete."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import lib.previews as previews
+import lib.browse.thumbnails as previews
 from lib.auditlog import AuditLog
-from lib.details import DeleteNotAllowed, delete_object, object_details, preview_kind, text_preview, versions_frame
+from lib.browse.details import (
+    DeleteNotAllowed,
+    delete_object,
+    object_details,
+    preview_kind,
+    text_preview,
+    versions_frame,
+)
+from lib.browse.sharing import LinkExpiryError, RowLinks, describe, expiry_seconds, share_link
 from lib.errors import AccessDenied
 from lib.names import encode_metadata
-from lib.sharing import LinkExpiryError, RowLinks, describe, expiry_seconds, share_link
 
 pytestmark = pytest.mark.unit
 
@@ -92,7 +99,7 @@ def test_versions_are_listed_when_versioning_is_on(s3, make_gateway):
     "content_type, key, kind",
     [
         ("image/png", "a.png", "image"),
-        ("image/svg+xml", "a.svg", None),  # active content is never previewed inline
+        ("image/svg+xml", "a.svg", "text"),  # active content: shown as source, never rendered
         ("video/mp4", "a.mp4", "video"),
         ("audio/mpeg", "a.mp3", "audio"),
         ("application/pdf", "a.pdf", "pdf"),
@@ -176,17 +183,16 @@ def test_share_link_inline_or_download_under_the_original_name(s3, gateway, note
         query["response-content-disposition"]
         == "attachment; filename=\"Notes_1.txt\"; filename*=UTF-8''N%C3%B6tes%201.txt"
     )
-    inline = share_link(gateway, notes, 300, download=False, name="Nötes 1.txt")
+    inline = share_link(gateway, notes, 300, download=False, name="Nötes 1.txt", content_type="text/plain")
     assert query_of(inline.url)["response-content-disposition"].startswith("inline;") and not inline.download
+    assert query_of(inline.url)["response-content-type"] == "text/plain"
 
 
-def test_active_content_is_always_a_download():
-    class Signer:
-        def presign_get(self, key, seconds, disposition=None):
-            return f"https://bucket/{key}?d={disposition}"
-
-    link = share_link(Signer(), "x.html", 300, download=False, name="x.html", content_type="text/html")
-    assert link.download and "attachment" in link.url and "could run code" in link.note
+def test_active_content_is_always_a_download(gateway):
+    link = share_link(gateway, "x.html", 300, download=False, name="x.html", content_type="text/html")
+    query = query_of(link.url)
+    assert link.download and query["response-content-disposition"].startswith("attachment;")
+    assert "response-content-type" not in query and "not a type bucketdesk opens" in link.note
 
 
 def test_share_link_refuses_expiries_s3_would_refuse(gateway):
@@ -199,13 +205,13 @@ def test_row_links_are_reused_so_the_table_stays_stable(gateway, notes, monkeypa
     real = gateway.presign_get
     monkeypatch.setattr(gateway, "presign_get", lambda *a, **k: signed.append(a) or real(*a, **k))
     links = RowLinks(gateway)
-    first = links.get(notes)
-    assert links.get(notes) == first and query_of(first)["X-Amz-Expires"] == "3600" and len(signed) == 1
-    monkeypatch.setattr("lib.sharing.time.time", lambda: 10**10)  # far later: signed again
-    links.get(notes)
+    first = links.get(notes, "text/plain")
+    assert links.get(notes, "text/plain") == first and query_of(first)["X-Amz-Expires"] == "3600" and len(signed) == 1
+    monkeypatch.setattr("lib.browse.sharing.time.time", lambda: 10**10)  # far later: signed again
+    links.get(notes, "text/plain")
     assert len(signed) == 2
     links.forget(notes)
-    assert (notes, None) not in links._links
+    assert not [slot for slot in links._links if slot[0] == notes]
 
 
 # --- delete -----------------------------------------------------------------------------------------

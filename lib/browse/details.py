@@ -15,15 +15,15 @@ from typing import Any
 
 import pandas as pd
 
+from lib import mime
 from lib.auditlog import AuditLog
-from lib.errors import BucketdeskError, StorageError
+from lib.browse.thumbnails import store_for
+from lib.errors import DeleteNotAllowed, StorageError
 from lib.names import decode_metadata
-from lib.previews import store_for
 from lib.s3 import S3Gateway
 
 TEXT_PREVIEW_BYTES = 64 * 1024
 VERSIONS_SHOWN = 100
-_TEXT_TYPES = {"application/json", "application/x-ndjson", "application/xml", "application/yaml", "application/x-yaml"}
 # Headers worth showing, in the order a person reads them; HEAD's other keys are transport detail.
 _HEADERS = [
     ("ContentType", "Content type"),
@@ -53,10 +53,6 @@ _HEADERS = [
     ("ArchiveStatus", "Archive status"),
     ("WebsiteRedirectLocation", "Redirect"),
 ]
-
-
-class DeleteNotAllowed(BucketdeskError):
-    hint = "An admin can turn it on with allow_delete = true in the bucket's profile (BUCKETDESK_ALLOW_DELETE)."
 
 
 @dataclass
@@ -142,15 +138,20 @@ def versions_frame(details: ObjectDetails) -> pd.DataFrame:
 
 
 def preview_kind(content_type: str, key: str = "") -> str | None:
-    """How to preview: image | csv | json | text | pdf | audio | video, or None."""
-    content_type = content_type.split(";")[0].strip().lower()
+    """How to preview: image | csv | json | text | pdf | audio | video, or None.
+
+    Images, audio, video and PDF are shown through a signed link, so only types lib.mime lets open
+    inline; text kinds are read by the server and shown as source, never rendered."""
+    normalised = mime.normalise(content_type)
+    if normalised is None:
+        return None  # not one type/subtype (e.g. "video/mp4,text/html"): nothing to trust
+    content_type = normalised
     lowered = key.lower()
-    if content_type == "image/svg+xml":
-        return None  # active content: never rendered inline by bucketdesk
+    inline = mime.inline_type(content_type)
     major = content_type.split("/", 1)[0]
-    if major in {"image", "audio", "video"}:
+    if inline and major in {"image", "audio", "video"}:
         return major
-    if content_type == "application/pdf":
+    if inline == "application/pdf":
         return "pdf"
     if content_type == "text/csv" or lowered.endswith(".csv"):
         return "csv"
@@ -158,7 +159,7 @@ def preview_kind(content_type: str, key: str = "") -> str | None:
         return "json"
     if content_type in {"text/html", "application/xhtml+xml"}:
         return "text"  # shown as source text, never rendered
-    if major == "text" or content_type in _TEXT_TYPES or content_type.endswith(("+json", "+xml")):
+    if major == "text" or content_type in mime.TEXT_TYPES or content_type.endswith(("+json", "+xml")):
         return "text"
     return None
 

@@ -1,4 +1,4 @@
-"""lib.previews: thumbnail size and orientation, bomb and size limits, bad input, where thumbnails live."""
+"""lib.browse.thumbnails: thumbnail size and orientation, bomb and size limits, bad input, where thumbnails live."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import time
 import pytest
 from PIL import Image
 
-import lib.previews as previews
-from lib.errors import AccessDenied, StorageError
-from lib.previews import (
+import lib.browse.thumbnails as previews
+from lib.browse.thumbnails import (
     MAX_EDGE,
     THUMB_PREFIX,
     PreviewError,
@@ -21,6 +20,7 @@ from lib.previews import (
     thumb_key,
     thumbnail_after_upload,
 )
+from lib.errors import AccessDenied, StorageError
 from tests.unit.helpers import png_bytes, png_header_only
 
 pytestmark = pytest.mark.unit
@@ -329,7 +329,7 @@ def test_thumbnail_after_upload_never_raises(s3, gateway, fresh_stores, monkeypa
 
 def test_a_verified_upload_gets_its_thumbnail(s3, gateway, fresh_stores):
     from lib.components.uploader import parse_done, parse_sign
-    from lib.uploads import UploadSession
+    from lib.upload.session import UploadSession
     from tests.unit.helpers import FILE_ID, SHA256_B64, UPLOADER
     from tests.unit.helpers import store as store_as_browser
 
@@ -362,3 +362,24 @@ def test_a_verified_upload_gets_its_thumbnail(s3, gateway, fresh_stores):
     etag = s3.head_object(Bucket=gateway.bucket, Key=grant.key)["ETag"]
     thumb = s3.get_object(Bucket=gateway.bucket, Key=thumb_key(grant.key, etag))
     assert Image.open(thumb["Body"]).size == (256, 192)
+
+
+def test_eps_bytes_named_png_get_no_thumbnail_and_no_eps_code_runs(monkeypatch):
+    from PIL import EpsImagePlugin
+
+    def never(*args, **kwargs):
+        raise AssertionError("the EPS decoder (Ghostscript) must never be reached")
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", never)
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", never)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(PreviewError, match="does not decode"):
+        make_thumbnail(eps)
+
+
+def test_thumbnail_links_force_the_thumbnails_own_type(gateway):
+    from urllib.parse import parse_qs, urlsplit
+
+    store = previews.ThumbnailStore(gateway, mode="bucket")
+    url = store._signed(".bucketdesk/thumbs/ab/abc.webp")
+    assert parse_qs(urlsplit(url).query)["response-content-type"] == [previews.output_format()[1]]

@@ -32,25 +32,24 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageDraw, features
 
+from lib import mime
 from lib.config import BucketProfile
-from lib.errors import AccessDenied, BucketdeskError, StorageError
+from lib.errors import AccessDenied, PreviewError, StorageError
+from lib.limits import THUMBNAIL_LINK_REUSE_SECONDS, THUMBNAIL_LINK_SECONDS
 from lib.names import encode_metadata, safe_name
 from lib.s3 import S3Gateway
-from lib.verify import MAX_IMAGE_PIXELS
+from lib.upload.verify import MAX_IMAGE_PIXELS
 
 log = logging.getLogger(__name__)
 
 THUMB_PREFIX = ".bucketdesk/thumbs/"
 MAX_EDGE = 256
 WORKERS = 8  # thumbnails made at once per bucket: enough to fill a page quickly, not a stampede
-LINK_SECONDS = 2 * 3600
-# A signed thumbnail URL is reused for this long so browsers cache the image across reruns; it is
-# signed for LINK_SECONDS, so a reused URL is still valid for at least an hour.
-LINK_REUSE_SECONDS = 3600
 _MEMORY_LIMIT = 200_000  # thumbnails remembered per bucket in this process
 CACHE_CONTROL = "private, max-age=31536000, immutable"  # the name changes when the object does
-# Types Pillow decodes here. SVG is active content and HEIC/AVIF need plugins: they get no thumbnail.
-THUMBNAIL_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff", "image/x-icon"}
+# Types thumbnails are made of, and the only Pillow decoders ever run on bucket bytes (lib.mime).
+THUMBNAIL_TYPES = frozenset(mime.PILLOW_FORMATS)
+PILLOW_FORMATS = tuple(sorted(set(mime.PILLOW_FORMATS.values())))
 
 _ORIENTATION = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -61,12 +60,6 @@ _ORIENTATION = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-class PreviewError(BucketdeskError):
-    """This image gets no thumbnail (too big, a bomb, or does not decode); the placeholder stands in."""
-
-    hint = "The object itself is unchanged; open it with its signed link."
 
 
 @dataclass(frozen=True)
@@ -88,13 +81,14 @@ def make_thumbnail(
     """A thumbnail of `data` at most `max_edge` px, EXIF orientation applied; PreviewError when impossible."""
     pillow_format, content_type = (fmt, f"image/{fmt.lower()}") if fmt else output_format()
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as opened:
             # Image.open reads only the header: refuse a bomb before a single pixel is decoded.
-            if image.width * image.height > max_pixels:
-                raise PreviewError(f"The image is too large to preview ({image.width}×{image.height} px).")
-            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+            if opened.width * opened.height > max_pixels:
+                raise PreviewError(f"The image is too large to preview ({opened.width}×{opened.height} px).")
+            orientation = opened.getexif().get(ExifTags.Base.Orientation, 1)
             # JPEG can decode straight at 1/2, 1/4 or 1/8 scale: far less memory and time for photos.
-            image.draft("RGB", (max_edge * 2, max_edge * 2))
+            opened.draft("RGB", (max_edge * 2, max_edge * 2))
+            image: Image.Image = opened
             if image.mode in {"P", "1"}:  # palette images would be resized with nearest-neighbour
                 image = image.convert("RGBA" if "transparency" in image.info else "RGB")
             image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS, reducing_gap=2.0)
@@ -156,7 +150,7 @@ def placeholder_url() -> str:
 
 
 def can_thumbnail(content_type: str) -> bool:
-    return content_type in THUMBNAIL_TYPES
+    return mime.normalise(content_type) in THUMBNAIL_TYPES
 
 
 def thumb_key(key: str, etag: str) -> str:
@@ -205,7 +199,7 @@ class ThumbnailStore:
         runs out. A row that cannot have a thumbnail gets the placeholder.
         """
         rows = list(rows)
-        self.gateway.client  # create the boto3 client here, not racing in the pool's threads
+        _ = self.gateway.client  # create the boto3 client here, not racing in the pool's threads
         futures = {key: self._submit(key, etag, size) for key, etag, size in rows}
         pending = [f for f in futures.values() if not f.done()]
         if pending:
@@ -266,7 +260,8 @@ class ThumbnailStore:
         if size > self.max_source_bytes:
             return self._remember_failure(name, f"larger than thumbnail_max_bytes ({size} bytes)")
         try:
-            thumb = make_thumbnail(self.gateway.read(key))
+            # Pinned to the listed version: an object swapped since is not read (PreconditionFailed).
+            thumb = make_thumbnail(self.gateway.read(key, etag=etag))
         except PreviewError as exc:
             return self._remember_failure(name, exc.message)
         if self.bucket_writable is not False:
@@ -338,9 +333,10 @@ class ThumbnailStore:
         now = time.time()
         with self._lock:
             cached = self._links.get(name)
-        if cached and now - cached[1] < LINK_REUSE_SECONDS:
+        if cached and now - cached[1] < THUMBNAIL_LINK_REUSE_SECONDS:
             return cached[0]
-        url = self.gateway.presign_get(name, LINK_SECONDS)
+        # Made by bucketdesk, yet served with its type forced like every other signed link.
+        url = self.gateway.presign_get(name, THUMBNAIL_LINK_SECONDS, content_type=output_format()[1])
         with self._lock:
             self._links[name] = (url, now)
         return url

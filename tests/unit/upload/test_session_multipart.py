@@ -1,4 +1,4 @@
-"""lib.uploads.UploadSession with large files: sign -> parts -> done, as uploader.js sends the events.
+"""lib.upload.session.UploadSession with large files: sign -> parts -> done, as uploader.js sends the events.
 
 Each event is cumulative and may arrive twice (Streamlit keeps the last value per run and reruns
 overlap), so every step is checked for idempotence as well as for its effect on the bucket.
@@ -13,10 +13,10 @@ import pytest
 from lib.auditlog import AuditLog
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB
-from lib.multipart import MultipartGrant
-from lib.openuploads import OpenUploadStore
-from lib.policy import Grant
-from lib.uploads import UploadSession
+from lib.upload.grants import Grant
+from lib.upload.multipart import MultipartGrant
+from lib.upload.resume import OpenUploadStore
+from lib.upload.session import UploadSession
 from tests.unit.helpers import BUCKET, FILE_ID, OTHER_ID, UPLOADER, sha256_b64
 
 pytestmark = pytest.mark.unit
@@ -299,3 +299,58 @@ def test_done_event_parts_are_ordered_and_cleaned():
     }
     [report] = parse_done(event)
     assert [(p.number, p.etag, p.sha256) for p in report.parts] == [(1, '"a"', None), (2, '"b"', None)]
+
+
+# --- limits per event and per session ----------------------------------------------------------------
+
+
+def test_the_same_file_twice_in_one_sign_event_starts_one_upload(session, large, s3):
+    file = {"id": FILE_ID, "name": "clip.mp4", "size": SIZE, "type": "video/mp4", "signSeq": 0}
+    session.sign(large, UPLOADER, parse_sign({"files": [file, dict(file, name="other.mp4")]}))
+    grant = session.grants[FILE_ID]
+    assert isinstance(grant, MultipartGrant) and grant.original_name == "clip.mp4"
+    assert open_ids(s3) == [grant.upload_id]
+
+
+def test_re_signing_a_multipart_file_aborts_the_upload_it_supersedes(session, large, s3, store):
+    first = sign_large(session, large)
+    second = sign_large(session, large, signSeq=1)  # the browser holds the current grant, names no upload
+    assert second.upload_id != first.upload_id and second.sign_seq == 2
+    assert open_ids(s3) == [second.upload_id] and store.get(first.upload_id) is None
+
+
+def test_re_signing_that_resumes_the_same_upload_keeps_it(session, large, s3):
+    first = sign_large(session, large)
+    again = sign_large(session, large, signSeq=1, uploadId=first.upload_id)
+    assert again.upload_id == first.upload_id and open_ids(s3) == [first.upload_id]
+
+
+def test_files_past_the_session_limit_are_refused_and_not_kept(session, large, monkeypatch):
+    monkeypatch.setattr("lib.upload.session.MAX_FILES_PER_SESSION", 1)
+    sign_large(session, large)
+    small = {
+        "id": OTHER_ID,
+        "name": "a.txt",
+        "size": 10,
+        "type": "text/plain",
+        "signSeq": 0,
+        "sha256": sha256_b64(b"a"),
+    }
+    session.sign(large, UPLOADER, parse_sign({"files": [small]}))
+    assert OTHER_ID not in session.grants
+    assert session.component_data()["grants"][OTHER_ID]["code"] == "too_many"
+
+
+def test_part_urls_signed_in_one_event_are_capped(session, large, monkeypatch):
+    monkeypatch.setattr("lib.upload.session.MAX_PARTS_PER_EVENT", 2)
+    sign_large(session, large)
+    urls = ask_parts(session, large, (1, 0), (2, 0), (3, 0))
+    assert sorted(urls) == ["1", "2"]  # part 3 is signed when the browser asks again
+
+
+def test_the_same_file_twice_in_one_parts_event_is_answered_once(session, large):
+    sign_large(session, large)
+    request = {"id": FILE_ID, "signSeq": 1, "parts": [{"n": 1, "sha256": sha256_b64(part(1)), "held": 0}]}
+    other = {"id": FILE_ID, "signSeq": 1, "parts": [{"n": 2, "sha256": sha256_b64(part(2)), "held": 0}]}
+    session.sign_parts(large, parse_parts({"requests": [request, other]}))
+    assert list(session.component_data()["partUrls"][FILE_ID]) == ["1"]

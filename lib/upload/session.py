@@ -3,28 +3,32 @@
 The page keeps an `UploadSession` in st.session_state and feeds it the component's events. The
 server's own record of each grant is the source of truth: a report from the browser only says
 *which* file to look at; the key, size, type and uploader checked are the ones signed here.
-Large files get a multipart grant (lib.multipart): their part URLs are signed as the browser asks,
+Large files get a multipart grant (lib.upload.multipart): their part URLs are signed as the browser asks,
 and their report completes (or, when cancelled, aborts) the upload before it is verified.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
-from lib import multipart
 from lib.auditlog import AuditLog
+from lib.browse.thumbnails import thumbnail_after_upload
 from lib.components.uploader import PartsRequest, SignRequest, UploadReport
 from lib.errors import StorageError, UploadIncomplete
-from lib.multipart import MultipartGrant, PartUrl
-from lib.openuploads import OpenUploadStore
-from lib.policy import Grant, Refusal, is_multipart, sign_upload
-from lib.previews import thumbnail_after_upload
+from lib.limits import MAX_FILES_PER_SESSION, MAX_PARTS_PER_EVENT
+from lib.names import display_name
 from lib.s3 import S3Gateway
-from lib.verify import Verification, verify_upload
+from lib.upload import multipart
+from lib.upload.grants import Grant, Refusal, is_multipart, sign_upload
+from lib.upload.multipart import MultipartGrant, PartUrl
+from lib.upload.resume import OpenUploadStore
+from lib.upload.verify import Verification, verify_upload
 
-LINK_SECONDS = 3600
 Granted = Grant | MultipartGrant
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +60,8 @@ class UploadSession:
     open_uploads: OpenUploadStore = field(default_factory=lambda: OpenUploadStore(None))
     # Part URLs the browser is still waiting for, by file id and part number.
     part_urls: dict[str, dict[int, PartUrl]] = field(default_factory=dict)
+    # Refusals for files past MAX_FILES_PER_SESSION in the last sign event (not kept beyond it).
+    over_limit: dict[str, Refusal] = field(default_factory=dict)
     # Streamlit's fast reruns can start a callback while the previous one still runs: sign,
     # sign_parts and finish check-then-act on the dicts above, so one at a time per session.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -69,15 +75,29 @@ class UploadSession:
             self._sign(gateway, uploader, requests, audit)
 
     def _sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None) -> None:
+        self.over_limit = {}
+        seen: set[str] = set()
         for request in requests:
             declared = request.file
+            if declared.id in seen:
+                continue  # the same file twice in one event: answered once
+            seen.add(declared.id)
             previous = self.grants.get(declared.id)
+            if previous is None and len(self.grants) >= MAX_FILES_PER_SESSION:
+                self.over_limit[declared.id] = Refusal(
+                    declared.id,
+                    display_name(declared.name),
+                    f"This page has handled {MAX_FILES_PER_SESSION:,} files; reload it to upload more.",
+                    "too_many",
+                )
+                continue
             current_seq = previous.sign_seq if isinstance(previous, Granted) else (0 if previous is None else 1)
             if current_seq > request.held_seq or isinstance(previous, Refusal):
                 continue  # already answered (a repeated event, or a refusal that stands)
             outcome = self.outcomes.get(declared.id)
             if outcome and outcome.ok:
                 continue  # stored and verified: nothing to re-sign
+            answer: Grant | MultipartGrant | Refusal
             if isinstance(declared.size, int) and is_multipart(gateway.profile, declared.size):
                 answer = multipart.start_or_resume(
                     gateway,
@@ -90,10 +110,21 @@ class UploadSession:
                 )
             else:
                 answer = sign_upload(gateway, uploader, declared, sign_seq=current_seq + 1)
+            if isinstance(previous, MultipartGrant) and not (
+                isinstance(answer, MultipartGrant) and answer.upload_id == previous.upload_id
+            ):
+                self._abort_superseded(gateway, previous)
             self.grants[declared.id] = answer
             self.part_urls.pop(declared.id, None)
             if isinstance(answer, Refusal) and audit:
                 audit.record(uploader, "upload", self.bucket, None, "refused", name=answer.name, reason=answer.reason)
+
+    def _abort_superseded(self, gateway: S3Gateway, grant: MultipartGrant) -> None:
+        """A re-signed file gets a new upload: the one it replaces can never complete, so its parts go."""
+        try:
+            multipart.abort(gateway, self.open_uploads, grant)
+        except StorageError as exc:  # a lifecycle rule removes it later; the new grant matters more
+            log.warning("could not abort superseded upload %s of %s: %s", grant.upload_id, grant.key, exc.message)
 
     def sign_parts(self, gateway: S3Gateway, requests: list[PartsRequest]) -> None:
         """Presign the part URLs the browser asks for. Idempotent like `sign`: a URL newer than the one
@@ -103,7 +134,10 @@ class UploadSession:
 
     def _sign_parts(self, gateway: S3Gateway, requests: list[PartsRequest]) -> None:
         answered: dict[str, dict[int, PartUrl]] = {}
+        budget = MAX_PARTS_PER_EVENT  # new signatures this event; the rest are asked for again later
         for request in requests:
+            if request.id in answered:
+                continue  # the same file twice in one event: answered once
             grant = self.grants.get(request.id)
             if (
                 not isinstance(grant, MultipartGrant)
@@ -115,7 +149,7 @@ class UploadSession:
             answers: dict[int, PartUrl] = {}
             digests: dict[int, str] = {}
             for wanted in request.parts:
-                if wanted.number > grant.part_count:
+                if wanted.number > grant.part_count or budget <= 0:
                     continue
                 current = held.get(wanted.number)
                 checksum = wanted.sha256 if grant.checksums else None
@@ -123,6 +157,7 @@ class UploadSession:
                     answers[wanted.number] = current  # already answered; the browser has not seen it yet
                     continue
                 seq = max(wanted.held_seq, current.seq if current else 0) + 1
+                budget -= 1
                 answers[wanted.number] = multipart.sign_part(gateway, grant, wanted.number, wanted.sha256, seq)
                 if wanted.sha256:
                     digests[wanted.number] = wanted.sha256
@@ -177,7 +212,7 @@ class UploadSession:
         return finished
 
     def _outcome(self, gateway: S3Gateway, grant: Granted, report: UploadReport) -> Outcome:
-        base = dict(
+        base: dict[str, Any] = dict(
             file_id=grant.file_id,
             name=grant.original_name,
             size=grant.size,
@@ -241,6 +276,7 @@ class UploadSession:
             for file_id, answer in self.grants.items()
             if not (file_id in self.outcomes and self.outcomes[file_id].ok)
         }
+        grants.update({file_id: refusal.for_browser() for file_id, refusal in self.over_limit.items()})
         part_urls = {
             file_id: {str(number): url.for_browser() for number, url in urls.items()}
             for file_id, urls in self.part_urls.items()

@@ -1,4 +1,4 @@
-"""lib.multipart (plan, start, resume, sign parts, complete, abort) and lib.openuploads, on moto.
+"""lib.upload.multipart (plan, start, resume, sign parts, complete, abort) and lib.upload.resume, on moto.
 
 moto stores multipart uploads but reports no part checksums (and checks none): these tests prove
 the app's own logic; tests/enforce/test_multipart_enforced.py proves what a checking bucket does.
@@ -11,10 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lib import multipart
 from lib.config import POST_UPLOAD_LIMIT, GiB, MiB
 from lib.errors import UploadIncomplete
-from lib.multipart import (
+from lib.names import decode_metadata
+from lib.upload import multipart
+from lib.upload.grants import Refusal
+from lib.upload.multipart import (
     MAX_PARTS,
     MIN_PART_BYTES,
     MultipartGrant,
@@ -22,9 +24,7 @@ from lib.multipart import (
     part_count,
     part_size_for,
 )
-from lib.names import decode_metadata
-from lib.openuploads import OpenUpload, OpenUploadStore
-from lib.policy import Refusal
+from lib.upload.resume import OpenUpload, OpenUploadStore
 from tests.unit.helpers import BUCKET, UPLOADER, declared, sha256_b64
 
 pytestmark = pytest.mark.unit
@@ -387,3 +387,20 @@ def test_upload_ids_never_become_paths(tmp_path):
     store.put(record("../../escape"))
     assert [p.parent for p in (tmp_path / "state").iterdir()] == [tmp_path / "state"]
     assert store.get("../../escape").upload_id == "../../escape"
+
+
+def test_part_urls_sign_the_planned_content_length_of_each_part(make_gateway, store):
+    gateway = make_gateway(max_upload_bytes=64 * MiB, multipart_threshold_bytes=5 * MiB)
+    grant = start(gateway, store)
+    signed_lengths = []
+    gateway.signer.meta.events.register(
+        "before-sign.s3.UploadPart", lambda request, **_: signed_lengths.append(request.headers["Content-Length"])
+    )
+    urls = [multipart.sign_part(gateway, grant, n, sha256_b64(b"x"), seq=1) for n in (1, grant.part_count)]
+    for url in urls:
+        assert "content-length" in parse_qs(urlsplit(url.url).query)["X-Amz-SignedHeaders"][0].split(";")
+    last = grant.size - (grant.part_count - 1) * grant.part_size
+    assert signed_lengths == [str(grant.part_size), str(last)]
+    beyond = multipart.sign_part(gateway, grant, grant.part_count + 1, sha256_b64(b"x"), seq=1)
+    assert beyond.url is None and "not one of the" in beyond.refused
+    multipart.abort(gateway, store, grant)

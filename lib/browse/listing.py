@@ -15,7 +15,8 @@ or it re-walks from the first page to reach page N. bucketdesk does neither:
 2. *Start after* jumps with `StartAfter`: the page after any name is one request, without visiting
    the pages before it (`bench/browse_bench.py` measures it against the first page).
 3. Nothing asks for a total: a count is a walk of the whole prefix. Pages say "more", not "of N".
-4. The search box is a prefix (S3's own seek); filters and sorting work on the page in hand.
+4. The search box is a prefix (S3's own seek); filters and sorting (lib.browse.filters) work on
+   the page in hand.
 5. The page caches each (query, token) briefly, so going back and forth costs no request at all.
 
 Folders are S3's common prefixes for the delimiter `/`. S3 interleaves them with objects in key
@@ -25,15 +26,13 @@ order (each counts toward `MaxKeys`); a page shows its folders first. bucketdesk
 
 from __future__ import annotations
 
-import mimetypes
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from datetime import time as dtime
 from typing import Any
 
 import pandas as pd
 
+from lib import mime
 from lib.s3 import S3Gateway
 
 PAGE_SIZES = (100, 250, 1000)  # S3 returns at most 1,000 keys per request
@@ -41,67 +40,13 @@ DELIMITER = "/"
 HIDDEN_PREFIX = ".bucketdesk/"
 COLUMNS = ["key", "name", "is_folder", "size", "modified", "storage_class", "etag", "content_type", "kind"]
 
-# What people filter by: a family of types, not a MIME string.
-KINDS = {
-    "folder": "Folders",
-    "image": "Images",
-    "video": "Video",
-    "audio": "Audio",
-    "pdf": "PDF",
-    "text": "Text and data",
-    "archive": "Archives",
-    "other": "Other",
-}
-# mimetypes misses a few formats people upload (and varies by OS); these make listings agree everywhere.
-_EXTRA_TYPES = {
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".md": "text/markdown",
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".jsonl": "application/x-ndjson",
-    ".parquet": "application/vnd.apache.parquet",
-    ".mkv": "video/x-matroska",
-    ".m4a": "audio/mp4",
-    ".flac": "audio/flac",
-    ".opus": "audio/ogg",
-    ".7z": "application/x-7z-compressed",
-}
-_TEXT_TYPES = {"application/json", "application/x-ndjson", "application/xml", "application/yaml", "application/x-yaml"}
-_ARCHIVE_TYPES = {
-    "application/zip",
-    "application/gzip",
-    "application/x-tar",
-    "application/x-7z-compressed",
-    "application/x-bzip2",
-    "application/x-xz",
-    "application/vnd.rar",
-    "application/x-rar-compressed",
-}
-
 
 def guess_type(name: str) -> str:
     """The MIME type a name suggests. A listing has no Content-Type (only HEAD does), so names decide."""
-    lowered = name.lower()
-    dot = lowered.rfind(".")
-    if dot > lowered.rfind("/") and lowered[dot:] in _EXTRA_TYPES:
-        return _EXTRA_TYPES[lowered[dot:]]
-    return mimetypes.guess_type(lowered, strict=False)[0] or "application/octet-stream"
+    return mime.guess_type(name) or "application/octet-stream"
 
 
-def kind_of(content_type: str) -> str:
-    major = content_type.split("/", 1)[0]
-    if major in {"image", "video", "audio"}:
-        return major
-    if content_type == "application/pdf":
-        return "pdf"
-    if major == "text" or content_type in _TEXT_TYPES or content_type.endswith(("+json", "+xml")):
-        return "text"
-    if content_type in _ARCHIVE_TYPES:
-        return "archive"
-    return "other"
+kind_of = mime.kind_of
 
 
 @dataclass(frozen=True)
@@ -287,69 +232,3 @@ def as_folder(text: str) -> str:
     """A typed or linked folder path in the form listings use: no leading "/", one trailing "/"."""
     text = text.lstrip(DELIMITER)
     return text if not text or text.endswith(DELIMITER) else text + DELIMITER
-
-
-@dataclass(frozen=True)
-class PageFilter:
-    """Filters and sort for the rows of one page (never a reason to list more)."""
-
-    name_contains: str = ""
-    kinds: tuple[str, ...] = ()  # KINDS keys; empty means all
-    min_size: int | None = None
-    max_size: int | None = None
-    modified_from: date | None = None
-    modified_to: date | None = None  # inclusive
-    sort_by: str = "name"  # name | size | modified | kind
-    descending: bool = False
-
-    @property
-    def filters_objects(self) -> bool:
-        """Type, size and date describe objects: while one is set, folders step aside."""
-        return bool(
-            [k for k in self.kinds if k != "folder"]
-            or self.min_size is not None
-            or self.max_size is not None
-            or self.modified_from
-            or self.modified_to
-        )
-
-    @property
-    def active(self) -> bool:
-        return bool(self.name_contains.strip() or self.kinds or self.filters_objects)
-
-
-SORTS = {"name": "Name", "size": "Size", "modified": "Modified", "kind": "Type"}
-
-
-def apply_filter(frame: pd.DataFrame, spec: PageFilter) -> pd.DataFrame:
-    """The page's rows that match, folders first, objects sorted; a new frame with a fresh index."""
-    keep = pd.Series(True, index=frame.index)
-    needle = spec.name_contains.strip().casefold()
-    if needle:
-        keep &= frame["name"].str.casefold().str.contains(needle, regex=False)
-    folders = frame["is_folder"]
-    if spec.kinds:
-        keep &= frame["kind"].isin(spec.kinds)
-    if spec.min_size is not None:
-        keep &= folders | (frame["size"].fillna(0) >= spec.min_size)
-    if spec.max_size is not None:
-        keep &= folders | (frame["size"].fillna(0) <= spec.max_size)
-    if spec.modified_from:
-        start = datetime.combine(spec.modified_from, dtime.min, tzinfo=UTC)
-        keep &= folders | (frame["modified"] >= start)
-    if spec.modified_to:
-        end = datetime.combine(spec.modified_to, dtime.max, tzinfo=UTC)
-        keep &= folders | (frame["modified"] <= end)
-    if spec.filters_objects and "folder" not in spec.kinds:
-        keep &= ~folders
-    chosen = frame[keep]
-    by = spec.sort_by if spec.sort_by in SORTS else "name"
-    ordered = [
-        chosen[chosen["is_folder"]].sort_values(
-            "name", ascending=not spec.descending if by == "name" else True, kind="stable"
-        ),
-        chosen[~chosen["is_folder"]].sort_values(
-            [by, "name"] if by != "name" else ["name"], ascending=not spec.descending, kind="stable", na_position="last"
-        ),
-    ]
-    return pd.concat(ordered).reset_index(drop=True) if len(chosen) else chosen.reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""Browsing: paged listings, filters, one object's details, thumbnails and signed links."""
