@@ -79,7 +79,7 @@ def snapshot(
     connection = _inventory("query").connect(snapshot.local_files())
     try:
         ordered = _select(columns, sql) + ' ORDER BY "key", "last_modified_date" DESC'
-        reader = connection.execute(ordered, params).fetch_record_batch(batch_rows)
+        reader = connection.sql(ordered, params=params).to_arrow_reader(batch_rows)
         schema = export_schema(columns)
         for batch in reader:
             if batch.num_rows:
@@ -128,7 +128,7 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 def _filtered(connection: Any, batch: pa.RecordBatch, select: str, params: Any, columns: Sequence[str]):
     connection.register("objects", pa.Table.from_batches([batch]))
     try:
-        table = connection.execute(select, params).fetch_arrow_table()
+        table = connection.sql(select, params=params).to_arrow_table()
     finally:
         connection.unregister("objects")
     schema = export_schema(columns)
