@@ -41,7 +41,12 @@ def test_a_local_export_appears_only_when_complete_and_a_failure_keeps_the_old_f
     target = tmp_path / "objects.csv"
     summary = export(rows(3), SCHEMA, FORMATS["csv"], LocalFile(target), filter="all")
     assert target.read_bytes() == b"key,size\r\nk0,0\r\nk1,1\r\nk2,2\r\n"
-    assert (summary.rows, summary.bytes, summary.where, summary.format) == (3, target.stat().st_size, str(target), "csv")
+    assert (summary.rows, summary.bytes, summary.where, summary.format) == (
+        3,
+        target.stat().st_size,
+        str(target),
+        "csv",
+    )
     with pytest.raises(OSError):
         export(failing_rows(), SCHEMA, FORMATS["csv"], LocalFile(target))
     assert target.read_bytes().endswith(b"k2,2\r\n")
@@ -59,7 +64,9 @@ def test_parse_output_refuses_binary_formats_on_stdout_and_unusable_targets(tmp_
         parse_output(str(tmp_path), FORMATS["csv"], no_client)
     with pytest.raises(BadDestination, match="does not name an object"):
         parse_output("s3://bucket-only", FORMATS["csv"], no_client)
-    assert parse_output("s3://b/dir/x.csv", FORMATS["csv"], lambda: "client") == S3Object("client", "b", "dir/x.csv", FORMATS["csv"].media_type)
+    assert parse_output("s3://b/dir/x.csv", FORMATS["csv"], lambda: "client") == S3Object(
+        "client", "b", "dir/x.csv", FORMATS["csv"].media_type
+    )
 
 
 def test_an_s3_export_is_uploaded_from_disk_with_its_media_type(gateway, s3):
@@ -81,10 +88,25 @@ def test_a_failed_s3_export_uploads_nothing(gateway, s3):
 def test_a_small_export_is_a_download_and_a_large_one_a_signed_link_under_the_users_prefix(gateway, s3, tmp_path):
     path = tmp_path / "done.csv"
     path.write_bytes(b"key,size\r\n" + b"k,1\r\n" * 100)
-    small = deliver(path, FORMATS["csv"], gateway=gateway, user="Zoë@Example.com", export_prefix="exports/{user}/", download_max_bytes=1000)
+    small = deliver(
+        path,
+        FORMATS["csv"],
+        gateway=gateway,
+        user="Zoë@Example.com",
+        export_prefix="exports/{user}/",
+        download_max_bytes=1000,
+    )
     assert isinstance(small, Download) and small.size == 510 and small.filename.endswith(".csv")
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="exports/")
-    large = deliver(path, FORMATS["csv"], gateway=gateway, user="Zoë@Example.com", export_prefix="exports/{user}/", download_max_bytes=510, filename="x.csv")
+    large = deliver(
+        path,
+        FORMATS["csv"],
+        gateway=gateway,
+        user="Zoë@Example.com",
+        export_prefix="exports/{user}/",
+        download_max_bytes=510,
+        filename="x.csv",
+    )
     assert isinstance(large, SignedLink)
     assert large.key == export_key("exports/{user}/", "Zoë@Example.com", "x.csv") == "exports/zoë_example.com/x.csv"
     assert s3.get_object(Bucket=BUCKET, Key=large.key)["Body"].read() == path.read_bytes()

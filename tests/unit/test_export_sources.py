@@ -59,7 +59,9 @@ def test_live_filters_each_walked_batch_with_the_querys_sql(gateway, monkeypatch
     monkeypatch.setattr(standins, "walk", fake_walk)
     standins.install(monkeypatch)
     got = list(
-        sources.live(gateway, ObjectQuery(text="*.jpg", mode="glob"), None, 3, columns=("key", "size", "last_modified_date"))
+        sources.live(
+            gateway, ObjectQuery(text="*.jpg", mode="glob"), None, 3, columns=("key", "size", "last_modified_date")
+        )
     )
     assert walked == [("", False, 3)]
     assert keys(got) == ["alice/a.jpg", "bob/secret.jpg", "alicexyz/not-alice.jpg", "shared/=formula.jpg"]
@@ -131,7 +133,12 @@ def test_head_columns_come_from_each_objects_type_and_metadata(gateway, s3):
         del gateway.head
     assert got[0].schema.names == list(columns)
     assert got[0].to_pylist() == [
-        {"key": "up/cat.png", "content_type": "image/png", "uploaded_by": "zoë@example.com", "original_name": "Chat, 1.png"},
+        {
+            "key": "up/cat.png",
+            "content_type": "image/png",
+            "uploaded_by": "zoë@example.com",
+            "original_name": "Chat, 1.png",
+        },
         {"key": "up/deleted-since", "content_type": None, "uploaded_by": None, "original_name": None},
         {"key": "up/marker", "content_type": None, "uploaded_by": None, "original_name": None},
     ]
