@@ -25,6 +25,9 @@ from lib.inventory.schema import COLUMNS
 
 # Rows per batch read from a snapshot: one batch is all a writer holds at a time.
 SNAPSHOT_BATCH_ROWS = 64 * 1024
+# DuckDB's own memory while it sorts a snapshot by key: beyond this it spills to its temp directory,
+# so an export's memory does not grow with the bucket.
+SNAPSHOT_SORT_MEMORY = "128MB"
 
 
 class Filter(Protocol):
@@ -78,6 +81,7 @@ def snapshot(
     sql, params = query.where_sql(allowed_prefixes)
     connection = _inventory("query").connect(snapshot.local_files())
     try:
+        connection.execute(f"SET memory_limit = '{SNAPSHOT_SORT_MEMORY}'")
         ordered = _select(columns, sql) + ' ORDER BY "key", "last_modified_date" DESC'
         reader = connection.sql(ordered, params=params).to_arrow_reader(batch_rows)
         schema = export_schema(columns)
