@@ -14,7 +14,9 @@ looked up when a source runs, so this module only relies on its published contra
 from __future__ import annotations
 
 import importlib
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
@@ -82,6 +84,8 @@ def snapshot(
     connection = _inventory("query").connect(snapshot.local_files())
     try:
         connection.execute(f"SET memory_limit = '{SNAPSHOT_SORT_MEMORY}'")
+        # Not DuckDB's default (.tmp in the working directory): spills belong in the system's temp.
+        connection.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'bucketdesk-duckdb'}'")
         ordered = _select(columns, sql) + ' ORDER BY "key", "last_modified_date" DESC'
         reader = connection.sql(ordered, params=params).to_arrow_reader(batch_rows)
         schema = export_schema(columns)
