@@ -12,6 +12,7 @@ from lib.auditlog import AuditLog
 from lib.config import ConfigError, load_settings, with_sandbox
 from lib.context import AppContext
 from lib.identity import identity_from_user, local_identity
+from lib.names import escape_markdown
 from lib.s3 import S3Gateway
 from lib.sandbox import start_sandbox
 
@@ -51,8 +52,8 @@ def current_identity():
 try:
     settings = load_settings()
 except ConfigError as problem:
-    st.error(problem.message)
-    st.info(problem.hint)
+    st.error(escape_markdown(problem.message))
+    st.info(escape_markdown(problem.hint))
     st.stop()
 
 if settings.needs_sandbox:
@@ -71,7 +72,10 @@ with st.sidebar:
         else names[0]
     )
     profile = settings.profiles[chosen]
-    st.caption(f"Signed in as **{identity.display}**" + (" (local user)" if identity.source == "local" else ""))
+    st.caption(
+        f"Signed in as **{escape_markdown(identity.display)}**"
+        + (" (local user)" if identity.source == "local" else "")
+    )
     if auth_configured():
         st.button("Sign out", on_click=st.logout)
 

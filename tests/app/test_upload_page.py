@@ -13,6 +13,7 @@ from PIL import Image
 
 from lib.sandbox import start_sandbox
 from tests.support.components import component_data, trigger
+from tests.support.markdown import as_read
 
 pytestmark = pytest.mark.app
 UPLOADER = "bucketdesk.uploader"
@@ -202,7 +203,7 @@ def test_bad_configuration_names_every_bad_setting(app, monkeypatch):
     monkeypatch.setenv("BUCKETDESK_UPLOAD_PREFIX", "uploads/{safe_name}")
     app.run()
     assert not app.exception
-    message = app.error[0].value
+    message = as_read(app.error[0].value)
     for setting in ("BUCKETDESK_MAX_UPLOAD_BYTES", "BUCKETDESK_ALLOWED_TYPES", "BUCKETDESK_UPLOAD_PREFIX"):
         assert setting in message
     assert not app.title  # no page runs on a broken configuration
@@ -260,7 +261,7 @@ def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_te
     assert not app.exception
     picker = app.sidebar.selectbox[0]
     assert picker.label == "Bucket" and picker.options == ["Demo assets", "Second"]
-    assert "bucketdesk-demo" in app.caption[0].value
+    assert "bucketdesk-demo" in as_read(app.caption[0].value)
     assert not app.warning  # a configured bucket is not the sandbox: no banner
 
     # AppTest starts every run in Streamlit's legacy pages/ mode (a real server only its first), which
@@ -269,4 +270,4 @@ def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_te
     chosen.session_state["profile"] = "second"
     chosen.run()
     assert chosen.sidebar.selectbox[0].value == "second"
-    assert "second-bucket" in chosen.caption[0].value
+    assert "second-bucket" in as_read(chosen.caption[0].value)
