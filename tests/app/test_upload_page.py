@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import json
 
@@ -12,6 +10,7 @@ import requests
 from PIL import Image
 
 from lib.sandbox import start_sandbox
+from tests.support.checksums import sha256_b64
 from tests.support.components import component_data, trigger
 from tests.support.markdown import as_read
 
@@ -27,7 +26,7 @@ def png_bytes(size=(32, 24)) -> bytes:
 
 def declared(file_id: str, name: str, data: bytes, content_type: str, sign_seq: int = 0) -> dict:
     """A file as uploader.js declares it: with its SHA-256 (the sandbox requires checksums)."""
-    sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    sha256 = sha256_b64(data)
     return {
         "id": file_id,
         "name": name,
@@ -125,7 +124,7 @@ def test_result_event_yields_verified_results_with_link_and_preview(app):
     assert requests.get(link, timeout=30).content == image
     previews = app.get("image")
     assert len(previews) == 1 and previews[0].value == [link]  # the browser loads it from the bucket
-    sha256 = base64.b64encode(hashlib.sha256(image).digest()).decode()
+    sha256 = sha256_b64(image)
     # moto keeps the checksum but never checks it: the page must not claim the bucket did.
     assert any(
         c.value == f"SHA-256 sent with the upload (the sandbox does not check it) (base64): `{sha256}`"
