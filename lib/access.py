@@ -13,7 +13,6 @@ segment in any form is outside every prefix, so no spelling of a path walks out 
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -147,16 +146,6 @@ class Person:
 
     id: str
     groups: frozenset[str] = frozenset()
-
-
-def groups_from_claim(value: Any) -> frozenset[str]:
-    """An ID token's groups claim: a list of names, or one string separated by spaces or commas."""
-    if value is None:
-        return frozenset()
-    items = re.split(r"[\s,]+", value) if isinstance(value, str) else value
-    if not isinstance(items, Iterable):
-        return frozenset()
-    return frozenset(str(item).strip() for item in items if str(item).strip())
 
 
 @dataclass(frozen=True)

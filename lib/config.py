@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,9 @@ DEFAULT_ALLOWED_TYPES = (
     "application/json",
     "application/zip",
 )
+
+DEFAULT_EXPORT_PREFIX = "exports/{user}/"
+EXPORT_PREFIX_FIELDS = {"user"}
 
 ENV_PREFIX = "BUCKETDESK_"
 SANDBOX_PROFILE = "sandbox"
@@ -93,6 +97,8 @@ class BucketProfile:
     # Larger images get a placeholder instead of a thumbnail: the app would have to download them.
     thumbnail_max_bytes: int = 50 * MiB
     thumbnail_cache_dir: Path = Path(".bucketdesk/thumbs")
+    # Exports too large to download from the app server are stored here and handed out as signed links.
+    export_prefix: str = DEFAULT_EXPORT_PREFIX
     sandbox: bool = False
 
     @property
@@ -117,6 +123,8 @@ class Settings:
     upload_concurrency: int = 3
     # Open multipart uploads (one small JSON file each), so a reload or a new session can resume them.
     multipart_state_dir: Path = Path(".bucketdesk/multipart")
+    # Exports smaller than this are a download from the app server; larger ones a signed link to the bucket.
+    export_download_max_bytes: int = 50 * MiB
     # With no bucket configured, BUCKETDESK_* profile settings (limits, types…) shape the sandbox.
     sandbox_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -224,6 +232,19 @@ def _template(value: Any) -> str:
     return text
 
 
+def _export_prefix(value: Any) -> str:
+    text = _text(value).lstrip("/")
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"not a valid template ({exc})") from exc
+    if names - EXPORT_PREFIX_FIELDS:
+        raise ValueError("the only placeholder is {user}")
+    if ".." in text.split("/"):
+        raise ValueError("must not contain ..")
+    return text if text.endswith("/") else text + "/"
+
+
 _PROFILE_PARSERS = {
     "bucket": _text,
     "label": _text,
@@ -248,6 +269,7 @@ _PROFILE_PARSERS = {
     "thumbnail_store": _choice("auto", "bucket", "disk"),
     "thumbnail_max_bytes": _positive_int,
     "thumbnail_cache_dir": lambda value: Path(_text(value)),
+    "export_prefix": _export_prefix,
 }
 # Where and how to connect: meaningless for the embedded sandbox, which has its own.
 _CONNECTION_SETTINGS = {
@@ -268,6 +290,7 @@ _GLOBAL_PARSERS = {
     "access": _rule_tables,  # each rule is checked once the profiles are known (load_settings)
     "groups_claim": _text,
     "local_roles": _role_list,
+    "export_download_max_bytes": _positive_int,
 }
 
 

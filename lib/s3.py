@@ -97,12 +97,15 @@ class S3Gateway:
     def bucket(self) -> str:
         return self.profile.bucket
 
-    def head(self, key: str) -> dict[str, Any] | None:
-        """HEAD an object; None when it does not exist."""
+    def head(self, key: str, version_id: str | None = None) -> dict[str, Any] | None:
+        """HEAD an object (a given version of it, when named); None when it does not exist."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            params["VersionId"] = version_id
         try:
             with storage_errors(f"reading {key}"):
                 # ChecksumMode: without it S3 leaves out the object's stored SHA-256.
-                return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+                return self.client.head_object(**params, ChecksumMode="ENABLED")
         except NotFound:
             return None
 

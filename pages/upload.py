@@ -12,7 +12,7 @@ from lib.components import uploader as protocol
 from lib.context import AppContext
 from lib.errors import BucketdeskError
 from lib.limits import VIEW_LINK_SECONDS
-from lib.names import escape_markdown, static_prefix
+from lib.names import code_span, escape_markdown, static_prefix
 from lib.units import human_bytes
 from lib.upload.multipart import composite_parts
 from lib.upload.resume import OpenUploadStore
@@ -99,9 +99,9 @@ if len(folders) > 1:
     )
 template = desk.key_template(destination())
 st.caption(
-    f"Files go straight from your browser to **{profile.bucket}** under "
-    f"`{static_prefix(template)}…`. Up to {human_bytes(profile.max_upload_bytes)} each; "
-    f"accepted: {escape_markdown(', '.join(profile.allowed_types))}."
+    f"Files go straight from your browser to **{escape_markdown(profile.bucket)}** under "
+    f"{code_span(static_prefix(template) + '…')}. "
+    f"Up to {human_bytes(profile.max_upload_bytes)} each; accepted: {escape_markdown(', '.join(profile.allowed_types))}."
 )
 
 problem = bucket_problem(profile.name, desk)
@@ -146,7 +146,7 @@ for outcome in finished:
             st.markdown(escape_markdown(outcome.message))
             if outcome.ok and outcome.key:
                 link = desk.uploaded_link(outcome)
-                st.caption(f"Key: `{escape_markdown(outcome.key)}`")
+                st.caption(f"Key: {code_span(outcome.key)}")
                 st.code(link, language=None, wrap_lines=True)
                 st.caption(f"Signed link, valid for {VIEW_LINK_SECONDS // 60} minutes.")
                 if outcome.checksum_sha256:

@@ -2,6 +2,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 BUCKETDESK_ENV = "BUCKETDESK_"
+# A complete [auth] section (the provider is never contacted: AppTest sets st.user directly).
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "c" * 40,
+    "client_id": "bucketdesk",
+    "client_secret": "shh",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,13 @@ import pytest
 from lib.names import user_segment
 from lib.s3 import make_client
 from lib.sandbox import start_sandbox
-from tests.app.conftest import recorded
+from tests.app.conftest import AUTH, recorded
 from tests.support.components import component_data, find_component
+from tests.support.markdown import as_read
 
 pytestmark = pytest.mark.app
 S = "browse:sandbox:"
 UPLOADER = "bucketdesk.uploader"
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_a_user_no_rule_admits_is_told_so_and_whom_to_ask(app_test, monkeypatch)
     at.run()
     assert not at.exception
     assert navigation(at) == ["No access"]
-    sentence = " ".join(w.value for w in at.warning)
+    sentence = " ".join(as_read(w.value) for w in at.warning)
     assert "no access rule lets you use" in sentence and "eve@elsewhere.org" in sentence
     assert "Ask an admin of this bucketdesk (group:storage-admins)" in sentence
     assert any(b.label == "Sign out" for b in at.sidebar.button)
@@ -91,7 +91,7 @@ def test_a_page_reached_without_the_navigation_still_refuses(app_test, monkeypat
     at._registered_pages = {}  # forget the navigation, so the page is found by its file as legacy mode does
     at.switch_page("pages/upload.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "You may not upload in Sandbox (in-memory demo), so the Upload page" in at.error[0].value
+    assert "You may not upload in Sandbox (in-memory demo), so the Upload page" in as_read(at.error[0].value)
     with pytest.raises(AssertionError, match="not on the page"):
         find_component(at, UPLOADER)
 
@@ -152,7 +152,7 @@ def test_a_scoped_viewer_cannot_open_another_folder_by_query_parameter(
     at.query_params["prefix"] = scoped + crafted
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "may not browse" in at.error[0].value and "you may only browse" in at.error[0].value
+    assert "may not browse" in as_read(at.error[0].value) and "you may only browse" in as_read(at.error[0].value)
     assert not [d for d in at.dataframe if d.key and d.key.startswith(S + "table:")]  # nothing listed
     assert "s.txt" not in repr(at._tree)
     [back] = [b for b in at.button if b.label == "Go to your folders"]
@@ -169,5 +169,5 @@ def test_a_scoped_viewer_cannot_search_or_jump_out_of_their_folder(app_test, mon
     [frame] = [d for d in at.dataframe if d.key and d.key.startswith(S + "table:")]
     assert list(frame.value["name"]) == ["a.txt"]  # the one folder opens directly
     at.text_input(key=S + "search").input("../secret/").run()
-    assert "may not browse" in at.error[0].value
+    assert "may not browse" in as_read(at.error[0].value)
     assert "s.txt" not in repr(at._tree)

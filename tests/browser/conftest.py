@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import require_or_skip
-from tests.support.app_server import CountingProxy, RunningApp, start_app
+from tests.support.app_server import CountingProxy, RunningApp, free_port, start_app
 from tests.support.browser import chromium_path, launch_chromium
 from tests.support.localstack import REGION, localstack_client
+from tests.support.oidc import Provider, auth_secrets_toml, running_provider
 
 UPLOAD_LIMIT = 16 * 1024 * 1024
 
@@ -107,3 +108,43 @@ def localstack_app(localstack) -> Iterator[Deployment]:
 @pytest.fixture(params=["sandbox", "localstack"])
 def deployment(request) -> Deployment:
     return request.getfixturevalue(f"{request.param}_app")
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[Provider]:
+    """A real OpenID Connect provider (oidc-provider-mock) on 127.0.0.1 and a free port."""
+    with running_provider() as provider:
+        yield provider
+
+
+@dataclass
+class SignInApp:
+    """The app started with an `[auth]` section that signs in with the test provider (on the sandbox)."""
+
+    app: RunningApp
+    provider: Provider
+
+    @property
+    def url(self) -> str:
+        # The host the redirect URI names, so the sign-in cookie belongs to the pages the browser opens.
+        return f"http://localhost:{self.app.port}"
+
+
+@pytest.fixture(scope="module")
+def start_signin_app(oidc_provider):
+    """start_signin_app(extra="") -> SignInApp; `extra` is appended to secrets.toml (e.g. access rules)."""
+    started: list[RunningApp] = []
+
+    def start(extra: str = "", env: dict[str, str] | None = None) -> SignInApp:
+        port = free_port()
+        app = start_app(
+            {"BUCKETDESK_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT), **(env or {})},
+            port=port,
+            secrets_toml=auth_secrets_toml(oidc_provider, port, extra),
+        )
+        started.append(app)
+        return SignInApp(app, oidc_provider)
+
+    yield start
+    for app in started:
+        app.stop()

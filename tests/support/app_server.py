@@ -48,12 +48,25 @@ class RunningApp:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start_app(env: dict[str, str] | None = None, timeout: float = 90) -> RunningApp:
-    """Start streamlit_app.py as users do, with a clean BUCKETDESK_/AWS_ environment plus `env`."""
-    port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETDESK_", "AWS_"))}
+def start_app(
+    env: dict[str, str] | None = None,
+    timeout: float = 90,
+    *,
+    port: int | None = None,
+    secrets_toml: str | None = None,
+) -> RunningApp:
+    """Start streamlit_app.py as users do, with a clean BUCKETDESK_/AWS_ environment plus `env`.
+
+    The app runs in a temporary directory (its cwd and HOME), so `secrets_toml` becomes that
+    directory's `.streamlit/secrets.toml`, read by Streamlit and bucketdesk alike, and no secrets
+    file is ever written into the checkout."""
+    port = port or free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETDESK_", "AWS_", "STREAMLIT_"))}
     clean.update(env or {})
     workdir = Path(tempfile.mkdtemp(prefix="bucketdesk-app-"))
+    if secrets_toml is not None:
+        (workdir / ".streamlit").mkdir()
+        (workdir / ".streamlit" / "secrets.toml").write_text(secrets_toml, encoding="utf-8")
     clean.setdefault("BUCKETDESK_AUDIT_LOG_PATH", str(workdir / "audit.jsonl"))
     clean["HOME"] = str(workdir)  # no ~/.streamlit/secrets.toml of the developer's
     log_path = workdir / "streamlit.log"
