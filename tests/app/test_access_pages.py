@@ -67,6 +67,16 @@ def test_each_role_sees_only_its_pages(app_test, monkeypatch, role):
             at.switch_page("pages/upload.py")
 
 
+def test_roles_from_a_groups_claim_and_an_e_mail_rule_add_up(app_test, monkeypatch):
+    rules = [
+        {"who": ["group:design"], "roles": ["viewer"]},
+        {"who": ["*@example.com"], "roles": ["uploader"]},
+    ]
+    at = signed_in(app_test, monkeypatch, rules, "dee@example.com", groups=["design", "other"])
+    at.run()
+    assert navigation(at) == ["Home", "Upload", "Browse"]
+
+
 def test_a_user_no_rule_admits_is_told_so_and_whom_to_ask(app_test, monkeypatch):
     rules = [
         {"who": ["group:storage-admins"], "roles": ["admin"]},
