@@ -66,3 +66,23 @@ class UploadIncomplete(BucketdeskError):
     def __init__(self, message: str, hint: str | None = None, *, resumable: bool):
         super().__init__(message, hint)
         self.resumable = resumable
+
+
+class InventoryError(BucketdeskError):
+    """A snapshot could not be built, imported, found or read."""
+
+
+class NoSnapshot(InventoryError):
+    hint = "Build one first (Browse > Update index, or `python -m lib.inventory build`)."
+
+
+class BuildCancelled(InventoryError):
+    """Someone cancelled a snapshot build; the previous snapshot is still the latest."""
+
+    hint = "Start the build again when you want a fresh index; the previous one is still in use."
+
+
+class BadQuery(BucketdeskError):
+    """A search the user typed cannot run (a broken regular expression or glob, a bad range)."""
+
+    hint = "Check the search text; choose substring mode to search for the characters literally."
