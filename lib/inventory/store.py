@@ -13,6 +13,7 @@ partial files are removed). After a build, snapshots beyond `inventory_keep` are
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import secrets
@@ -53,7 +54,9 @@ class Manifest:
     finished: str
     rows: int
     files: list[str]
-    schema: list[dict[str, str]] = field(default_factory=lambda: [{"name": f.name, "type": str(f.type)} for f in SCHEMA])
+    schema: list[dict[str, str]] = field(
+        default_factory=lambda: [{"name": f.name, "type": str(f.type)} for f in SCHEMA]
+    )
     where: str = "disk"  # "bucket" | "disk": where the snapshot is kept
     report: str | None = None  # the S3 Inventory manifest key, for imports
     format_version: int = FORMAT_VERSION
@@ -130,6 +133,15 @@ class SnapshotStore:
         )
         return self.publish(batches, source="listing", prefix=prefix, versions=versions)
 
+    def import_report(self, manifest_key: str) -> Snapshot:
+        """A snapshot from an AWS S3 Inventory report (its manifest.json key), without listing."""
+        from lib.inventory import s3inventory
+
+        manifest = s3inventory.read_manifest(self.gateway, manifest_key)
+        batches = s3inventory.report_batches(self.gateway, manifest_key, manifest)
+        versions = s3inventory.has_versions(manifest)
+        return self.publish(batches, source="s3-inventory", versions=versions, report=manifest_key)
+
     def publish(
         self,
         batches: Iterable[pa.RecordBatch],
@@ -200,7 +212,7 @@ class SnapshotStore:
             writer.close()
             yield path, in_file
 
-    def _upload(self, path: Path, key: str, uploaded: list[str]) -> str:
+    def _upload(self, path: Path, key: str, uploaded: builtins.list[str]) -> str:
         """Put one file in the bucket; "disk" when auto mode meets a bucket that refuses writes."""
         try:
             with storage_errors(f"writing the inventory snapshot file {key}"):
@@ -236,7 +248,7 @@ class SnapshotStore:
         return snapshots[0] if snapshots else None
 
     def _bucket_manifests(self) -> Iterator[Manifest]:
-        ids: list[str] = []
+        ids: builtins.list[str] = []
         token = None
         while True:
             page = self.gateway.list_page(BUCKET_PREFIX, delimiter="/", token=token)
@@ -267,7 +279,7 @@ class SnapshotStore:
             if manifest.where == "disk":
                 yield manifest
 
-    def _local_files(self, manifest: Manifest) -> list[Path]:
+    def _local_files(self, manifest: Manifest) -> builtins.list[Path]:
         folder = self.root / "snapshots" / manifest.id
         paths = [folder / name for name in manifest.files]
         if manifest.where == "disk":
@@ -309,7 +321,7 @@ class SnapshotStore:
             self._delete_keys(keys)
         shutil.rmtree(self.root / "snapshots" / manifest.id, ignore_errors=True)
 
-    def _delete_keys(self, keys: list[str]) -> None:
+    def _delete_keys(self, keys: builtins.list[str]) -> None:
         for key in keys:
             try:
                 self.gateway.delete(key)
