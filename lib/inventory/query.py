@@ -281,16 +281,18 @@ def search(
     if limit <= 0 or offset < 0:
         raise BadQuery("A page needs a positive size and an offset of 0 or more.")
     where, params = query.where_sql(allowed_prefixes)
-    source, name = _source(con, recent, bucket)
+    recent_writes = _latest_by_key(recent)
+    source, name = _source(con, recent_writes.values(), bucket)
     try:
         sql = f"SELECT * FROM {source} WHERE {where} ORDER BY {ORDER_BY} LIMIT ? OFFSET ?"
         rows = con.execute(sql, [*params, limit + 1, offset]).to_arrow_table()
+        assert rows is not None
     except duckdb.InvalidInputException as exc:
         raise BadQuery(f"The search could not run: {str(exc).splitlines()[0]}") from exc
     finally:
         if name:
             con.unregister(name)
-    overlaid = len(_latest_by_key(recent)) if name else 0
+    overlaid = len(recent_writes) if name else 0
     return SearchPage(rows.slice(0, limit).cast(SCHEMA), offset, rows.num_rows > limit, overlaid)
 
 
@@ -304,6 +306,7 @@ def iter_matches(
     """Every match in the same stable order, streamed batch by batch (for the CLI and exports)."""
     where, params = query.where_sql(allowed_prefixes)
     reader = con.execute(f"SELECT * FROM objects WHERE {where} ORDER BY {ORDER_BY}", params).to_arrow_reader(batch_rows)
+    assert reader is not None
     yield from reader
 
 

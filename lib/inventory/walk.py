@@ -26,8 +26,10 @@ whatever the bounds are; the bounds only decide how evenly the work spreads.
 
 from __future__ import annotations
 
+import bisect
 import queue
 import statistics
+import string
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -137,10 +139,12 @@ def walk(
     meter = _Meter(progress)
     cursor: Cursor | None = None
     parallel = split == "always" and concurrency > 1
+    # Versions go parallel only when asked: they split at folders from the start (see _list_folders).
+    probing = split == "auto" and concurrency > 1 and not versions
     times: list[float] = []
     while not parallel:
         _check(cancel)
-        if split == "auto" and concurrency > 1 and len(times) == PROBE_AFTER_PAGES:
+        if probing and len(times) == PROBE_AFTER_PAGES:
             page, parallel = _probe(lister, prefix, cursor, times)
         else:
             started = time.perf_counter()
@@ -262,6 +266,9 @@ class _Walker:
                     return
 
     def _list(self, piece: Piece) -> None:
+        if self.lister.versions:
+            self._list_folders(piece)
+            return
         prefix, cursor, upto = piece
         page: _Page | None = None
         while not self.stop.is_set():
@@ -277,6 +284,25 @@ class _Walker:
             if page is not None:
                 cursor = page.next
 
+    def _list_folders(self, piece: Piece) -> None:
+        """Versions: a folder's own versions, its sub-folders handed to other workers.
+
+        Version listings resume only from markers S3 returned (moto mishandles a KeyMarker that is
+        not a key), so they split at folders, never at estimated keys."""
+        prefix, cursor, _ = piece
+        while not self.stop.is_set():
+            _check(self.cancel)
+            page = self.lister.page(prefix, cursor, delimiter=True)
+            if page.entries:
+                self._put(("rows", page.entries))
+            if page.prefixes:
+                with self.cond:
+                    self.pieces.extend((folder, None, None) for folder in page.prefixes)
+                    self.cond.notify_all()
+            if page.next is None:
+                return
+            cursor = page.next
+
     def _split(self, prefix: str, last: str, upto: str | None) -> tuple[str | None, _Page | None]:
         """Hand what lies after `last` (up to `upto`) to other workers.
 
@@ -289,7 +315,13 @@ class _Walker:
                 self.pieces.extend(pieces)  # the open-ended last piece is popped first and splits again
                 self.cond.notify_all()
             upto = bounds[0]
-        flat = found is not None and not found.prefixes and not self.lister.versions and inner == prefix
+        flat = (
+            found is not None
+            and not found.prefixes
+            and not self.lister.versions
+            and inner == prefix
+            and _folder_of(last, prefix) is None
+        )
         return upto, found if flat else None
 
     def _bounds(self, prefix: str, last: str, upto: str | None) -> tuple[list[str], str, _Page | None]:
@@ -305,32 +337,45 @@ class _Walker:
             cuts = sorted({p[:-1] for p in folders if last < p[:-1] and (upto is None or p[:-1] < upto)})
             if cuts:
                 return cuts[: self.fanout], prefix, top
-            if not folders:
-                cuts = _density_cuts(found.first_key, found.last_key, last, upto, prefix, self.fanout)
-                return cuts, prefix, top
-            # Only the folder holding `last` lies ahead; step into it when nothing else is in range.
+            folder = _folder_of(last, prefix)
+            if folder is None:  # `last` is a key of this level: the discovery page is its next page
+                if folders:
+                    return [], prefix, top
+                sample = [e["Key"] for e in found.entries]
+                return _density_cuts(sample, last, upto, prefix, self.fanout), prefix, top
+            # Only the folder holding `last` lies ahead (stores differ on whether they name it):
+            # step into it when nothing else at this level is in range.
             within = [e for e in found.entries if upto is None or e["Key"] <= upto]
-            if within or found.next is not None or upto is not None or not last.startswith(folders[0]):
+            passed = found.next is None or (upto is not None and (found.last_key or "") > upto)
+            if within or not passed:
                 return [], prefix, top
-            prefix = folders[0]
+            prefix = folder
         return [], prefix, top
 
 
-def _density_cuts(
-    first: str | None, last_seen: str | None, last: str, upto: str | None, prefix: str, fanout: int
-) -> list[str]:
-    """Cuts after `last`, spaced so each piece holds about a page if keys keep the density seen."""
-    if not first or not last_seen or last_seen <= first:
+def _folder_of(key: str, prefix: str) -> str | None:
+    """The folder directly under `prefix` that holds `key`; None when `key` is a key of that level."""
+    name, slash, _ = key[len(prefix) :].partition("/")
+    return prefix + name + "/" if slash else None
+
+
+def _density_cuts(sample: list[str], last: str, upto: str | None, prefix: str, fanout: int) -> list[str]:
+    """Cuts after `last`, spaced so each piece holds about a page if keys keep the density seen.
+
+    Keys are read as numbers in a mixed radix made of the characters seen at each position of the
+    sample (digits stay decimal, hex stays hex), so the spacing follows how names actually count.
+    """
+    sample = sorted(sample)
+    if len(sample) < 2 or sample[0] == sample[-1]:
         return []
-    width = max(len(first.encode()), len(last_seen.encode()), len(last.encode())) + 1
-    low, high = _as_number(first, width), _as_number(last_seen, width)
+    width = max(len(key) for key in sample)
+    alphabets = [_alphabet({key[i] for key in sample if i < len(key)}) for i in range(width)]
+    low, high = _rank(sample[0], alphabets), _rank(sample[-1], alphabets)
     step = int((high - low) * DENSITY_FILL)
-    start = _as_number(last_seen if last_seen > last else last, width)
+    start = _rank(max(sample[-1], last), alphabets)
     cuts: list[str] = []
-    if step <= 0:
-        return cuts
-    for n in range(1, fanout + 1):
-        cut = _as_key(start + n * step, width)
+    for n in range(1, fanout + 1) if step > 0 else ():
+        cut = _unrank(start + n * step, alphabets)
         if cut is None or not cut.startswith(prefix) or (upto is not None and cut >= upto):
             break
         if cut > last and (not cuts or cut > cuts[-1]):
@@ -338,20 +383,43 @@ def _density_cuts(
     return cuts
 
 
-def _as_number(key: str, width: int) -> int:
-    return int.from_bytes(key.encode().ljust(width, b"\0")[:width], "big")
+_CLASSES = (
+    string.digits,
+    string.digits + "abcdef",
+    string.digits + "ABCDEF",
+    string.digits + string.ascii_lowercase,
+    string.digits + string.ascii_uppercase,
+    string.digits + string.ascii_letters,
+    "".join(chr(c) for c in range(0x20, 0x7F)),
+)
 
 
-def _as_key(number: int, width: int) -> str | None:
-    """The ASCII key at or below `number` (a cut only needs to be a valid string, not a real key)."""
-    if number >= 256**width:
+def _alphabet(seen: set[str]) -> list[str]:
+    """The characters a position can count through: the smallest class holding what was seen there
+    (so "0000123" counts in decimal), or what was seen when that is not ASCII."""
+    for chars in _CLASSES:
+        if seen <= set(chars):
+            return ["", *sorted(chars)]
+    return ["", *sorted(seen | set(_CLASSES[-1]))]
+
+
+def _rank(key: str, alphabets: list[list[str]]) -> int:
+    number = 0
+    for i, alphabet in enumerate(alphabets):
+        char = key[i] if i < len(key) else ""
+        number = number * len(alphabet) + max(0, bisect.bisect_right(alphabet, char) - 1)
+    return number
+
+
+def _unrank(number: int, alphabets: list[list[str]]) -> str | None:
+    """The key with this rank (characters seen in the sample only); None past the sample's range."""
+    chars: list[str] = []
+    for alphabet in reversed(alphabets):
+        number, digit = divmod(number, len(alphabet))
+        chars.append(alphabet[digit])
+    if number:
         return None
-    raw = number.to_bytes(width, "big")
-    for index, byte in enumerate(raw):
-        if byte == 0 or byte >= 0x80:
-            raw = raw[:index]
-            break
-    return raw.decode("ascii") if raw else None
+    return "".join(reversed(chars))
 
 
 class _Batcher:
