@@ -285,7 +285,7 @@ def search(
     source, name = _source(con, recent_writes.values(), bucket)
     try:
         sql = f"SELECT * FROM {source} WHERE {where} ORDER BY {ORDER_BY} LIMIT ? OFFSET ?"
-        rows = con.execute(sql, [*params, limit + 1, offset]).to_arrow_table()
+        rows = con.sql(sql, params=[*params, limit + 1, offset]).to_arrow_table()
         assert rows is not None
     except duckdb.InvalidInputException as exc:
         raise BadQuery(f"The search could not run: {str(exc).splitlines()[0]}") from exc
@@ -305,7 +305,8 @@ def iter_matches(
 ) -> Iterator[pa.RecordBatch]:
     """Every match in the same stable order, streamed batch by batch (for the CLI and exports)."""
     where, params = query.where_sql(allowed_prefixes)
-    reader = con.execute(f"SELECT * FROM objects WHERE {where} ORDER BY {ORDER_BY}", params).to_arrow_reader(batch_rows)
+    sql = f"SELECT * FROM objects WHERE {where} ORDER BY {ORDER_BY}"
+    reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
     assert reader is not None
     yield from reader
 
