@@ -146,6 +146,7 @@ def walk(
         _check(cancel)
         if probing and len(times) == PROBE_AFTER_PAGES:
             page, parallel = _probe(lister, prefix, cursor, times)
+            probing = False  # once: a store's nature does not change within a walk
         else:
             started = time.perf_counter()
             page = lister.page(prefix, cursor)
