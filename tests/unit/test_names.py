@@ -13,6 +13,7 @@ from lib.config import DEFAULT_KEY_TEMPLATE
 from lib.names import (
     FALLBACK_NAME,
     MAX_FOLDER_DEPTH,
+    code_span,
     content_disposition,
     decode_metadata,
     display_name,
@@ -286,3 +287,11 @@ def test_relative_path_is_the_safe_name_for_a_single_file_and_the_path_inside_a_
     assert render_key("uploads/{uuid}/{relative_path}", original_name="a.png", user="u", unique="U", folder="x/y") == (
         "uploads/U/x/y/a.png"
     )
+
+
+@pytest.mark.parametrize("text", ["plain", "a`b", "``x``", "`lead", "trail`", "", "two\nlines"])
+def test_code_span_fences_any_backticks_the_text_holds(text):
+    span = code_span(text)
+    fence = span[: len(span) - len(span.lstrip("`"))]
+    assert fence and fence not in text and span.endswith(fence)
+    assert span[len(fence) : -len(fence)].strip(" ") == text.replace("\n", " ").strip(" ") or not text.strip()
