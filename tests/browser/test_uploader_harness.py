@@ -353,7 +353,7 @@ def test_queue_cancel_and_retry_in_dark_theme(session: Session):
         ]
     )
 
-    expect(s.row("first.pdf").locator(".bd-status")).to_have_text("Uploading")
+    expect(s.row("first.pdf").locator(".bd-status")).to_have_text("Sending")
     expect(s.row("second.pdf").locator(".bd-status")).to_have_text("Queued")
     expect(s.row("third.png").locator(".bd-status")).to_have_text("Queued")
     expect(s.row("first.pdf").locator(".bd-detail")).to_contain_text("KB/s")
