@@ -28,7 +28,8 @@ import requests
 from lib.config import BucketProfile
 from lib.s3 import S3Gateway
 from lib.upload.grants import DeclaredFile, Grant, sign_upload
-from tests.support.post_form import ALICE, APP_ORIGIN, PNG, sha256_b64, stored_keys
+from tests.support.checksums import sha256_b64
+from tests.support.post_form import ALICE, APP_ORIGIN, PNG, stored_keys
 from tests.support.seaweedfs import seaweedfs_client
 
 pytestmark = pytest.mark.enforce
