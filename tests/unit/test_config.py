@@ -479,3 +479,10 @@ def test_bad_local_roles_are_named(value):
     with pytest.raises(ConfigError) as caught:
         load({"BUCKETDESK_LOCAL_ROLES": value})
     assert caught.value.problems[0].startswith("BUCKETDESK_LOCAL_ROLES:")
+
+
+def test_upload_method_defaults_to_post_reads_put_and_refuses_anything_else():
+    assert load({"BUCKETDESK_BUCKET": "b"}).profile().upload_method == "post"
+    assert load({"BUCKETDESK_BUCKET": "b", "BUCKETDESK_UPLOAD_METHOD": "PUT"}).profile().upload_method == "put"
+    problems = problems_of({"BUCKETDESK_BUCKET": "b", "BUCKETDESK_UPLOAD_METHOD": "patch"})
+    assert any("BUCKETDESK_UPLOAD_METHOD" in p and "put" in p for p in problems), problems
