@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.access import parse_rules
+from lib.access import Action, parse_rules
 from lib.browse.listing import ListingQuery
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB, Settings
@@ -235,6 +235,22 @@ def test_an_upload_goes_into_the_first_writable_folder_under_the_template(desk_f
     assert outcome.ok, outcome.message
     assert [(r["action"], r["outcome"]) for r in recorded(desk.events)] == [("sign", "ok"), ("upload", "ok")]
     assert [e.key for e in desk.recent_uploads()] == [grant.key]
+
+
+def test_a_dropped_folder_keeps_its_paths_below_the_chosen_folder(desk_for, s3):
+    desk = desk_for(DESIGNER, upload_prefix="drops/{uuid}/{relative_path}")
+    session = UploadSession(bucket=BUCKET)
+    own = f"uploads/{user_segment(DESIGNER.id)}/"
+    batch = {"batch": "b" * 24, "type": "image/png", "size": len(BODY), "signSeq": 0, "sha256": sha256_b64(BODY)}
+    files = [
+        {"id": "1" * 16, "name": "a.png", "folder": "shoot/raw", **batch},
+        {"id": "2" * 16, "name": "b.png", "folder": "shoot/../../..", **batch},
+    ]
+    desk.sign_uploads(session, parse_sign({"files": files}), folder=own)
+    keys = [session.grants[file_id].key for file_id in ("1" * 16, "2" * 16)]
+    assert keys[0].startswith(own + "drops/") and keys[0].endswith("/shoot/raw/a.png")
+    assert all(desk.access.allows(Action.UPLOAD, key) for key in keys)  # no folder name walks out
+    assert [r["outcome"] for r in recorded(desk.events)] == ["ok", "ok"]
 
 
 def test_the_chosen_folder_must_be_writable(desk_for, no_s3):
