@@ -45,21 +45,24 @@ def batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
 
 @dataclass
 class ObjectQuery:
-    """The filters lib.inventory.query.ObjectQuery carries, with a where_sql of the same shape."""
+    """The fields lib.inventory.query.ObjectQuery carries, with a where_sql of the same shape."""
 
+    text: str = ""
+    mode: str = "substring"
+    case_sensitive: bool = False
     prefixes: tuple[str, ...] = ()
-    text: str | None = None
-    mode: str | None = None
     extensions: tuple[str, ...] = ()
+    type_family: str | None = None
     min_size: int | None = None
     max_size: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    modified_since: datetime | None = None
+    modified_until: datetime | None = None
     storage_classes: tuple[str, ...] = ()
-    versions: bool = False
+    versions: str = "latest"
+    include_app_files: bool = False
     seen_allowed: list = field(default_factory=list)
 
-    def where_sql(self, allowed_prefixes):
+    def where_sql(self, allowed_prefixes=None):
         self.seen_allowed.append(allowed_prefixes)
         clauses: list[str] = []
         params: list[Any] = []
@@ -72,15 +75,15 @@ class ObjectQuery:
             any_prefix(list(allowed_prefixes) or ["\x00never"])
         if self.prefixes:
             any_prefix(self.prefixes)
-        if self.text is not None:
+        if self.text:
             operator = {"substring": "contains(key, ?)", "glob": "key GLOB ?", "regex": "regexp_matches(key, ?)"}
             clauses.append(operator[self.mode])
             params.append(self.text)
         for column, op, value in (
             ("size", ">=", self.min_size),
             ("size", "<=", self.max_size),
-            ("last_modified_date", ">=", self.since),
-            ("last_modified_date", "<", self.until),
+            ("last_modified_date", ">=", self.modified_since),
+            ("last_modified_date", "<=", self.modified_until),
         ):
             if value is not None:
                 clauses.append(f"{column} {op} ?")
@@ -91,9 +94,12 @@ class ObjectQuery:
         if self.storage_classes:
             clauses.append("storage_class IN (" + ", ".join("?" for _ in self.storage_classes) + ")")
             params.extend(self.storage_classes)
-        if not self.versions:
+        if self.versions == "latest":
             clauses.append("coalesce(is_latest, TRUE) AND NOT coalesce(is_delete_marker, FALSE)")
         return " AND ".join(clauses) or "TRUE", params
+
+
+ORDER_BY = "key, is_latest DESC NULLS LAST, last_modified_date DESC NULLS LAST, version_id NULLS FIRST"
 
 
 def connect(files: list[Path]):
@@ -103,7 +109,7 @@ def connect(files: list[Path]):
     return connection
 
 
-def walk(gateway, prefix="", *, versions=False, concurrency=16, progress=None, cancel=None):
+def walk(gateway, prefix="", *, versions=False, concurrency=16, progress=None, cancel=None, **options):
     """A serial listing of the gateway's bucket in SCHEMA batches (one per page)."""
     LISTED_PAGES.append(prefix)
     token = None
@@ -147,7 +153,8 @@ class SnapshotStore:
 
 def write_snapshot(path: Path, rows: list[dict[str, Any]], row_group_size: int = 1000) -> Snapshot:
     pq.write_table(pa.Table.from_batches([batch(rows)], SCHEMA), path, row_group_size=row_group_size)
-    return Snapshot([path], types.SimpleNamespace(finished="2024-05-02T00:00:00Z", rows=len(rows)))
+    finished = datetime(2024, 5, 2, tzinfo=UTC)
+    return Snapshot([path], types.SimpleNamespace(finished=finished.isoformat(), finished_at=finished, rows=len(rows)))
 
 
 def install(monkeypatch) -> None:
@@ -155,7 +162,7 @@ def install(monkeypatch) -> None:
     SnapshotStore.latest_snapshot = None
     for name, members in {
         "walk": {"walk": walk},
-        "query": {"ObjectQuery": ObjectQuery, "connect": connect},
+        "query": {"ObjectQuery": ObjectQuery, "connect": connect, "ORDER_BY": ORDER_BY},
         "store": {"SnapshotStore": SnapshotStore},
     }.items():
         module = types.ModuleType(f"lib.inventory.{name}")

@@ -79,7 +79,7 @@ def test_a_scoped_live_export_lists_and_returns_nothing_outside_the_allowed_pref
 
 def test_snapshot_streams_selected_rows_in_key_order_with_listing_types(tmp_path):
     snap = write_snapshot(tmp_path / "snap.parquet", list(reversed(ROWS)))
-    query = ObjectQuery(min_size=2**31, versions=True)
+    query = ObjectQuery(min_size=2**31, versions="all")
     got = list(sources.snapshot(snap, query, None, columns=("size", "key", "last_modified_date"), batch_rows=1))
     assert keys(got) == ["alice/b.txt", "shared/=formula.jpg"]
     assert [b.num_rows for b in got] == [1, 1]
@@ -91,7 +91,7 @@ def test_snapshot_for_a_scoped_analyst_holds_only_their_prefixes_and_versions_wh
     snap = write_snapshot(tmp_path / "snap.parquet", ROWS)
     latest = keys(sources.snapshot(snap, ObjectQuery(), ["alice/"], columns=("key",)))
     assert latest == ["alice/a.jpg", "alice/b.txt"]
-    every = keys(sources.snapshot(snap, ObjectQuery(versions=True), ["alice/"], columns=("key",)))
+    every = keys(sources.snapshot(snap, ObjectQuery(versions="all"), ["alice/"], columns=("key",)))
     assert every == ["alice/a.jpg", "alice/b.txt", "alice/gone.jpg", "alice/old.jpg"]
     assert keys(sources.snapshot(snap, ObjectQuery(), [], columns=("key",))) == []
 
