@@ -34,6 +34,8 @@ POST_UPLOAD_LIMIT = 5 * GiB
 OBJECT_LIMIT = 5 * 1024 * GiB
 # Parts in flight per file: more rarely helps one browser, and each holds a part's worth of memory.
 MAX_MULTIPART_CONCURRENCY = 16
+# Listing requests in flight while building an inventory snapshot: more only queues at the store.
+MAX_LISTING_CONCURRENCY = 64
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 MAX_SIGNATURE_SECONDS = 7 * 24 * 3600
 
@@ -97,6 +99,13 @@ class BucketProfile:
     thumbnail_cache_dir: Path = Path(".bucketdesk/thumbs")
     # Exports too large to download from the app server are stored here and handed out as signed links.
     export_prefix: str = DEFAULT_EXPORT_PREFIX
+    # Inventory snapshots (lib/inventory): listing requests in flight while building one; where they
+    # are kept (like thumbnails: bucket under .bucketdesk/inventory/, disk, or auto); how many are
+    # kept; and where queries read them on the app server.
+    listing_concurrency: int = 16
+    inventory_store: str = "auto"
+    inventory_keep: int = 5
+    inventory_cache_dir: Path = Path(".bucketdesk/inventory")
     sandbox: bool = False
 
     @property
@@ -234,6 +243,10 @@ _PROFILE_PARSERS = {
     "thumbnail_max_bytes": _positive_int,
     "thumbnail_cache_dir": lambda value: Path(_text(value)),
     "export_prefix": _export_prefix,
+    "listing_concurrency": _positive_int,
+    "inventory_store": _choice("auto", "bucket", "disk"),
+    "inventory_keep": _positive_int,
+    "inventory_cache_dir": lambda value: Path(_text(value)),
 }
 # Where and how to connect: meaningless for the embedded sandbox, which has its own.
 _CONNECTION_SETTINGS = {
@@ -388,6 +401,8 @@ def _profile_problems(profile: BucketProfile, where: str) -> list[str]:
         problems.append(
             f"{where}.multipart_threshold_bytes: a single upload stops at 5 GiB, so the threshold must be at most 5368709120."
         )
+    if profile.listing_concurrency > MAX_LISTING_CONCURRENCY:
+        problems.append(f"{where}.listing_concurrency: at most {MAX_LISTING_CONCURRENCY} listing requests at once.")
     if profile.multipart_concurrency > MAX_MULTIPART_CONCURRENCY:
         problems.append(f"{where}.multipart_concurrency: at most {MAX_MULTIPART_CONCURRENCY} parts in flight per file.")
     return problems

@@ -51,8 +51,11 @@ BUCKET_CONFIGURATIONS: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
-def make_client(profile: BucketProfile, endpoint_url: str | None = None):
-    """A boto3 S3 client for the profile; endpoint None means boto3's own chain decides."""
+def make_client(profile: BucketProfile, endpoint_url: str | None = None, *, max_pool_connections: int = 10):
+    """A boto3 S3 client for the profile; endpoint None means boto3's own chain decides.
+
+    `max_pool_connections` (botocore's default is 10) must cover the threads that share the client,
+    or the extra threads queue for a connection (a parallel listing uses one per worker)."""
     session = boto3.session.Session(
         profile_name=profile.aws_profile,
         aws_access_key_id=profile.access_key_id,
@@ -65,6 +68,7 @@ def make_client(profile: BucketProfile, endpoint_url: str | None = None):
         retries={"max_attempts": 5, "mode": "adaptive"},
         connect_timeout=5,
         read_timeout=30,
+        max_pool_connections=max_pool_connections,
         s3={"addressing_style": profile.addressing_style},
         # Checksums only when an operation requires them: not every S3-compatible store speaks CRC32.
         request_checksum_calculation="when_required",
