@@ -13,8 +13,9 @@ from lib.export import request as exports
 from lib.export.columns import EXPORTABLE, HEAD_COLUMNS
 from lib.export.destinations import Download, SignedLink
 from lib.export.enrich import head_requests
-from lib.export.form import PATTERN_MODES, SOURCES, STORAGE_CLASSES, ExportForm, type_families
+from lib.export.form import PATTERN_MODES, SOURCES, STORAGE_CLASSES, ExportForm
 from lib.export.formats import FORMATS
+from lib.inventory.query import TYPE_FAMILIES
 from lib.inventory.schema import DEFAULT_EXPORT_COLUMNS
 from lib.names import escape_markdown
 from lib.units import human_bytes
@@ -78,7 +79,7 @@ with st.expander("Which objects", expanded=True):
     pattern = right.text_input("Pattern", key=K + "pattern", placeholder="e.g. report, *.jpg, ^logs/2024-")
     match_case = right.checkbox("Match case", key=K + "case")
     left, middle, right = st.columns(3)
-    family = left.selectbox("Type", [None, *type_families()], format_func=lambda f: f or "any", key=K + "family")
+    family = left.selectbox("Type", [None, *TYPE_FAMILIES], format_func=lambda f: f or "any", key=K + "family")
     extensions = middle.text_input("Extensions", key=K + "extensions", placeholder="e.g. jpg png")
     classes = right.multiselect("Storage class", STORAGE_CLASSES, key=K + "classes")
     left, middle, right, last = st.columns(4)

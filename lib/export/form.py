@@ -6,7 +6,6 @@ and patterns, and saying what is wrong with them in a sentence, happens here (`t
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,11 +32,6 @@ STORAGE_CLASSES = (
     "REDUCED_REDUNDANCY",
     "EXPRESS_ONEZONE",
 )
-
-
-def type_families() -> tuple[str, ...]:
-    """The type families ObjectQuery knows (image, video, …)."""
-    return tuple(importlib.import_module("lib.inventory.query").TYPE_FAMILIES)
 
 
 class BadExportForm(BucketdeskError):

@@ -8,7 +8,6 @@ whole bucket; the desk passes the person's export scope) restricts every row tha
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +25,9 @@ from lib.export.destinations import Download, LocalFile, SignedLink, deliver, ex
 from lib.export.enrich import DEFAULT_HEAD_CONCURRENCY, columns_to_list, with_head_columns
 from lib.export.formats import FORMATS, Format, WriteOptions
 from lib.export.pipeline import ExportSummary, export
+from lib.inventory.query import ObjectQuery
 from lib.inventory.schema import DEFAULT_EXPORT_COLUMNS
+from lib.inventory.store import Snapshot, SnapshotStore
 
 LIVE, SNAPSHOT, INVENTORY = "live", "snapshot", "inventory:"
 PREVIEW_ROWS = 20
@@ -37,7 +38,7 @@ PREVIEW_WALK = {"split": "never", "batch_rows": 1000}
 class ExportRequest:
     """What to export: from where, which objects (an ObjectQuery), which columns, in which format."""
 
-    query: Any  # lib.inventory.query.ObjectQuery
+    query: ObjectQuery
     source: str = LIVE  # live | snapshot | inventory:<manifest.json key>
     columns: tuple[str, ...] = DEFAULT_EXPORT_COLUMNS
     format: str = "csv"
@@ -65,15 +66,15 @@ class Delivered:
     delivery: Download | SignedLink
 
 
-def build_query(filters: dict[str, Any]) -> Any:
+def build_query(filters: dict[str, Any]) -> ObjectQuery:
     """The ObjectQuery for these filters (its field names), checked at once: a bad pattern raises
     BadQuery (a BucketdeskError) here rather than halfway through an export."""
-    query = _inventory("query").ObjectQuery(**{name: value for name, value in filters.items() if value is not None})
+    query = ObjectQuery(**{name: value for name, value in filters.items() if value is not None})
     query.where_sql(None)
     return query
 
 
-def describe(query: Any) -> str:
+def describe(query: ObjectQuery) -> str:
     """The filter in words, for the summary and the audit log."""
     parts = []
     if query.prefixes:
@@ -82,7 +83,7 @@ def describe(query: Any) -> str:
         parts.append(f"key {query.mode} {query.text!r}")
     if query.extensions:
         parts.append("extension " + ", ".join(query.extensions))
-    if getattr(query, "type_family", None):
+    if query.type_family:
         parts.append(f"type {query.type_family}")
     if query.min_size is not None:
         parts.append(f"size >= {query.min_size}")
@@ -106,12 +107,12 @@ def until_before(moment: datetime) -> datetime:
 # --- the latest snapshot ---------------------------------------------------------------------------
 
 
-def latest_snapshot(gateway: Any) -> Any | None:
+def latest_snapshot(gateway: Any) -> Snapshot | None:
     """The bucket's latest complete snapshot, or None."""
-    return _inventory("store").SnapshotStore(gateway).latest()
+    return SnapshotStore(gateway).latest()
 
 
-def require_snapshot(gateway: Any) -> Any:
+def require_snapshot(gateway: Any) -> Snapshot:
     latest = latest_snapshot(gateway)
     if latest is None:
         raise StorageError(
@@ -121,11 +122,11 @@ def require_snapshot(gateway: Any) -> Any:
     return latest
 
 
-def snapshot_age(snapshot: Any, now: datetime | None = None) -> timedelta:
+def snapshot_age(snapshot: Snapshot, now: datetime | None = None) -> timedelta:
     return (now or datetime.now(UTC)) - snapshot.manifest.finished_at
 
 
-def snapshot_words(snapshot: Any, now: datetime | None = None) -> str:
+def snapshot_words(snapshot: Snapshot, now: datetime | None = None) -> str:
     """E.g. "taken 3 hours ago (2024-05-01 12:00 UTC), 1,234,567 objects"."""
     manifest = snapshot.manifest
     finished = manifest.finished_at.astimezone(UTC)
@@ -285,7 +286,3 @@ def _first(batches: Iterator[pa.RecordBatch], limit: int) -> Iterator[pa.RecordB
         close = getattr(batches, "close", None)
         if close:
             close()
-
-
-def _inventory(module: str) -> Any:
-    return importlib.import_module(f"lib.inventory.{module}")
