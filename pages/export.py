@@ -129,17 +129,7 @@ except BucketdeskError as error:
     st.stop()
 
 counted: int | None = st.session_state.get(K + "counted", {}).get(request)
-head_columns = [name for name in request.columns if name in HEAD_COLUMNS]
-if head_columns:
-    cost = (
-        f"{head_requests(counted, request.columns):,} HEAD requests"
-        if counted is not None
-        else "one HEAD request per exported object"
-    )
-    st.warning(
-        f"{', '.join(head_columns)} are not in a listing: they cost {cost} "
-        f"({request.concurrency} at a time), which takes a while on a large export."
-    )
+head_warning = st.empty()  # filled below, once a count may have been made in this run
 
 # --- preview and count ------------------------------------------------------------------------------
 
@@ -178,6 +168,18 @@ if counted is not None:
     st.markdown(f"**{counted:,}** {'object matches' if counted == 1 else 'objects match'}.")
 elif request.source != exports.SNAPSHOT:
     st.caption("A count needs a whole listing of the chosen prefixes: press Count to run one.")
+
+head_columns = [name for name in request.columns if name in HEAD_COLUMNS]
+if head_columns:
+    cost = (
+        f"{head_requests(counted, request.columns):,} HEAD requests"
+        if counted is not None
+        else "one HEAD request per exported object"
+    )
+    head_warning.warning(
+        f"{', '.join(head_columns)} are not in a listing: they cost {cost} "
+        f"({request.concurrency} at a time), which takes a while on a large export."
+    )
 
 # --- export -----------------------------------------------------------------------------------------
 
