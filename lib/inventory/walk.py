@@ -146,6 +146,7 @@ def walk(
         _check(cancel)
         if probing and len(times) == PROBE_AFTER_PAGES:
             page, parallel = _probe(lister, prefix, cursor, times)
+            probing = False  # once: a store's nature does not change within a walk
         else:
             started = time.perf_counter()
             page = lister.page(prefix, cursor)
@@ -164,10 +165,12 @@ def walk(
 
 
 def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> tuple[_Page, bool]:
-    """Fetch the next page while a discovery request runs beside it; True when the store overlapped them."""
+    """Fetch the next page twice at once; True when the store overlapped the two.
+
+    The twin is the same request (the same cost to the server): a cheaper probe, such as a
+    delimiter listing, would pass on a store whose cost is building pages of keys."""
     alone = statistics.median(times[1:] or times)  # the first page also paid for the connection
-    after = cursor[0] if isinstance(cursor, tuple) else cursor
-    beside = threading.Thread(target=_quietly, args=(lister, prefix, after), daemon=True)
+    beside = threading.Thread(target=_quietly, args=(lister, prefix, cursor), daemon=True)
     beside.start()
     started = time.perf_counter()
     page = lister.page(prefix, cursor)
@@ -176,9 +179,9 @@ def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> 
     return page, together < OVERLAP_RATIO * alone
 
 
-def _quietly(lister: _Lister, prefix: str, after: str) -> None:
+def _quietly(lister: _Lister, prefix: str, cursor: Cursor) -> None:
     try:
-        lister.page(prefix, after, delimiter=True)
+        lister.page(prefix, cursor)
     except Exception:  # only a timing probe: the walk itself reports failures
         pass
 
@@ -280,7 +283,7 @@ class _Walker:
             if page.next is None or (upto is not None and page.last_key is not None and page.last_key > upto):
                 return
             cursor = page.next
-            upto, page = self._split(prefix, page.last_key or "", upto)
+            upto, page = self._split(prefix, page.last_key or "", upto, _folders_per_page(page, prefix))
             if page is not None:
                 cursor = page.next
 
@@ -303,12 +306,14 @@ class _Walker:
                 return
             cursor = page.next
 
-    def _split(self, prefix: str, last: str, upto: str | None) -> tuple[str | None, _Page | None]:
+    def _split(
+        self, prefix: str, last: str, upto: str | None, folders_per_page: float = 1.0
+    ) -> tuple[str | None, _Page | None]:
         """Hand what lies after `last` (up to `upto`) to other workers.
 
         Returns this worker's new upto, and the discovery page when it is simply this piece's next
         page (a flat folder, plain objects), so that request is not repeated."""
-        bounds, inner, found = self._bounds(prefix, last, upto)
+        bounds, inner, found = self._bounds(prefix, last, upto, folders_per_page)
         if bounds:
             pieces = list(zip([inner] * len(bounds), bounds, [*bounds[1:], upto], strict=True))
             with self.cond:
@@ -324,7 +329,9 @@ class _Walker:
         )
         return upto, found if flat else None
 
-    def _bounds(self, prefix: str, last: str, upto: str | None) -> tuple[list[str], str, _Page | None]:
+    def _bounds(
+        self, prefix: str, last: str, upto: str | None, folders_per_page: float = 1.0
+    ) -> tuple[list[str], str, _Page | None]:
         """Keys in (last, upto) to cut at (increasing), the prefix the new pieces list under, and
         the discovery page at `prefix` (None when the split stepped into a folder)."""
         top: _Page | None = None
@@ -336,7 +343,10 @@ class _Walker:
             # A folder's name without its "/" sorts before all its keys: a cut there keeps it whole.
             cuts = sorted({p[:-1] for p in folders if last < p[:-1] and (upto is None or p[:-1] < upto)})
             if cuts:
-                return cuts[: self.fanout], prefix, top
+                # Small folders are grouped so a piece still holds about a page: a request per
+                # tiny folder would cost more than the parallelism gains.
+                group = max(1, int(folders_per_page * DENSITY_FILL))
+                return cuts[group - 1 :: group][: self.fanout], prefix, top
             folder = _folder_of(last, prefix)
             if folder is None:  # `last` is a key of this level: the discovery page is its next page
                 if folders:
@@ -351,6 +361,12 @@ class _Walker:
                 return [], prefix, top
             prefix = folder
         return [], prefix, top
+
+
+def _folders_per_page(page: _Page, prefix: str) -> float:
+    """How many folders of this level one page of keys spans (1 when they are big)."""
+    folders = {_folder_of(entry["Key"], prefix) for entry in page.entries}
+    return max(1.0, float(len(folders)))
 
 
 def _folder_of(key: str, prefix: str) -> str | None:

@@ -145,3 +145,47 @@ def test_a_bad_split_mode_is_refused(gateway):
 
 def test_the_unit_bucket_fixture_is_left_alone(s3):
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+class TimedStore:
+    """ListObjectsV2 over keys k/00000…: each request takes 30 ms, one at a time when `serialises`."""
+
+    def __init__(self, count: int, serialises: bool):
+        self.keys = [f"k/{n:05d}" for n in range(count)]
+        self.serialises = serialises
+        self.lock = threading.Lock()
+        self.requests = 0
+        from types import SimpleNamespace
+
+        self.meta = SimpleNamespace(config=SimpleNamespace(max_pool_connections=64))
+
+    def list_objects_v2(self, **params):
+        import bisect
+        import time
+
+        if self.serialises:
+            with self.lock:
+                time.sleep(0.03)
+        else:
+            time.sleep(0.03)
+        self.requests += 1
+        after = params.get("StartAfter", "")
+        start = bisect.bisect_right(self.keys, after) if after else 0
+        keys = [k for k in self.keys[start:] if k.startswith(params["Prefix"])][: params["MaxKeys"]]
+        truncated = start + len(keys) < len(self.keys)
+        return {"Contents": [{"Key": k, "Size": 1} for k in keys], "IsTruncated": truncated}
+
+
+@pytest.mark.parametrize("serialises", [True, False])
+def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises):
+    from types import SimpleNamespace
+
+    store = TimedStore(4000, serialises)
+    gateway = SimpleNamespace(client=store, bucket="fake", profile=BucketProfile(name="f", bucket="fake"))
+    reports = []
+    seen = keys_of(walk(gateway, page_size=100, concurrency=8, progress=reports.append))  # type: ignore[arg-type]
+    assert sorted(seen) == store.keys and max(seen.values()) == 1
+    went_parallel = any(report.parallel for report in reports)
+    assert went_parallel is (not serialises)
+    if serialises:
+        assert store.requests == 40 + 1  # the paginator's requests plus the probe's twin
