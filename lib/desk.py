@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.access import PAGE_ACTIONS, Access, Action, Person, is_parent_of
+from lib.access import PAGE_ACTIONS, WHOLE_BUCKET, Access, Action, Person, is_parent_of
 from lib.audit import hidden
 from lib.browse import details as object_info
 from lib.browse import listing
@@ -40,6 +40,7 @@ from lib.events import (
     Delete,
     Event,
     EventStore,
+    Export,
     ListFolder,
     Preview,
     Share,
@@ -49,6 +50,7 @@ from lib.events import (
     Upload,
     ViewDetails,
 )
+from lib.export import request as exports
 from lib.identity import Identity
 from lib.limits import VIEW_LINK_SECONDS
 from lib.names import display_name, render_key
@@ -461,6 +463,65 @@ class Desk:
     def recent_uploads(self, limit: int = 20) -> list:
         """This person's latest finished uploads in this bucket (their own record: no check needed)."""
         return self.events.recent_uploads(self.who, self.bucket, limit)
+
+    # --- export ----------------------------------------------------------------------------------
+
+    def export_scope(self, request: exports.ExportRequest | None = None) -> list[str] | None:
+        """The prefixes this person may export (None: the whole bucket); refused (and recorded) when
+        they may export nothing here. lib.export keeps every row inside these prefixes."""
+        if not self.access.may(Action.EXPORT):
+            sentence = self._refusal_sentence(Action.EXPORT, "")
+            self._record(self._export_event(request, outcome=REFUSED, message=sentence))
+            raise PermissionDenied(sentence)
+        allowed = self.access.prefixes(Action.EXPORT)
+        return None if WHOLE_BUCKET in allowed else list(allowed)
+
+    def latest_snapshot(self) -> Any:
+        """The bucket's newest inventory snapshot (or None), for the Export page's source choice."""
+        self.export_scope()
+        return exports.latest_snapshot(self.gateway)
+
+    def export_preview(self, request: exports.ExportRequest) -> Any:
+        """The first rows an export would hold (an Arrow table), inside this person's prefixes."""
+        return exports.preview(self.gateway, request, self.export_scope(request))
+
+    def export_count(self, request: exports.ExportRequest, progress: Callable[..., None] | None = None) -> int:
+        return exports.count(self.gateway, request, self.export_scope(request), progress=progress)
+
+    def export(
+        self, request: exports.ExportRequest, progress: Callable[[int, bool], None] | None = None
+    ) -> exports.Delivered:
+        """Write the export and hand it over (a download, or a signed link to it in the bucket)."""
+        allowed = self.export_scope(request)
+        event = self._export_event(request)
+        done = self._act(
+            event,
+            lambda: exports.run(
+                self.gateway,
+                request,
+                allowed,
+                user=self.who,
+                export_prefix=self.profile.export_prefix,
+                download_max_bytes=self.settings.export_download_max_bytes,
+                progress=progress,
+            ),
+        )
+        summary = done.summary
+        self._record(replace(event, key=summary.where, rows=summary.rows, bytes=summary.bytes, seconds=summary.seconds))
+        return done
+
+    def _export_event(self, request: exports.ExportRequest | None, **common: Any) -> Export:
+        if request is None:
+            return Export(who=self.who, bucket=self.bucket, **common)
+        return Export(
+            who=self.who,
+            bucket=self.bucket,
+            source=request.source,
+            filter=request.describe(),
+            format=request.format,
+            columns=tuple(request.columns),
+            **common,
+        )
 
     # --- helpers ---------------------------------------------------------------------------------
 

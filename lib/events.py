@@ -162,9 +162,16 @@ class AuditView(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Export(Event):
+    """`key` says where the file went: "download", or its key in the bucket."""
+
     action: ClassVar[str] = "export"
     format: str | None = None
     rows: int | None = None
+    source: str | None = None
+    filter: str | None = None
+    columns: tuple[str, ...] | None = None
+    bytes: int | None = None
+    seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

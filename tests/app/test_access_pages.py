@@ -51,8 +51,8 @@ def navigation(at) -> list[str]:
 ROLE_PAGES = {
     "viewer": ["Home", "Browse"],
     "uploader": ["Home", "Upload"],
-    "analyst": ["Home"],  # Export is added with the export page
-    "admin": ["Home", "Upload", "Browse"],  # and Audit, Export with those pages
+    "analyst": ["Home", "Export"],
+    "admin": ["Home", "Upload", "Browse", "Export"],  # and Audit with that page
 }
 
 
@@ -62,9 +62,10 @@ def test_each_role_sees_only_its_pages(app_test, monkeypatch, role):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert navigation(at) == ROLE_PAGES[role]
-    if "Upload" not in ROLE_PAGES[role]:
-        with pytest.raises(ValueError, match="Could not find a navigation page"):
-            at.switch_page("pages/upload.py")
+    for name, path in [("Upload", "pages/upload.py"), ("Export", "pages/export.py")]:
+        if name not in ROLE_PAGES[role]:
+            with pytest.raises(ValueError, match="Could not find a navigation page"):
+                at.switch_page(path)
 
 
 def test_roles_from_a_groups_claim_and_an_e_mail_rule_add_up(app_test, monkeypatch):

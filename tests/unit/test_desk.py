@@ -11,7 +11,9 @@ from lib.config import MiB, Settings
 from lib.desk import Desk
 from lib.errors import PermissionDenied
 from lib.events import EventStore
+from lib.export.request import ExportRequest
 from lib.identity import Identity
+from lib.inventory.query import ObjectQuery
 from lib.names import user_segment
 from lib.upload.grants import Grant, Refusal
 from lib.upload.multipart import MultipartGrant
@@ -28,12 +30,14 @@ RULES = [
     {"who": ["group:design"], "roles": ["viewer", "uploader"], "prefixes": ["design/", "uploads/{user}/"]},
     {"who": ["*@example.com"], "roles": ["viewer"], "prefixes": ["public/"]},
     {"who": ["up@example.com"], "roles": ["uploader"], "prefixes": ["drop/"]},
+    {"who": ["ana@example.com"], "roles": ["analyst"], "prefixes": ["design/"]},
 ]
 ADMIN = Identity("root@example.com", "Root", "login", frozenset({"ops"}))
 DESIGNER = Identity("dee@example.com", "Dee", "login", frozenset({"design"}))
 VIEWER = Identity("vic@example.com", "Vic", "login")  # public/ only
 UPLOADER_ONLY = Identity("up@example.com", "Up", "login")  # viewer of public/, uploader to drop/
 STRANGER = Identity("eve@evil.io", "Eve", "login")
+ANALYST = Identity("ana@example.com", "Ana", "login")  # exports design/ only
 
 
 @pytest.fixture
@@ -305,3 +309,21 @@ def test_the_local_user_without_sign_in_has_local_roles(make_gateway, tmp_path, 
     session = UploadSession(bucket=BUCKET)
     desk.sign_uploads(session, sign_event())
     assert isinstance(session.grants[FILE_ID], Refusal)
+
+
+def test_export_is_refused_without_the_analyst_role_and_recorded(desk_for, no_s3):
+    desk = desk_for(VIEWER)
+    with pytest.raises(PermissionDenied, match="may not export"):
+        desk.export(ExportRequest(ObjectQuery()))
+    assert [(r["action"], r["outcome"]) for r in recorded(desk.events)] == [("export", "refused")]
+
+
+def test_a_scoped_analyst_exports_only_their_prefixes(desk_for, seeded):
+    desk = desk_for(ANALYST)
+    assert desk.export_scope() == ["design/"] and desk_for(ADMIN).export_scope() is None
+    table = desk.export_preview(ExportRequest(ObjectQuery(), columns=("key",)))
+    assert sorted(table.column("key").to_pylist()) == ["design/a.txt", "design/sub/b.txt"]
+    done = desk.export(ExportRequest(ObjectQuery(), columns=("key",)))
+    assert done.summary.rows == 2
+    [event] = [r for r in recorded(desk.events) if r["action"] == "export"]
+    assert event["outcome"] == "ok" and event["details"]["rows"] == 2
