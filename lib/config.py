@@ -39,7 +39,7 @@ MAX_LISTING_CONCURRENCY = 64
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 MAX_SIGNATURE_SECONDS = 7 * 24 * 3600
 
-DEFAULT_KEY_TEMPLATE = "uploads/{yyyy}/{mm}/{dd}/{uuid}/{safe_name}"
+DEFAULT_KEY_TEMPLATE = "uploads/{yyyy}/{mm}/{dd}/{uuid}/{relative_path}"
 DEFAULT_ALLOWED_TYPES = (
     "image/*",
     "video/*",
@@ -90,6 +90,10 @@ class BucketProfile:
     # plain-http page, is refused), "optional" (used whenever the browser can), "off" (for stores that
     # do not support x-amz-checksum-sha256).
     checksums: str = "required"
+    # How a single upload travels: "post" (a POST policy form) or "put" (a presigned PutObject URL
+    # whose signed headers pin the same things; for stores without POST policies, e.g. Cloudflare R2,
+    # and proxies that only pass PUT). Files above the multipart threshold go in parts either way.
+    upload_method: str = "post"
     allow_delete: bool = False
     # Thumbnails for Browse: stored in the bucket under .bucketdesk/thumbs/ ("bucket"), on the app
     # server's disk ("disk"), or in the bucket unless it refuses the write, then on disk ("auto").
@@ -238,6 +242,7 @@ _PROFILE_PARSERS = {
     "multipart_threshold_bytes": _positive_int,
     "multipart_concurrency": _positive_int,
     "checksums": _choice("required", "optional", "off"),
+    "upload_method": _choice("post", "put"),
     "allow_delete": _bool,
     "thumbnail_store": _choice("auto", "bucket", "disk"),
     "thumbnail_max_bytes": _positive_int,

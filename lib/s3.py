@@ -172,6 +172,37 @@ class S3Gateway:
                 Bucket=self.bucket, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in
             )
 
+    def presign_put(
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        content_disposition: str,
+        metadata: dict[str, str],
+        sha256: str | None,
+        expires_in: int,
+    ) -> tuple[str, dict[str, str]]:
+        """A PutObject URL and the headers it signs. Content-Length, Content-Type, Content-Disposition,
+        each `x-amz-meta-*` and (with `sha256`) `x-amz-checksum-sha256` become signed headers, so the
+        bucket refuses a request whose body length or any of those headers differ from what was signed."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ContentLength": size,
+            "ContentType": content_type,
+            "ContentDisposition": content_disposition,
+            "Metadata": metadata,
+        }
+        headers = {"Content-Type": content_type, "Content-Disposition": content_disposition}
+        headers.update({f"x-amz-meta-{name}": value for name, value in metadata.items()})
+        if sha256:
+            params["ChecksumSHA256"] = sha256
+            headers["x-amz-checksum-sha256"] = sha256
+        with storage_errors(f"signing an upload to {key}"):
+            url = self.signer.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
+        return url, headers
+
     def check_bucket(self) -> None:
         """Raise a specific StorageError when the bucket is missing, forbidden or unreachable."""
         action = f"opening bucket {self.bucket}"

@@ -205,3 +205,15 @@ def test_a_store_known_to_serialise_gets_exactly_the_paginators_requests(server)
     seen = keys_of(walk(gateway, page_size=100, concurrency=8))  # type: ignore[arg-type]
     assert sorted(seen) == store.keys and max(seen.values()) == 1
     assert store.requests == 20  # moto (the sandbox): no probe's twin
+
+
+def test_a_walk_read_no_further_ends_its_threads_at_once(seeded):
+    """A preview reads one batch and closes the walk: no worker may wait for ever on the full queue."""
+    batches = walk(seeded, split="always", page_size=5, concurrency=4, batch_rows=5)
+    next(batches)
+    threading.Event().wait(0.5)  # let the workers fill the queue (4 per worker) and block on it
+    batches.close()
+    alive = [t for t in threading.enumerate() if t.name.startswith("bucketdesk-walk-")]
+    for thread in alive:
+        thread.join(timeout=5)
+    assert [t.name for t in alive if t.is_alive()] == []
