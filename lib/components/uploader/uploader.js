@@ -47,6 +47,9 @@ const GATE_MS = 2_000;          // after a trigger, wait this long for fresh dat
 const RESEND_MS = [3_000, 6_000, 12_000, 20_000, 30_000];
 const RESEND_LAST_MS = 30_000;
 const UNREACHABLE_MS = 10_000;  // unanswered this long: say the app is not answering
+// A restarted app takes up a single upload from its re-sent report (its records survive the restart);
+// one still unknown after the app answered this long (no records: another machine) is sent again.
+const ORPHAN_MS = 20_000;
 const SUCCESS = new Set([200, 201, 204]);
 const MAX_PER_EVENT = 1000;     // files per sign/done event (lib.limits.MAX_FILES_PER_EVENT)
 // States on the way to the bucket: hashing (whole-file SHA-256), signing, queued (for a slot),
@@ -146,6 +149,7 @@ function applyData(inst) {
   }
   for (const e of inst.files.values()) {
     const g = grants[e.id];
+    if (g) e.orphanSince = 0;
     if (!g && !verified[e.id] && heldByServer(e)) forgotten(inst, e);
     if (g && g.refused && e.state === "signing") {
       Object.assign(e, { state: "refused", message: String(g.refused) });
@@ -164,7 +168,7 @@ function applyData(inst) {
     if (!v || e.state === "uploading" || Number(v.signSeq ?? seqOf(e.grant)) < seqOf(e.grant)) continue;
     if (e.verdict && e.verdict.ok === v.ok && e.verdict.message === v.message) continue;
     if (v.ok || e.state === "done") {
-      Object.assign(e, { verdict: v, state: "done", sent: e.size, completing: false });
+      Object.assign(e, { verdict: v, state: "done", sent: e.size, completing: false, resigning: false, orphanSince: 0 });
       if (v.ok && e.mp) forgetUpload(inst, e);
       announce(inst, v.ok ? `${e.name} verified` : `${e.name}: ${v.message}`);
     }
@@ -357,20 +361,26 @@ function retry(inst, e) {
 const heldByServer = (e) => Boolean(e.grant && !e.resigning && seqOf(e.grant) > 0
   && (["queued", "checking", "uploading", "paused"].includes(e.state) || (e.state === "done" && !e.verdict)));
 
-/** The page no longer knows this file's grant: the app restarted (or the session was replaced). Ask
- * again: a large file names its upload, which the server resumes from its own record and ListParts,
- * so parts already sent stay sent; a single file is sent again under a fresh grant. */
+/** The page no longer knows this file's grant: the app restarted (a new session). A large file asks
+ * again holding its grant and naming its upload: the server continues the same upload (same key) from
+ * its records and ListParts, so parts already sent stay sent. A single upload needs nothing new: its
+ * grant is still signed, and its report (re-sent until answered) is judged from the server's records,
+ * so a file already stored is verified, not stored again. Only a report the answering app still does
+ * not know after ORPHAN_MS (its records are gone) sends the file again, under a fresh grant. */
 function forgotten(inst, e) {
   if (e.mp && e.grant.kind === "multipart") {
+    if (e.resigning) return;
     e.resigning = true;
-    e.grant = { ...e.grant, signSeq: 0 }; // any grant the new page hands out is newer
-    e.heldSeq = 0;
-  } else {
-    if (e.xhr) { e.abortReason = "teardown"; e.xhr.abort(); e.xhr = null; }
-    inst.outbox.delete(e.id);
-    e.grant = null;
-    Object.assign(e, { state: "signing", signAt: Date.now(), heldSeq: 0, sent: 0, bodySent: false, message: "", verdict: null });
+    e.heldSeq = seqOf(e.grant); // holding the current grant: the server answers with a newer one
+    return changed(inst);
   }
+  if (!inst.outbox.has(e.id)) return; // still on its way: its report comes when it is done
+  const now = Date.now();
+  e.orphanSince ||= now;
+  if (now - e.orphanSince < ORPHAN_MS) return;
+  if (e.xhr) { e.abortReason = "teardown"; e.xhr.abort(); e.xhr = null; }
+  inst.outbox.delete(e.id);
+  Object.assign(e, { state: "signing", signAt: now, heldSeq: seqOf(e.grant), sent: 0, bodySent: false, message: "", verdict: null, orphanSince: 0 });
   changed(inst);
 }
 
@@ -1163,6 +1173,7 @@ function tallyFolder(folders, e, kind) {
   let f = folders.get(e.batch);
   if (!f) folders.set(e.batch, (f = { files: 0, bytes: 0, sent: 0, done: 0, moving: 0, problems: 0, phases: {} }));
   f.files++;
+  f.waiting ||= waitsOnApp(e);
   f.bytes += e.size;
   f.sent += e.state === "done" ? e.size : e.sent;
   if (kind === "moving") {
@@ -1200,11 +1211,20 @@ function renderFolders(inst, folders) {
     row.size.textContent = humanBytes(f.bytes);
     row.status.textContent = f.moving ? "Uploading folder" : f.problems ? "Finished with problems" : "Verified";
     const phases = Object.entries(f.phases).map(([k, v]) => `${v} ${k}`).join(", ");
-    row.detail.textContent = [`${f.files.toLocaleString()} files`, `${f.done.toLocaleString()} verified`,
+    row.detail.textContent = [f.waiting && appSilent(inst, Date.now()) ? APP_SILENT : "", `${f.files.toLocaleString()} files`, `${f.done.toLocaleString()} verified`,
       f.problems ? `${f.problems} with problems (listed below)` : "", phases, `${humanBytes(f.sent)} of ${humanBytes(f.bytes)} · ${pct} %`]
       .filter(Boolean).join(" · ");
     setBar(row.bar, pct);
   }
+}
+
+const APP_SILENT = "The app is not answering (it may be restarting): this upload waits for it and continues by itself once it is back.";
+const appSilent = (inst, now) => Boolean(inst.silentSince && now - inst.silentSince > UNREACHABLE_MS);
+
+/** The file cannot move on without an answer from the app: a grant, part URLs, or its verdict. */
+function waitsOnApp(e) {
+  if (e.state === "signing" || e.resigning || (e.state === "done" && !e.verdict)) return true;
+  return Boolean(e.mp && e.state === "uploading" && e.mp.parts.some((p) => p.wanted && p.state === "hashed"));
 }
 
 /** What a file on its way is waiting for, in a word. */
@@ -1264,6 +1284,7 @@ function renderRow(inst, e, now) {
   } else {
     label = { refused: "Refused", failed: "Failed", cancelled: "Cancelled" }[e.state];
   }
+  if (appSilent(inst, now) && waitsOnApp(e)) detail = [APP_SILENT, detail].filter(Boolean).join(" ");
   r.li.dataset.state = tone;
   r.status.textContent = label;
   r.detail.textContent = detail;
