@@ -145,8 +145,8 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
     page = browser.new_page()
     parts: dict[str, list[float]] = {"started": [], "ended": []}
 
-    def is_part(request):
-        return request.method == "PUT" and "partNumber=" in request.url
+    def is_part(request):  # a part of a multipart upload, or a whole file (POST form or PUT) to the bucket
+        return request.method in ("PUT", "POST") and "/_stcore/" not in request.url and app_url not in request.url
 
     page.on("request", lambda r: parts["started"].append(time.perf_counter()) if is_part(r) else None)
     page.on("requestfinished", lambda r: parts["ended"].append(time.perf_counter()) if is_part(r) else None)
@@ -306,6 +306,10 @@ def scenario_many(stage: Stage, browser, workdir: Path, args) -> None:
         f"\n[many] {count} files of {size // 1024} KiB to {args.target}, upload_concurrency {args.upload_concurrency}, best of {args.repeat}"
     )
     print(f"  component, choose -> all Verified      {count / min(component):8.1f} files/s ({min(component):.1f} s)")
+    print(
+        f"    (last run: {run['before_first_part']:.2f} s before the first file left, {run['bytes_seconds']:.2f} s "
+        f"from the first to the last request to the bucket, {run['after_last_part']:.2f} s after the last)"
+    )
     print(
         f"  boto3 put_object, {args.upload_concurrency} threads           {count / min(plain):8.1f} files/s ({min(plain):.1f} s)"
     )

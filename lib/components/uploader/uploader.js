@@ -59,6 +59,8 @@ const SLOT_STATES = ["checking", "uploading"]; // states that hold one of the `c
 // WebCrypto hashes a whole buffer at once: single uploads up to this size are read into memory to
 // hash (files above the multipart threshold are hashed part by part instead).
 const HASH_WHOLE_MAX = 512 * 1024 * 1024;
+const HASH_PARALLEL = 8;                    // files hashed at once...
+const HASH_BUDGET_BYTES = 64 * 1024 * 1024; // ...holding at most this much in memory (or one larger file)
 const PART_TRIES = 5;            // attempts per part on network errors, 5xx and SlowDown
 const PART_BACKOFF_MS = 1_000;   // first retry after ~1 s, then 2, 4, 8 s (with jitter)
 const PART_BACKOFF_MAX_MS = 20_000;
@@ -101,7 +103,7 @@ function newInstance(parentElement) {
   return {
     parentElement, data: {}, setTrigger: null, files: new Map(), outbox: new Map(), els: null,
     flushTimer: 0, pendingFlush: false, gateUntil: 0, lastSentAt: 0, resendStep: 0,
-    renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashBusy: false,
+    renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashing: 0, hashingBytes: 0,
     batches: new Map(), batchRows: new Map(), lastDataAt: 0, silentSince: 0,
   };
 }
@@ -210,12 +212,21 @@ function planChecksums(inst, e) {
   else if (!multipart) e.state = "hashing";
 }
 
-/** Hash the next file waiting for its whole-file SHA-256, one at a time (each is read into memory). */
+/** Hash files waiting for their whole-file SHA-256: a few at once (many small files must not wait on
+ * each other's reads), within a memory budget (each is read into memory whole). */
 function hashNext(inst) {
-  if (inst.hashBusy) return;
-  const e = [...inst.files.values()].find((x) => x.state === "hashing");
-  if (!e) return;
-  inst.hashBusy = true;
+  for (const e of inst.files.values()) {
+    if (inst.hashing >= HASH_PARALLEL) return;
+    if (e.state !== "hashing" || e.hashStarted) continue;
+    if (inst.hashing > 0 && inst.hashingBytes + e.size > HASH_BUDGET_BYTES) return;
+    hashOne(inst, e);
+  }
+}
+
+function hashOne(inst, e) {
+  e.hashStarted = true;
+  inst.hashing++;
+  inst.hashingBytes += e.size;
   sha256Base64(e.file).then(
     (digest) => {
       if (e.state === "hashing") Object.assign(e, { sha256: digest, state: "signing", signAt: Date.now() });
@@ -224,7 +235,9 @@ function hashNext(inst) {
       if (e.state === "hashing") Object.assign(e, { state: "failed", message: unreadable(e) });
     },
   ).finally(() => {
-    inst.hashBusy = false;
+    e.hashStarted = false;
+    inst.hashing--;
+    inst.hashingBytes -= e.size;
     hashNext(inst);
     changed(inst);
   });
@@ -861,7 +874,7 @@ function changed(inst) {
   inst.resendStep = 0;
   scheduleFlush(inst, BATCH_MS);
   ensureTicker(inst);
-  render(inst);
+  scheduleRender(inst); // at most every 100 ms: a thousand small files change state a thousand times
 }
 
 function scheduleFlush(inst, delay) {
