@@ -1,20 +1,28 @@
-"""Upload throughput: a large file from Chromium through bucketdesk's component versus boto3.
+"""Upload throughput: files from Chromium through bucketdesk's component versus boto3, in the same run.
 
-    python bench/upload_bench.py [--size-mb 1024] [--target localstack|sandbox] [--repeat 1]
+    python bench/upload_bench.py [--scenario large|single|many|all] [--size-mb 1024] [--repeat 1]
+                                 [--target localstack|sandbox]
 
 Starts what it needs: LocalStack (tests/support/localstack.py; set BUCKETDESK_LOCALSTACK_PYTHON)
-or the app's own embedded sandbox (moto), the real app with `streamlit run` behind the byte-counting
-proxy, and Debian's Chromium through Playwright. Then, against the same endpoint in the same run:
+and/or the app's own embedded sandbox (moto), the real app with `streamlit run` behind the
+byte-counting proxy, and Debian's Chromium through Playwright. Baseline and candidate runs are
+interleaved (component, boto3, component, boto3…) against the same endpoint, and ratios printed:
+the machine is shared, so only ratios measured side by side mean anything.
 
-- the component: choose the file on /upload and wait until the page says "Verified" (hashing each
-  part with WebCrypto, signing part URLs through Streamlit, parallel PUTs with the signed SHA-256,
-  completion and verification by the app server); the bytes-only time (first part request to last
-  part response) is printed too;
-- boto3's `upload_file` with the default TransferConfig (s3transfer: 8 MiB parts, 10 threads), and
-  the same with `ChecksumAlgorithm="SHA256"` for a like-for-like integrity check.
+- large (default 1 GiB): choose the file on /upload and wait until the page says "Verified" (each
+  part hashed with WebCrypto, part URLs signed through Streamlit, parallel PUTs with the signed
+  SHA-256, completion and verification by the app server); bytes-only time (first part request to
+  last part response) too; versus boto3 `upload_file` (s3transfer: 8 MiB parts, 10 threads) with
+  and without `ChecksumAlgorithm="SHA256"`.
+- single (50 MiB, one request): POST policy versus presigned PUT versus boto3 `put_object` (with
+  SHA-256). PUT from a browser cannot work against LocalStack 4.9.2 (README: it counts the
+  browser's Origin header as signed), so POST runs on LocalStack and on the sandbox, PUT on the
+  sandbox.
+- many (1,000 files of 20 KiB): choose them all at once and wait until every one is "Verified",
+  versus boto3 `put_object` (with SHA-256) on `upload_concurrency` threads.
 
-Prints MB/s (MiB per second) of each and the ratios. Not a test: numbers depend on the machine;
-LocalStack and moto are Python servers, so they, not the network, usually set the pace.
+Not a test: numbers depend on the machine; LocalStack and moto are Python servers, so they, not the
+network, usually set the pace.
 """
 
 from __future__ import annotations
@@ -51,55 +59,139 @@ def make_file(path: Path, mebibytes: int) -> Path:
     return path
 
 
-def browser_upload(app_url: str, path: Path, timeout_s: float) -> dict:
-    """Choose the file on the upload page; time to "Verified" and the part traffic."""
-    from playwright.sync_api import sync_playwright
+def make_small_files(directory: Path, count: int, size: int) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in range(count):
+        path = directory / f"clip-{n:05d}.mp4"
+        path.write_bytes(os.urandom(size))
+        paths.append(path)
+    return paths
 
+
+# ---- the apps and endpoints under test ----------------------------------------------------------
+
+
+class Stage:
+    """Starts LocalStack and apps on demand; stops everything at the end."""
+
+    def __init__(self, limit: int, concurrency: int | None, checksums: str | None):
+        self.limit, self.concurrency, self.checksums = limit, concurrency, checksums
+        self.stack = None
+        self.apps: list = []
+        self.proxies: list[CountingProxy] = []
+
+    def localstack_env(self, origin: str) -> tuple[dict, dict]:
+        from tests.support.localstack import REGION, localstack_client, start_localstack
+
+        if self.stack is None:
+            self.stack = start_localstack()
+        s3 = localstack_client(self.stack.endpoint_url)
+        bucket = f"bd-bench-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        rule = {
+            "AllowedOrigins": [origin],
+            "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+        }
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+        env = {
+            "BUCKETDESK_BUCKET": bucket,
+            "BUCKETDESK_ADDRESSING_STYLE": "path",
+            "AWS_ENDPOINT_URL_S3": self.stack.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": REGION,
+        }
+        return env, {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+    def app(self, target: str, **settings: str) -> tuple[CountingProxy, dict]:
+        """An app on `target` ("localstack" or "sandbox"): its proxy (the browser's origin) and boto3 credentials."""
+        proxy = CountingProxy(target_port=0)
+        if target == "localstack":
+            env, credentials = self.localstack_env(proxy.url)
+        else:  # the sandbox takes BUCKETDESK_* limits
+            env, credentials = {}, {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+        env["BUCKETDESK_MAX_UPLOAD_BYTES"] = str(self.limit)
+        if self.concurrency:
+            env["BUCKETDESK_MULTIPART_CONCURRENCY"] = str(self.concurrency)
+        if self.checksums:
+            env["BUCKETDESK_CHECKSUMS"] = self.checksums
+        env.update({f"BUCKETDESK_{k.upper()}": v for k, v in settings.items()})
+        app = start_app(env)
+        proxy.target_port = app.port
+        proxy.__enter__()
+        self.apps.append(app)
+        self.proxies.append(proxy)
+        return proxy, credentials
+
+    def close(self) -> None:
+        for proxy in self.proxies:
+            proxy.__exit__(None, None, None)
+        for app in self.apps:
+            app.stop()
+        if self.stack:
+            self.stack.stop()
+
+
+# ---- the component in Chromium ------------------------------------------------------------------
+
+FINAL = {"Verified", "Failed", "Not accepted", "Refused"}
+
+
+def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -> dict:
+    """Choose the files on a fresh upload page; time until every one is "Verified", and the part traffic."""
+    page = browser.new_page()
     parts: dict[str, list[float]] = {"started": [], "ended": []}
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        page = browser.new_page()
 
-        def is_part(request):
-            return request.method == "PUT" and "partNumber=" in request.url
+    def is_part(request):  # a part of a multipart upload, or a whole file (POST form or PUT) to the bucket
+        return request.method in ("PUT", "POST") and "/_stcore/" not in request.url and app_url not in request.url
 
-        page.on("request", lambda r: parts["started"].append(time.perf_counter()) if is_part(r) else None)
-        page.on("requestfinished", lambda r: parts["ended"].append(time.perf_counter()) if is_part(r) else None)
-        page.goto(f"{app_url}/upload")
-        chooser = page.locator(".bd-uploader input[type=file]")
-        chooser.wait_for(state="attached", timeout=90_000)
-        started = time.perf_counter()
-        chooser.set_input_files(str(path))
-        status = page.locator(".bd-row .bd-status")
-        deadline = time.monotonic() + timeout_s
-        while (text := status.inner_text()) not in {"Verified", "Failed", "Not accepted", "Refused"}:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the browser upload did not finish in {timeout_s:.0f} s (last status: {text})")
-            page.wait_for_timeout(100)
-        finished = time.perf_counter()
-        detail = page.locator(".bd-row .bd-detail").inner_text()
-        if text != "Verified":
-            raise SystemExit(f"the browser upload ended {text}: {detail}")
-        link = page.locator("[data-testid=stCode] code").first.inner_text().strip()
-        browser.close()
-    return {
-        "seconds": finished - started,
-        "bytes_seconds": max(parts["ended"]) - min(parts["started"]),
-        "before_first_part": min(parts["started"]) - started,  # hashing part 1, signing its URL
-        "after_last_part": finished - max(parts["ended"]),  # completing, verifying, the page's answer
-        "parts": len(parts["started"]),
-        "link": link,
-    }
+    page.on("request", lambda r: parts["started"].append(time.perf_counter()) if is_part(r) else None)
+    page.on("requestfinished", lambda r: parts["ended"].append(time.perf_counter()) if is_part(r) else None)
+    page.goto(f"{app_url}/upload")
+    chooser = page.locator(".bd-uploader input[type=file]:not([webkitdirectory])")
+    chooser.wait_for(state="attached", timeout=90_000)
+    started = time.perf_counter()
+    chooser.set_input_files([str(p) for p in paths])
+    total = page.locator(".bd-total")
+    deadline = time.monotonic() + timeout_s
+    done = f"{len(paths)} done"  # the summary line: "… · 1000 done" and nothing "to go"
+    while True:
+        text = total.inner_text() if total.count() else ""
+        if done in text and "to go" not in text:
+            break
+        if any(word in text for word in ("failed", "not accepted", "refused")):
+            raise SystemExit(f"the browser upload ended badly: {text}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the browser upload did not finish in {timeout_s:.0f} s (last: {text})")
+        page.wait_for_timeout(50)
+    finished = time.perf_counter()
+    link = page.locator("[data-testid=stCode] code").first.inner_text().strip()
+    page.close()
+    run = {"seconds": finished - started, "parts": len(parts["started"]), "link": link}
+    if parts["started"]:
+        run["bytes_seconds"] = max(parts["ended"]) - min(parts["started"])
+        run["before_first_part"] = min(parts["started"]) - started  # hashing part 1, signing its URL
+        run["after_last_part"] = finished - max(parts["ended"])  # completing, verifying, the page's answer
+    return run
 
 
-def boto3_upload(endpoint: str, bucket: str, path: Path, credentials: dict, **extra_args) -> float:
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-        **credentials,
-    )
+# ---- boto3 baselines ----------------------------------------------------------------------------
+
+
+def endpoint_and_bucket(link: str) -> tuple[str, str]:
+    parts = urlsplit(link)
+    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/").split("/", 1)[0]
+
+
+def client_for(endpoint: str, credentials: dict, pool: int = 10):
+    config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, max_pool_connections=max(10, pool))
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=config, **credentials)
+
+
+def boto3_upload_file(client, bucket: str, path: Path, **extra_args) -> float:
     key = f"bench/boto3-{uuid.uuid4().hex}/{path.name}"
     started = time.perf_counter()
     client.upload_file(str(path), bucket, key, Config=TransferConfig(), ExtraArgs=extra_args or None)
@@ -109,99 +201,153 @@ def boto3_upload(endpoint: str, bucket: str, path: Path, credentials: dict, **ex
     return seconds
 
 
+def boto3_put_objects(client, bucket: str, paths: list[Path], threads: int, checksum: bool) -> float:
+    """put_object each file (read from disk, as the browser reads it), `threads` at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    prefix = f"bench/boto3-{uuid.uuid4().hex}/"
+    extra = {"ChecksumAlgorithm": "SHA256"} if checksum else {}
+
+    def put(path: Path) -> None:
+        client.put_object(Bucket=bucket, Key=prefix + path.name, Body=path.read_bytes(), **extra)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(put, paths))
+    return time.perf_counter() - started
+
+
+# ---- scenarios ----------------------------------------------------------------------------------
+
+
+def scenario_large(stage: Stage, browser, workdir: Path, args) -> None:
+    path = make_file(workdir / "bench-video.mp4", args.size_mb)
+    size = path.stat().st_size
+    proxy, credentials = stage.app(args.target)
+    component, bytes_only, plain, sha = [], [], [], []
+    client = None
+    for _ in range(args.repeat):
+        run = browser_upload(browser, proxy.url, [path], timeout_s=max(600, args.size_mb))
+        component.append(run["seconds"])
+        bytes_only.append(run["bytes_seconds"])
+        endpoint, bucket = endpoint_and_bucket(run["link"])
+        client = client or client_for(endpoint, credentials)
+        plain.append(boto3_upload_file(client, bucket, path))
+        sha.append(boto3_upload_file(client, bucket, path, ChecksumAlgorithm="SHA256"))
+    path.unlink()
+    mb = size / MiB
+    settings = f"multipart_concurrency {args.concurrency or 4}, checksums {args.checksums or 'required'}"
+    print(
+        f"\n[large] {mb:.0f} MiB to {args.target} ({endpoint}), best of {args.repeat}; {run['parts']} parts; {settings}"
+    )
+    print(f"  component, choose -> Verified            {mb / min(component):8.1f} MB/s  ({min(component):.1f} s)")
+    print(f"  component, bytes only (part PUTs)        {mb / min(bytes_only):8.1f} MB/s  ({min(bytes_only):.1f} s)")
+    print(
+        f"    (last run: {run['before_first_part']:.2f} s before the first part, {run['after_last_part']:.2f} s after the last)"
+    )
+    print(f"  boto3 upload_file, default TransferConfig {mb / min(plain):8.1f} MB/s  ({min(plain):.1f} s)")
+    print(f"  boto3 upload_file, + SHA-256 checksums    {mb / min(sha):8.1f} MB/s  ({min(sha):.1f} s)")
+    print(f"  ratio component / boto3 default: {min(plain) / min(component):.2f}")
+    print(f"  ratio component / boto3 SHA-256: {min(sha) / min(component):.2f}  (target >= 0.9)")
+    print(
+        f"  the app server received {proxy.bytes_to_server:,} bytes ({proxy.bytes_to_server / size / args.repeat:.6f} per file byte)"
+    )
+
+
+def scenario_single(stage: Stage, browser, workdir: Path, args) -> None:
+    path = make_file(workdir / "single.mp4", 50)
+    mb = path.stat().st_size / MiB
+    runs = [("POST", "localstack"), ("POST", "sandbox"), ("PUT", "sandbox")]
+    apps = {(method, target): stage.app(target, upload_method=method.lower()) for method, target in runs}
+    component: dict = {key: [] for key in runs}
+    boto: dict = {target: [] for target in ("localstack", "sandbox")}
+    clients: dict = {}
+    for _ in range(args.repeat):
+        for key in runs:
+            proxy, credentials = apps[key]
+            run = browser_upload(browser, proxy.url, [path], timeout_s=300)
+            component[key].append(run["seconds"])
+            target = key[1]
+            if target not in clients:
+                endpoint, bucket = endpoint_and_bucket(run["link"])
+                clients[target] = (client_for(endpoint, credentials), bucket)
+            client, bucket = clients[target]
+            key_name = f"bench/boto3-{uuid.uuid4().hex}/{path.name}"
+            started = time.perf_counter()
+            client.put_object(Bucket=bucket, Key=key_name, Body=path.read_bytes(), ChecksumAlgorithm="SHA256")
+            boto[target].append(time.perf_counter() - started)
+    path.unlink()
+    print(
+        f"\n[single] {mb:.0f} MiB in one request, best of {args.repeat} (choose -> Verified; boto3 put_object with SHA-256)"
+    )
+    for method, target in runs:
+        best, base = min(component[(method, target)]), min(boto[target])
+        print(
+            f"  component {method:4} on {target:10} {mb / best:8.1f} MB/s ({best:.2f} s)   ratio to boto3 put_object {base / best:.2f}"
+        )
+    for target, times in boto.items():
+        print(f"  boto3 put_object on {target:10}   {mb / min(times):8.1f} MB/s ({min(times):.2f} s)")
+
+
+def scenario_many(stage: Stage, browser, workdir: Path, args) -> None:
+    count, size = args.files, 20 * 1024
+    paths = make_small_files(workdir / "many", count, size)
+    proxy, credentials = stage.app(args.target, upload_concurrency=str(args.upload_concurrency))
+    component, plain, sha = [], [], []
+    client = None
+    for _ in range(args.repeat):
+        run = browser_upload(browser, proxy.url, paths, timeout_s=1200)
+        component.append(run["seconds"])
+        endpoint, bucket = endpoint_and_bucket(run["link"])
+        client = client or client_for(endpoint, credentials, args.upload_concurrency)
+        plain.append(boto3_put_objects(client, bucket, paths, args.upload_concurrency, checksum=False))
+        sha.append(boto3_put_objects(client, bucket, paths, args.upload_concurrency, checksum=True))
+    print(
+        f"\n[many] {count} files of {size // 1024} KiB to {args.target}, upload_concurrency {args.upload_concurrency}, best of {args.repeat}"
+    )
+    print(f"  component, choose -> all Verified      {count / min(component):8.1f} files/s ({min(component):.1f} s)")
+    print(
+        f"    (last run: {run['before_first_part']:.2f} s before the first file left, {run['bytes_seconds']:.2f} s "
+        f"from the first to the last request to the bucket, {run['after_last_part']:.2f} s after the last)"
+    )
+    print(
+        f"  boto3 put_object, {args.upload_concurrency} threads           {count / min(plain):8.1f} files/s ({min(plain):.1f} s)"
+    )
+    print(f"  boto3 put_object + SHA-256             {count / min(sha):8.1f} files/s ({min(sha):.1f} s)")
+    print(
+        f"  ratio component / boto3: {min(plain) / min(component):.2f}; / boto3 SHA-256: {min(sha) / min(component):.2f}  (target >= 0.5)"
+    )
+    print(f"  the app server received {proxy.bytes_to_server:,} bytes for {count * size * args.repeat:,} file bytes")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size-mb", type=int, default=1024, help="file size in MiB (default 1024)")
+    parser.add_argument("--scenario", choices=["large", "single", "many", "all"], default="large")
+    parser.add_argument("--size-mb", type=int, default=1024, help="large: file size in MiB (default 1024)")
+    parser.add_argument("--files", type=int, default=1000, help="many: how many 20 KiB files (default 1000)")
     parser.add_argument("--target", choices=["localstack", "sandbox"], default="localstack")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each (the best is reported)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each, interleaved (the best is reported)")
     parser.add_argument("--concurrency", type=int, help="multipart_concurrency for the app (default: the app's, 4)")
+    parser.add_argument("--upload-concurrency", type=int, default=3, help="upload_concurrency (default 3, the app's)")
     parser.add_argument("--checksums", choices=["required", "optional", "off"], help="the app's checksums setting")
     args = parser.parse_args()
     if not chromium_path():
         raise SystemExit("Chromium is not installed (apt-get install chromium, or set BUCKETDESK_CHROMIUM).")
+    from playwright.sync_api import sync_playwright
 
     workdir = Path(tempfile.mkdtemp(prefix="bucketdesk-bench-"))
-    path = make_file(workdir / "bench-video.mp4", args.size_mb)
-    size = path.stat().st_size
-    limit = str(max(size, 100 * MiB))
-    stack = app = None
-    proxy = CountingProxy(target_port=0)
+    stage = Stage(max(args.size_mb * MiB, 100 * MiB), args.concurrency, args.checksums)
+    scenarios = ["large", "single", "many"] if args.scenario == "all" else [args.scenario]
     try:
-        if args.target == "localstack":
-            from tests.support.localstack import (
-                REGION,
-                localstack_client,
-                start_localstack,
-            )
-
-            stack = start_localstack()
-            s3 = localstack_client(stack.endpoint_url)
-            bucket = f"bd-bench-{uuid.uuid4().hex[:8]}"
-            s3.create_bucket(Bucket=bucket)
-            rule = {
-                "AllowedOrigins": [proxy.url],
-                "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
-                "AllowedHeaders": ["*"],
-                "ExposeHeaders": ["ETag"],
-            }
-            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
-            env = {
-                "BUCKETDESK_BUCKET": bucket,
-                "BUCKETDESK_MAX_UPLOAD_BYTES": limit,
-                "BUCKETDESK_ADDRESSING_STYLE": "path",
-                "AWS_ENDPOINT_URL_S3": stack.endpoint_url,
-                "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",
-                "AWS_REGION": REGION,
-            }
-            credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-        else:
-            env = {"BUCKETDESK_MAX_UPLOAD_BYTES": limit}  # the sandbox takes BUCKETDESK_* limits
-            credentials = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
-        if args.concurrency:
-            env["BUCKETDESK_MULTIPART_CONCURRENCY"] = str(args.concurrency)
-        if args.checksums:
-            env["BUCKETDESK_CHECKSUMS"] = args.checksums
-        app = start_app(env)
-        proxy.target_port = app.port
-        with proxy:
-            component, bytes_only, plain, sha = [], [], [], []
-            for _ in range(args.repeat):
-                run = browser_upload(proxy.url, path, timeout_s=max(600, args.size_mb))
-                component.append(run["seconds"])
-                bytes_only.append(run["bytes_seconds"])
-                parts = urlsplit(run["link"])
-                endpoint = f"{parts.scheme}://{parts.netloc}"
-                bucket = parts.path.lstrip("/").split("/", 1)[0]
-                plain.append(boto3_upload(endpoint, bucket, path, credentials))
-                sha.append(boto3_upload(endpoint, bucket, path, credentials, ChecksumAlgorithm="SHA256"))
-            to_server = proxy.bytes_to_server
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            for name in scenarios:
+                {"large": scenario_large, "single": scenario_single, "many": scenario_many}[name](
+                    stage, browser, workdir, args
+                )
+            browser.close()
     finally:
-        if app:
-            app.stop()
-        if stack:
-            stack.stop()
-        path.unlink(missing_ok=True)
-
-    mb = size / MiB
-
-    def rate(seconds):
-        return mb / min(seconds)
-
-    settings = f"multipart_concurrency {args.concurrency or 4}, checksums {args.checksums or 'required'}"
-    print(f"\n{mb:.0f} MiB to {args.target} ({endpoint}), best of {args.repeat}; {run['parts']} parts; {settings}")
-    print(f"  component, choose -> Verified            {rate(component):8.1f} MB/s  ({min(component):.1f} s)")
-    print(f"  component, bytes only (part PUTs)        {rate(bytes_only):8.1f} MB/s  ({min(bytes_only):.1f} s)")
-    print(
-        f"    (last run: {run['before_first_part']:.1f} s before the first part, {run['after_last_part']:.1f} s after the last)"
-    )
-    print(f"  boto3 upload_file, default TransferConfig {rate(plain):8.1f} MB/s  ({min(plain):.1f} s)")
-    print(f"  boto3 upload_file, + SHA-256 checksums    {rate(sha):8.1f} MB/s  ({min(sha):.1f} s)")
-    print(
-        f"  ratio component / boto3 default: {min(plain) / min(component):.2f} (bytes only: {min(plain) / min(bytes_only):.2f})"
-    )
-    print(f"  ratio component / boto3 SHA-256: {min(sha) / min(component):.2f}")
-    print(f"  the app server received {to_server:,} bytes ({to_server / size:.6f} per file byte)")
+        stage.close()
 
 
 if __name__ == "__main__":

@@ -405,13 +405,13 @@ class Desk:
         """Complete (or, when cancelled, abort) and verify each reported upload; record each outcome."""
         checked = []
         for report in reports:
-            grant = session.grants.get(report.id)
+            grant = session.recall(self.who, report.id)  # also a grant recorded before an app restart
             if isinstance(grant, Grant | MultipartGrant) and not self.access.allows(Action.UPLOAD, grant.key):
                 sentence = self._refusal_sentence(Action.UPLOAD, grant.key)
                 self._record(Upload(who=self.who, bucket=self.bucket, key=grant.key, outcome=REFUSED, message=sentence))
                 continue
             checked.append(report)
-        outcomes = session.finish(self.gateway, checked)
+        outcomes = session.finish(self.gateway, self.who, checked)
         by_id = {report.id: report for report in checked}
         for outcome in outcomes:
             self._record(self._outcome_event(session.grants.get(outcome.file_id), outcome, by_id.get(outcome.file_id)))

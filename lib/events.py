@@ -19,7 +19,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -261,6 +261,18 @@ CREATE TABLE IF NOT EXISTS imports (source TEXT PRIMARY KEY, events INTEGER NOT 
 """
 
 
+def _when_unlocked(step: Callable[[], object], attempts: int = 100) -> None:
+    """Run a step that SQLite may refuse with "database is locked" without waiting; retry briefly."""
+    for attempt in range(attempts):
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 class EventStore:
     """Audit events in one SQLite file; one instance may be shared by every session of a server."""
 
@@ -268,7 +280,7 @@ class EventStore:
         self.path = Path(path)
         self._local = threading.local()  # one connection per thread: sqlite3 objects are not shared
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection().executescript(_SCHEMA)  # each statement IF NOT EXISTS: safe to race
+        _when_unlocked(lambda: self._connection().executescript(_SCHEMA))  # IF NOT EXISTS: safe to race
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -276,7 +288,9 @@ class EventStore:
             # Autocommit: each statement is its own transaction unless _transaction opens one.
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode = WAL")
+            # Switching a new file to WAL takes an exclusive lock that SQLite does not wait for (no busy
+            # handler), so a second process opening the file at the same moment is told "locked".
+            _when_unlocked(lambda: db.execute("PRAGMA journal_mode = WAL"))
             db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across crashes of the app
             self._local.db = db
         return db

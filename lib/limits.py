@@ -28,3 +28,8 @@ MAX_PARTS_PER_FILE_EVENT = 256
 MAX_PARTS_PER_EVENT = 1024
 # Files one browser session may have signed (grants and refusals held in memory).
 MAX_FILES_PER_SESSION = 10_000
+
+# --- the server's records of grants (lib.upload.journal) -----------------------------------------
+# Kept this long, so an app restarted mid-upload (a deploy) can still judge the uploads its earlier
+# self granted; grants themselves expire within minutes, so a day is ample.
+GRANT_RECORD_SECONDS = 24 * 3600

@@ -92,7 +92,7 @@ class OpenUploadStore:
             if self.directory is None:
                 found = list(self._memory.values())
             else:
-                found = [data for path in sorted(self.directory.glob("*.json")) if (data := _load(path))]
+                found = [data for path in sorted(self.directory.glob("*.json")) if (data := load_json(path))]
         return sorted((OpenUpload.from_json(data) for data in found), key=lambda record: record.created)
 
     def _path(self, upload_id: str) -> Path:
@@ -103,25 +103,31 @@ class OpenUploadStore:
     def _read(self, upload_id: str) -> dict[str, Any] | None:
         if self.directory is None:
             return self._memory.get(upload_id)
-        data = _load(self._path(upload_id))
+        data = load_json(self._path(upload_id))
         return data if data and data.get("upload_id") == upload_id else None
 
     def _write(self, upload_id: str, data: dict[str, Any]) -> None:
         if self.directory is None:
             self._memory[upload_id] = data
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-            os.replace(temp, self._path(upload_id))
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_json(self._path(upload_id), data)
 
 
-def _load(path: Path) -> dict[str, Any] | None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically (temp file + rename): a reader sees the old record or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def load_json(path: Path) -> dict[str, Any] | None:
+    """A record written by `write_json`; None when missing or unreadable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -13,7 +13,7 @@ import logging
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from lib.browse.thumbnails import thumbnail_after_upload
@@ -24,6 +24,7 @@ from lib.names import display_name
 from lib.s3 import S3Gateway
 from lib.upload import multipart
 from lib.upload.grants import DeclaredFile, Grant, Refusal, is_multipart, sign_upload, upload_key
+from lib.upload.journal import GrantJournal
 from lib.upload.multipart import MultipartGrant, PartUrl
 from lib.upload.resume import OpenUploadStore
 from lib.upload.verify import Verification, verify_upload
@@ -72,9 +73,35 @@ class UploadSession:
     batches: dict[str, str] = field(default_factory=dict)
     batch_keys: dict[str, set[str]] = field(default_factory=dict)
     folder_keys: dict[str, str] = field(default_factory=dict)
+    # The server-wide record of grants and verdicts by file id (outlives this session: an app restarted
+    # mid-upload takes up the uploads its earlier self granted). Defaults to one beside `open_uploads`.
+    journal: GrantJournal | None = None
     # Streamlit's fast reruns can start a callback while the previous one still runs: sign,
     # sign_parts and finish check-then-act on the dicts above, so one at a time per session.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.journal is None:
+            self.journal = GrantJournal(self.open_uploads.directory)
+
+    @property
+    def _journal(self) -> GrantJournal:
+        assert self.journal is not None  # set in __post_init__
+        return self.journal
+
+    def recall(self, uploader: str, file_id: str) -> Grant | MultipartGrant | Refusal | None:
+        """This session's answer for a file, else the one an earlier session (before a restart) recorded."""
+        if file_id in self.grants:
+            return self.grants[file_id]
+        recorded = self._journal.grant(uploader, file_id)
+        if recorded is None:
+            return None
+        grant, outcome = recorded
+        self.grants[file_id] = grant
+        if outcome and outcome.get("sign_seq") == grant.sign_seq:
+            known = {f.name for f in fields(Outcome)}
+            self.outcomes[file_id] = Outcome(**{k: v for k, v in outcome.items() if k in known})
+        return grant
 
     def sign(
         self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], key_template: str | None = None
@@ -103,7 +130,7 @@ class UploadSession:
             if declared.id in seen:
                 continue  # the same file twice in one event: answered once
             seen.add(declared.id)
-            previous = self.grants.get(declared.id)
+            previous = self.recall(uploader, declared.id)
             if previous is None and len(self.grants) >= MAX_FILES_PER_SESSION:
                 self.over_limit[declared.id] = Refusal(
                     declared.id,
@@ -118,9 +145,11 @@ class UploadSession:
             outcome = self.outcomes.get(declared.id)
             if outcome and outcome.ok:
                 continue  # stored and verified: nothing to re-sign
+            # Above the browser's too: a browser that outlived this server's records numbers on from its own.
+            next_seq = max(current_seq, request.held_seq) + 1
             answer: Grant | MultipartGrant | Refusal
             # The desk's destination folder leads the template; a dropped folder's files share one {uuid}.
-            key = self._key(gateway, uploader, declared, key_template) or upload_key(
+            key = self._key(gateway, uploader, declared, previous, key_template) or upload_key(
                 gateway.profile, declared, uploader, template=key_template
             )
             if isinstance(declared.size, int) and is_multipart(gateway.profile, declared.size):
@@ -129,28 +158,43 @@ class UploadSession:
                     self.open_uploads,
                     uploader,
                     declared,
-                    sign_seq=current_seq + 1,
+                    sign_seq=next_seq,
                     resume_id=request.resume_upload_id,
                     last_modified=request.last_modified,
                     key=key,
                 )
             else:
-                answer = sign_upload(gateway, uploader, declared, sign_seq=current_seq + 1, key=key)
+                answer = sign_upload(gateway, uploader, declared, sign_seq=next_seq, key=key)
             if isinstance(previous, MultipartGrant) and not (
                 isinstance(answer, MultipartGrant) and answer.upload_id == previous.upload_id
             ):
                 self._abort_superseded(gateway, previous)
             self.grants[declared.id] = answer
             self.part_urls.pop(declared.id, None)
+            if not isinstance(answer, Refusal):
+                self._journal.granted(uploader, answer)
 
-    def _key(self, gateway: S3Gateway, uploader: str, declared: DeclaredFile, template: str | None) -> str | None:
+    def _key(
+        self,
+        gateway: S3Gateway,
+        uploader: str,
+        declared: DeclaredFile,
+        previous: Granted | Refusal | None,
+        template: str | None,
+    ) -> str | None:
         """The key for a file of a dropped folder: under its batch's one {uuid}, never one already handed
         out in the batch. None (a fresh key) for a single file, or a template without {relative_path}."""
         if not declared.batch or "{relative_path}" not in (template or gateway.profile.upload_prefix):
             return None
+        if declared.id not in self.folder_keys and isinstance(previous, Granted):
+            self.folder_keys[declared.id] = previous.key  # granted before the app restarted
         if declared.id in self.folder_keys:
             return self.folder_keys[declared.id]
-        unique = self.batches.setdefault(declared.batch, uuid.uuid4().hex)
+        unique = self.batches.get(declared.batch) or self._journal.batch_uuid(uploader, declared.batch)
+        if unique is None:
+            unique = uuid.uuid4().hex
+            self._journal.remember_batch(uploader, declared.batch, unique)
+        self.batches[declared.batch] = unique
         taken = self.batch_keys.setdefault(declared.batch, set())
         key = upload_key(gateway.profile, declared, uploader, unique, template=template)
         stem, dot, ext = key.rpartition(".")
@@ -217,16 +261,16 @@ class UploadSession:
         outcome = self.outcomes.get(grant.file_id)
         return {grant.file_id} if outcome and outcome.sign_seq == grant.sign_seq else set()
 
-    def finish(self, gateway: S3Gateway, reports: list[UploadReport]) -> list[Outcome]:
+    def finish(self, gateway: S3Gateway, uploader: str, reports: list[UploadReport]) -> list[Outcome]:
         """Verify what each reported upload left in the bucket (complete or abort multipart ones first);
-        return the new outcomes. The desk records them."""
+        return the new outcomes. The desk records them. `uploader` finds grants recorded before a restart."""
         with self._lock:
-            return self._finish(gateway, reports)
+            return self._finish(gateway, uploader, reports)
 
-    def _finish(self, gateway: S3Gateway, reports: list[UploadReport]) -> list[Outcome]:
+    def _finish(self, gateway: S3Gateway, uploader: str, reports: list[UploadReport]) -> list[Outcome]:
         to_judge: dict[str, tuple[Granted, UploadReport]] = {}
         for report in reports:
-            grant = self.grants.get(report.id)
+            grant = self.recall(uploader, report.id)
             if not isinstance(grant, Granted) or report.sign_seq != grant.sign_seq:
                 continue  # no grant from us, or a stale attempt: nothing we allowed to check
             known = self.outcomes.get(report.id)
@@ -240,8 +284,9 @@ class UploadSession:
         else:
             outcomes = [self._outcome(gateway, *pair) for pair in judged]
         finished = []
-        for (_, report), outcome in zip(judged, outcomes, strict=True):
+        for (grant, report), outcome in zip(judged, outcomes, strict=True):
             self.outcomes[report.id] = outcome
+            self._journal.judged(uploader, grant, asdict(outcome))
             self.part_urls.pop(report.id, None)
             finished.append(outcome)
         return finished

@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +35,11 @@ class RunningApp:
     port: int
     process: subprocess.Popen
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)  # what it was started with (for a restart)
+
+    @property
+    def workdir(self) -> Path:
+        return self.log_path.parent
 
     def log_tail(self, lines: int = 80) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -54,18 +59,20 @@ def start_app(
     *,
     port: int | None = None,
     secrets_toml: str | None = None,
+    workdir: Path | None = None,
 ) -> RunningApp:
     """Start streamlit_app.py as users do, with a clean BUCKETDESK_/AWS_ environment plus `env`.
 
     The app runs in a temporary directory (its cwd and HOME), so `secrets_toml` becomes that
     directory's `.streamlit/secrets.toml`, read by Streamlit and bucketdesk alike, and no secrets
-    file is ever written into the checkout."""
+    file is ever written into the checkout. Pass an earlier app's `workdir` (and `port`) to start it
+    again as a deploy would: the same multipart_state_dir, audit log and address."""
     port = port or free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETDESK_", "AWS_", "STREAMLIT_"))}
     clean.update(env or {})
-    workdir = Path(tempfile.mkdtemp(prefix="bucketdesk-app-"))
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="bucketdesk-app-"))
     if secrets_toml is not None:
-        (workdir / ".streamlit").mkdir()
+        (workdir / ".streamlit").mkdir(exist_ok=True)
         (workdir / ".streamlit" / "secrets.toml").write_text(secrets_toml, encoding="utf-8")
     clean.setdefault("BUCKETDESK_AUDIT_LOG_PATH", str(workdir / "audit.jsonl"))
     clean["HOME"] = str(workdir)  # no ~/.streamlit/secrets.toml of the developer's
@@ -87,11 +94,11 @@ def start_app(
         "--server.fileWatcherType",
         "none",
     ]
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command, cwd=workdir, env=clean, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    app = RunningApp(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path)
+    app = RunningApp(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path, env=dict(env or {}))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -104,6 +111,13 @@ def start_app(
             time.sleep(0.3)
     app.stop()
     raise RuntimeError(f"streamlit did not become healthy in {timeout} s:\n{app.log_tail()}")
+
+
+def start_again(app: RunningApp) -> RunningApp:
+    """The stopped `app` started again as a deploy does: same address, settings, directory (so the same
+    multipart_state_dir and audit log). Session state, held in the old process, is gone."""
+    app.stop()
+    return start_app(app.env, port=app.port, workdir=app.workdir)
 
 
 class CountingProxy:
@@ -140,7 +154,11 @@ class CountingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the app is down (a restart): this connection fails, the next may not
+                client.close()
+                continue
             threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
 

@@ -47,6 +47,9 @@ const GATE_MS = 2_000;          // after a trigger, wait this long for fresh dat
 const RESEND_MS = [3_000, 6_000, 12_000, 20_000, 30_000];
 const RESEND_LAST_MS = 30_000;
 const UNREACHABLE_MS = 10_000;  // unanswered this long: say the app is not answering
+// A restarted app takes up a single upload from its re-sent report (its records survive the restart);
+// one still unknown after the app answered this long (no records: another machine) is sent again.
+const ORPHAN_MS = 20_000;
 const SUCCESS = new Set([200, 201, 204]);
 const MAX_PER_EVENT = 1000;     // files per sign/done event (lib.limits.MAX_FILES_PER_EVENT)
 // States on the way to the bucket: hashing (whole-file SHA-256), signing, queued (for a slot),
@@ -56,6 +59,8 @@ const SLOT_STATES = ["checking", "uploading"]; // states that hold one of the `c
 // WebCrypto hashes a whole buffer at once: single uploads up to this size are read into memory to
 // hash (files above the multipart threshold are hashed part by part instead).
 const HASH_WHOLE_MAX = 512 * 1024 * 1024;
+const HASH_PARALLEL = 8;                    // files hashed at once...
+const HASH_BUDGET_BYTES = 64 * 1024 * 1024; // ...holding at most this much in memory (or one larger file)
 const PART_TRIES = 5;            // attempts per part on network errors, 5xx and SlowDown
 const PART_BACKOFF_MS = 1_000;   // first retry after ~1 s, then 2, 4, 8 s (with jitter)
 const PART_BACKOFF_MAX_MS = 20_000;
@@ -98,7 +103,7 @@ function newInstance(parentElement) {
   return {
     parentElement, data: {}, setTrigger: null, files: new Map(), outbox: new Map(), els: null,
     flushTimer: 0, pendingFlush: false, gateUntil: 0, lastSentAt: 0, resendStep: 0,
-    renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashBusy: false,
+    renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashing: 0, hashingBytes: 0,
     batches: new Map(), batchRows: new Map(), lastDataAt: 0, silentSince: 0,
   };
 }
@@ -146,6 +151,7 @@ function applyData(inst) {
   }
   for (const e of inst.files.values()) {
     const g = grants[e.id];
+    if (g) e.orphanSince = 0;
     if (!g && !verified[e.id] && heldByServer(e)) forgotten(inst, e);
     if (g && g.refused && e.state === "signing") {
       Object.assign(e, { state: "refused", message: String(g.refused) });
@@ -164,7 +170,7 @@ function applyData(inst) {
     if (!v || e.state === "uploading" || Number(v.signSeq ?? seqOf(e.grant)) < seqOf(e.grant)) continue;
     if (e.verdict && e.verdict.ok === v.ok && e.verdict.message === v.message) continue;
     if (v.ok || e.state === "done") {
-      Object.assign(e, { verdict: v, state: "done", sent: e.size, completing: false });
+      Object.assign(e, { verdict: v, state: "done", sent: e.size, completing: false, resigning: false, orphanSince: 0 });
       if (v.ok && e.mp) forgetUpload(inst, e);
       announce(inst, v.ok ? `${e.name} verified` : `${e.name}: ${v.message}`);
     }
@@ -206,12 +212,21 @@ function planChecksums(inst, e) {
   else if (!multipart) e.state = "hashing";
 }
 
-/** Hash the next file waiting for its whole-file SHA-256, one at a time (each is read into memory). */
+/** Hash files waiting for their whole-file SHA-256: a few at once (many small files must not wait on
+ * each other's reads), within a memory budget (each is read into memory whole). */
 function hashNext(inst) {
-  if (inst.hashBusy) return;
-  const e = [...inst.files.values()].find((x) => x.state === "hashing");
-  if (!e) return;
-  inst.hashBusy = true;
+  for (const e of inst.files.values()) {
+    if (inst.hashing >= HASH_PARALLEL) return;
+    if (e.state !== "hashing" || e.hashStarted) continue;
+    if (inst.hashing > 0 && inst.hashingBytes + e.size > HASH_BUDGET_BYTES) return;
+    hashOne(inst, e);
+  }
+}
+
+function hashOne(inst, e) {
+  e.hashStarted = true;
+  inst.hashing++;
+  inst.hashingBytes += e.size;
   sha256Base64(e.file).then(
     (digest) => {
       if (e.state === "hashing") Object.assign(e, { sha256: digest, state: "signing", signAt: Date.now() });
@@ -220,7 +235,9 @@ function hashNext(inst) {
       if (e.state === "hashing") Object.assign(e, { state: "failed", message: unreadable(e) });
     },
   ).finally(() => {
-    inst.hashBusy = false;
+    e.hashStarted = false;
+    inst.hashing--;
+    inst.hashingBytes -= e.size;
     hashNext(inst);
     changed(inst);
   });
@@ -357,20 +374,26 @@ function retry(inst, e) {
 const heldByServer = (e) => Boolean(e.grant && !e.resigning && seqOf(e.grant) > 0
   && (["queued", "checking", "uploading", "paused"].includes(e.state) || (e.state === "done" && !e.verdict)));
 
-/** The page no longer knows this file's grant: the app restarted (or the session was replaced). Ask
- * again: a large file names its upload, which the server resumes from its own record and ListParts,
- * so parts already sent stay sent; a single file is sent again under a fresh grant. */
+/** The page no longer knows this file's grant: the app restarted (a new session). A large file asks
+ * again holding its grant and naming its upload: the server continues the same upload (same key) from
+ * its records and ListParts, so parts already sent stay sent. A single upload needs nothing new: its
+ * grant is still signed, and its report (re-sent until answered) is judged from the server's records,
+ * so a file already stored is verified, not stored again. Only a report the answering app still does
+ * not know after ORPHAN_MS (its records are gone) sends the file again, under a fresh grant. */
 function forgotten(inst, e) {
   if (e.mp && e.grant.kind === "multipart") {
+    if (e.resigning) return;
     e.resigning = true;
-    e.grant = { ...e.grant, signSeq: 0 }; // any grant the new page hands out is newer
-    e.heldSeq = 0;
-  } else {
-    if (e.xhr) { e.abortReason = "teardown"; e.xhr.abort(); e.xhr = null; }
-    inst.outbox.delete(e.id);
-    e.grant = null;
-    Object.assign(e, { state: "signing", signAt: Date.now(), heldSeq: 0, sent: 0, bodySent: false, message: "", verdict: null });
+    e.heldSeq = seqOf(e.grant); // holding the current grant: the server answers with a newer one
+    return changed(inst);
   }
+  if (!inst.outbox.has(e.id)) return; // still on its way: its report comes when it is done
+  const now = Date.now();
+  e.orphanSince ||= now;
+  if (now - e.orphanSince < ORPHAN_MS) return;
+  if (e.xhr) { e.abortReason = "teardown"; e.xhr.abort(); e.xhr = null; }
+  inst.outbox.delete(e.id);
+  Object.assign(e, { state: "signing", signAt: now, heldSeq: seqOf(e.grant), sent: 0, bodySent: false, message: "", verdict: null, orphanSince: 0 });
   changed(inst);
 }
 
@@ -851,7 +874,7 @@ function changed(inst) {
   inst.resendStep = 0;
   scheduleFlush(inst, BATCH_MS);
   ensureTicker(inst);
-  render(inst);
+  scheduleRender(inst); // at most every 100 ms: a thousand small files change state a thousand times
 }
 
 function scheduleFlush(inst, delay) {
@@ -1163,6 +1186,7 @@ function tallyFolder(folders, e, kind) {
   let f = folders.get(e.batch);
   if (!f) folders.set(e.batch, (f = { files: 0, bytes: 0, sent: 0, done: 0, moving: 0, problems: 0, phases: {} }));
   f.files++;
+  f.waiting ||= waitsOnApp(e);
   f.bytes += e.size;
   f.sent += e.state === "done" ? e.size : e.sent;
   if (kind === "moving") {
@@ -1200,11 +1224,20 @@ function renderFolders(inst, folders) {
     row.size.textContent = humanBytes(f.bytes);
     row.status.textContent = f.moving ? "Uploading folder" : f.problems ? "Finished with problems" : "Verified";
     const phases = Object.entries(f.phases).map(([k, v]) => `${v} ${k}`).join(", ");
-    row.detail.textContent = [`${f.files.toLocaleString()} files`, `${f.done.toLocaleString()} verified`,
+    row.detail.textContent = [f.waiting && appSilent(inst, Date.now()) ? APP_SILENT : "", `${f.files.toLocaleString()} files`, `${f.done.toLocaleString()} verified`,
       f.problems ? `${f.problems} with problems (listed below)` : "", phases, `${humanBytes(f.sent)} of ${humanBytes(f.bytes)} · ${pct} %`]
       .filter(Boolean).join(" · ");
     setBar(row.bar, pct);
   }
+}
+
+const APP_SILENT = "The app is not answering (it may be restarting): this upload waits for it and continues by itself once it is back.";
+const appSilent = (inst, now) => Boolean(inst.silentSince && now - inst.silentSince > UNREACHABLE_MS);
+
+/** The file cannot move on without an answer from the app: a grant, part URLs, or its verdict. */
+function waitsOnApp(e) {
+  if (e.state === "signing" || e.resigning || (e.state === "done" && !e.verdict)) return true;
+  return Boolean(e.mp && e.state === "uploading" && e.mp.parts.some((p) => p.wanted && p.state === "hashed"));
 }
 
 /** What a file on its way is waiting for, in a word. */
@@ -1264,6 +1297,7 @@ function renderRow(inst, e, now) {
   } else {
     label = { refused: "Refused", failed: "Failed", cancelled: "Cancelled" }[e.state];
   }
+  if (appSilent(inst, now) && waitsOnApp(e)) detail = [APP_SILENT, detail].filter(Boolean).join(" ");
   r.li.dataset.state = tone;
   r.status.textContent = label;
   r.detail.textContent = detail;

@@ -95,7 +95,7 @@ def sign(session, gateway, event, desk=None):
 def finish(session, gateway, event, desk=None):
     if desk is not None:
         return desk.finish_uploads(session, parse_done(event))
-    return session.finish(gateway, parse_done(event))
+    return session.finish(gateway, UPLOADER, parse_done(event))
 
 
 def granted(session, file_id=FILE_ID) -> Grant:

@@ -13,6 +13,7 @@ import pytest
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB
 from lib.upload.grants import Grant
+from lib.upload.journal import GrantJournal
 from lib.upload.multipart import MultipartGrant
 from lib.upload.resume import OpenUploadStore
 from lib.upload.session import UploadSession
@@ -93,7 +94,7 @@ def done(session, gateway, desk=None, **result):
     event = {"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 200, **result}]}
     if desk is not None:
         return desk.finish_uploads(session, parse_done(event))
-    return session.finish(gateway, parse_done(event))
+    return session.finish(gateway, UPLOADER, parse_done(event))
 
 
 def open_ids(s3) -> list[str]:
@@ -146,7 +147,8 @@ def test_a_retry_naming_its_upload_resumes_it_with_the_parts_already_there(sessi
 def test_after_a_reload_a_new_session_resumes_from_the_servers_record(store, large, s3):
     first = sign_large(UploadSession(bucket=BUCKET, open_uploads=store), large)
     send_parts(s3, first, [2])
-    later = UploadSession(bucket=BUCKET, open_uploads=OpenUploadStore(store.directory))  # a new browser session
+    # A reload: a new browser session whose files have new ids, so no grant of the earlier one applies.
+    later = UploadSession(bucket=BUCKET, open_uploads=OpenUploadStore(store.directory), journal=GrantJournal(None))
 
     resumed = sign_large(later, large, uploadId=first.upload_id)
 

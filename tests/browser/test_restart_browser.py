@@ -1,0 +1,111 @@
+"""The app server restarts mid-upload (a deploy), in Chromium, against LocalStack (which, unlike the
+embedded sandbox, outlives the app's process): nothing is lost, nothing stalls, nobody touches the page.
+
+A 300 MiB file goes up in 16 MiB parts at a throttled pace; the app is stopped while its parts are on
+their way, and a small file's POST succeeds just as the app goes down (its report cannot reach the
+app). While the app is down the rows say so in words; once it is back (same address, same
+multipart_state_dir and audit log, a new session with empty session state) both finish by
+themselves: the large upload continues the same multipart upload under the same key, and the small
+file is verified from its re-sent report instead of being stored a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Deployment, deploy_on_localstack
+from tests.browser.test_multipart_browser import (
+    PART,
+    MiB,
+    PartTraffic,
+    assert_stored_exactly,
+    choose,
+    open_upload_page,
+    open_uploads,
+    row,
+    stored_objects,
+    wait_until,
+    write_test_file,
+)
+from tests.support.app_server import start_again
+from tests.unit.helpers import png_bytes
+
+pytestmark = pytest.mark.browser
+
+BIG_MB = 300
+BIG_PARTS = -(-BIG_MB * MiB // PART)  # 19
+DOWN_SECONDS = 14  # longer than the 10 s after which the page says the app is not answering
+NOT_ANSWERING = "The app is not answering"
+
+
+@pytest.fixture
+def restartable(localstack) -> Iterator[Deployment]:
+    """The app on a fresh LocalStack bucket that takes files up to 1 GiB; a restarted app is stopped too."""
+    for deployed in deploy_on_localstack(localstack, {"BUCKETDESK_MAX_UPLOAD_BYTES": str(1024 * MiB)}):
+        yield deployed
+        deployed.app.stop()  # the one started again by the test (the first is stopped by the fixture)
+
+
+def test_the_app_restarting_mid_upload_loses_nothing_and_the_uploads_finish_by_themselves(
+    restartable: Deployment, page: Page, tmp_path: Path
+):
+    app = restartable
+    big = write_test_file(tmp_path / "deploy-day.mp4", BIG_MB)
+    small = tmp_path / "badge.png"
+    small.write_bytes(png_bytes(16, 16, noise=True))
+    traffic = PartTraffic().watch(page)
+    # 30 MB/s: the parts take ~10 s in all, so the restart lands in the middle.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 30 * MiB},
+    )
+    open_upload_page(page, app)
+    choose(page, big)
+    wait_until(page, lambda: len(set(traffic.stored)) >= 3, 120, "three parts in the bucket")
+    [upload] = open_uploads(app)
+
+    # The app goes down just as the small file's POST leaves: the POST succeeds, its report cannot arrive.
+    stopped: list[bool] = []
+
+    def stop_the_app_then_post(route):
+        if route.request.method == "POST" and not stopped:
+            app.app.stop()
+            stopped.append(True)
+        route.continue_()
+
+    page.route(
+        lambda url: app.bucket in url and "partNumber=" not in url and "uploadId=" not in url, stop_the_app_then_post
+    )
+    choose(page, small)
+    wait_until(page, lambda: stopped, 60, "the small file's POST, and the app to stop")
+    page.unroute_all(behavior="ignoreErrors")
+    assert len(set(traffic.stored)) < BIG_PARTS, "the restart must land while parts are still to send"
+
+    # While the app is down, each row says so in words.
+    for name in (small.name, big.name):
+        expect(row(page, name).locator(".bd-detail")).to_contain_text(
+            NOT_ANSWERING, timeout=DOWN_SECONDS * 1000 + 10_000
+        )
+    [small_key] = [key for key in stored_objects(app) if key.endswith("/badge.png")]
+
+    app.app = start_again(app.app)
+
+    # Back: both finish, nobody touching the page.
+    expect(row(page, small.name).locator(".bd-status")).to_have_text("Verified", timeout=120_000)
+    expect(row(page, big.name).locator(".bd-status")).to_have_text("Verified", timeout=240_000)
+    expect(row(page, big.name).locator(".bd-detail")).not_to_contain_text(NOT_ANSWERING)
+    # The small file is the one stored before the restart (not stored again); the large one is the
+    # same multipart upload, completed under the key it was started with, every part sent once.
+    objects = stored_objects(app)
+    assert sorted(objects) == sorted([small_key, upload["Key"]])
+    assert objects[small_key]["Size"] == small.stat().st_size
+    assert_stored_exactly(app, upload["Key"], big, BIG_PARTS)
+    assert open_uploads(app) == []
+    assert sorted(set(traffic.stored)) == list(range(1, BIG_PARTS + 1))
+    print(f"\n[restart] {len(traffic.started)} part requests for {BIG_PARTS} parts")

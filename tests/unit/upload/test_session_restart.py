@@ -1,0 +1,140 @@
+"""The app restarts mid-upload (a deploy): a new UploadSession on the same multipart_state_dir takes up
+what the browser re-sends, from the server's records (lib.upload.journal), as uploader.js re-sends it."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.components.uploader import parse_done, parse_parts, parse_sign
+from lib.config import MiB
+from lib.upload.grants import Grant
+from lib.upload.multipart import MultipartGrant
+from lib.upload.resume import OpenUploadStore
+from lib.upload.session import UploadSession
+from tests.unit.helpers import BUCKET, FILE_ID, UPLOADER, png_bytes, sha256_b64, store
+
+pytestmark = pytest.mark.unit
+
+BODY = png_bytes(9, 4)
+LARGE = 11 * MiB
+LARGE_BODY = bytes(range(256)) * (LARGE // 256)
+PART = 5 * MiB
+
+
+def new_session(state_dir) -> UploadSession:
+    """What the page builds for a new Streamlit session: the records are on disk, session state is empty."""
+    return UploadSession(bucket=BUCKET, open_uploads=OpenUploadStore(state_dir))
+
+
+def small_file(**fields) -> dict:
+    file = {"id": FILE_ID, "name": "cat.png", "size": len(BODY), "type": "image/png", "signSeq": 0}
+    return {**file, "sha256": sha256_b64(BODY), **fields}
+
+
+def sign(session, gateway, *files, user=UPLOADER):
+    session.sign(gateway, user, parse_sign({"files": list(files)}))
+
+
+def report(session, gateway, sign_seq=1, user=UPLOADER, **fields):
+    event = {"results": [{"id": FILE_ID, "signSeq": sign_seq, "ok": True, "status": 201, **fields}]}
+    return session.finish(gateway, user, parse_done(event))
+
+
+def objects(s3) -> list[str]:
+    """What was uploaded (thumbnails live elsewhere)."""
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="uploads/").get("Contents", [])]
+
+
+def test_a_small_file_stored_before_the_restart_is_verified_from_its_re_sent_report_not_stored_again(
+    gateway, s3, tmp_path
+):
+    before = new_session(tmp_path)
+    sign(before, gateway, small_file())
+    grant = before.grants[FILE_ID]
+    assert isinstance(grant, Grant)
+    store(s3, grant, BODY)  # the POST succeeded; then the app went down before the report arrived
+
+    after = new_session(tmp_path)
+    [outcome] = report(after, gateway)
+
+    assert outcome.ok and outcome.key == grant.key
+    assert objects(s3) == [grant.key]
+    assert after.component_data()["verified"][FILE_ID]["ok"] is True
+
+
+def test_a_verdict_reached_just_before_the_restart_is_given_again_without_checking_twice(gateway, s3, tmp_path):
+    before = new_session(tmp_path)
+    sign(before, gateway, small_file())
+    store(s3, before.grants[FILE_ID], BODY)
+    [first] = report(before, gateway)
+
+    after = new_session(tmp_path)
+    assert report(after, gateway) == []  # already judged: nothing new to check
+    assert after.component_data()["verified"][FILE_ID] == {"ok": True, "message": first.message, "signSeq": 1}
+
+
+def test_a_grant_asked_for_again_after_the_restart_is_the_same_grant(gateway, tmp_path):
+    before = new_session(tmp_path)
+    sign(before, gateway, small_file())
+    after = new_session(tmp_path)
+    sign(after, gateway, small_file())  # the browser still waits: the same request again
+    assert after.component_data()["grants"][FILE_ID] == before.component_data()["grants"][FILE_ID]
+
+
+def test_another_users_report_finds_nothing(gateway, s3, tmp_path):
+    before = new_session(tmp_path)
+    sign(before, gateway, small_file())
+    store(s3, before.grants[FILE_ID], BODY)
+    after = new_session(tmp_path)
+    assert report(after, gateway, user="mallory@example.com") == []
+    assert after.component_data()["verified"] == {}
+
+
+def test_a_browser_holding_a_grant_the_server_no_longer_knows_gets_a_newer_one(gateway, tmp_path):
+    after = UploadSession(bucket=BUCKET)  # no records survived (another machine, another disk)
+    sign(after, gateway, small_file(signSeq=3))
+    assert after.grants[FILE_ID].sign_seq == 4
+
+
+def test_a_folder_keeps_its_one_prefix_across_the_restart(make_gateway, tmp_path):
+    gateway = make_gateway(upload_prefix="uploads/{uuid}/{relative_path}")
+    batch = "b" * 24
+
+    def in_folder(n: int, name: str) -> dict:
+        return small_file(id=f"{n:016x}", name=name, batch=batch, folder="shoot")
+
+    before = new_session(tmp_path)
+    sign(before, gateway, in_folder(1, "a.png"))
+    after = new_session(tmp_path)
+    sign(after, gateway, in_folder(1, "a.png"), in_folder(2, "b.png"))
+    keys = {fid: g.key for fid, g in after.grants.items()}
+    assert keys[f"{1:016x}"] == before.grants[f"{1:016x}"].key
+    assert keys[f"{2:016x}"].rsplit("/", 2)[0] == keys[f"{1:016x}"].rsplit("/", 2)[0]
+
+
+def test_a_large_upload_continues_after_the_restart_under_the_same_key_and_upload(make_gateway, s3, tmp_path):
+    gateway = make_gateway(max_upload_bytes=64 * MiB, multipart_threshold_bytes=5 * MiB)
+    large = {"id": FILE_ID, "name": "clip.mp4", "size": LARGE, "type": "video/mp4", "lastModified": 7, "signSeq": 0}
+    before = new_session(tmp_path)
+    sign(before, gateway, large)
+    first = before.grants[FILE_ID]
+    assert isinstance(first, MultipartGrant)
+    s3.upload_part(Bucket=BUCKET, Key=first.key, UploadId=first.upload_id, PartNumber=1, Body=LARGE_BODY[:PART])
+
+    # uploader.js, its grant gone from the new page, asks again holding it and naming its upload.
+    after = new_session(tmp_path)
+    sign(after, gateway, {**large, "signSeq": 1, "uploadId": first.upload_id})
+    again = after.grants[FILE_ID]
+    assert isinstance(again, MultipartGrant)
+    assert (again.upload_id, again.key, again.sign_seq) == (first.upload_id, first.key, 2)
+    assert [p.number for p in again.in_bucket] == [1]
+
+    for n in (2, 3):
+        body = LARGE_BODY[(n - 1) * PART : n * PART]
+        s3.upload_part(Bucket=BUCKET, Key=first.key, UploadId=first.upload_id, PartNumber=n, Body=body)
+        after.sign_parts(
+            gateway, parse_parts({"requests": [{"id": FILE_ID, "signSeq": 2, "parts": [{"n": n, "held": 0}]}]})
+        )
+    [outcome] = report(after, gateway, sign_seq=2, status=200)
+    assert outcome.ok, outcome.message
+    assert objects(s3) == [first.key]
