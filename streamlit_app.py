@@ -54,8 +54,8 @@ def load_everything() -> tuple[Settings, SignIn | None]:
         problems.extend(problem.problems)
     if problems:
         report = ConfigError(problems)
-        st.error(report.message)
-        st.info(report.hint)
+        st.error(escape_markdown(report.message))
+        st.info(escape_markdown(report.hint))
         st.stop()
     assert settings is not None  # st.stop() ended the run otherwise
     return settings, sign_in

@@ -126,5 +126,17 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
 def escape_markdown(text: str) -> str:
-    """Text that Markdown renders literally: names like `<img …>` or `[x](javascript:…)` stay text."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Text that Markdown renders literally: names like `<img …>` or `[x](javascript:…)` stay text.
+
+    Line breaks stay line breaks (a hard break), so a list of problems still reads as lines."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+
+
+def code_span(text: str) -> str:
+    """`text` as a Markdown code span shown exactly: fenced by more backticks than it contains in a row.
+
+    Backslash escapes do not work inside code spans, so escape_markdown is no use there."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text.replace(chr(10), ' ')}{pad}{fence}"

@@ -6,6 +6,7 @@ import streamlit as st
 
 from lib.context import AppContext
 from lib.errors import BucketdeskError
+from lib.names import escape_markdown
 
 
 def app_context() -> AppContext:
@@ -24,7 +25,8 @@ def app_context() -> AppContext:
 
 
 def show_error(error: BucketdeskError | str, hint: str = "") -> None:
+    """Messages name keys, files and people from the bucket: shown as text, never as Markdown."""
     message, hint = (error.message, error.hint) if isinstance(error, BucketdeskError) else (error, hint)
-    st.error(message, icon=":material/error:")
+    st.error(escape_markdown(message), icon=":material/error:")
     if hint:
-        st.caption(hint)
+        st.caption(escape_markdown(hint))

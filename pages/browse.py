@@ -20,7 +20,7 @@ from lib.browse.state import BrowseState
 from lib.components import copybutton
 from lib.context import AppContext
 from lib.errors import BucketdeskError
-from lib.names import escape_markdown
+from lib.names import code_span, escape_markdown
 from lib.units import human_bytes
 from pages import app_context, show_error
 
@@ -276,7 +276,7 @@ if page.empty and pager.page_number == 1:
         )
     elif prefix:
         st.info(
-            f"Nothing is stored under `{escape_markdown(prefix)}`. S3 has no empty folders: a folder exists "
+            f"Nothing is stored under {code_span(prefix)}. S3 has no empty folders: a folder exists "
             "while some key starts with it.",
             icon=":material/folder_off:",
         )
@@ -420,7 +420,7 @@ with main:
             st.button("Go", key=S + "jump_go", on_click=jump, type="primary")
         if query.start_after:
             st.button(
-                f"Clear “{query.start_after[:30]}”",
+                f"Clear “{escape_markdown(query.start_after[:30])}”",
                 icon=":material/close:",
                 key=S + "jump_clear",
                 type="tertiary",
@@ -447,7 +447,7 @@ def stop_deleting() -> None:
 # Drawn on every run while a delete is asked for, so its buttons work however the rerun happens.
 @st.dialog("Delete this object?", icon=":material/delete:", on_dismiss=stop_deleting)
 def confirm_delete(key: str, etag: str, versioning: str) -> None:
-    st.markdown(f"`{escape_markdown(key)}` will be deleted from **{escape_markdown(profile.bucket)}**.")
+    st.markdown(f"{code_span(key)} will be deleted from **{escape_markdown(profile.bucket)}**.")
     if versioning == "Enabled":
         st.caption("Versioning is on: S3 adds a delete marker and keeps the older versions.")
     else:

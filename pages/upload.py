@@ -13,7 +13,7 @@ from lib.components import uploader as protocol
 from lib.context import AppContext
 from lib.errors import BucketdeskError
 from lib.limits import VIEW_LINK_SECONDS
-from lib.names import escape_markdown, static_prefix
+from lib.names import code_span, escape_markdown, static_prefix
 from lib.units import human_bytes
 from lib.upload.multipart import composite_parts
 from lib.upload.resume import OpenUploadStore
@@ -81,7 +81,8 @@ def on_done() -> None:
 profile = ctx.profile
 st.title("Upload")
 st.caption(
-    f"Files go straight from your browser to **{profile.bucket}** under `{static_prefix(profile.upload_prefix)}…`. "
+    f"Files go straight from your browser to **{escape_markdown(profile.bucket)}** under "
+    f"{code_span(static_prefix(profile.upload_prefix) + '…')}. "
     f"Up to {human_bytes(profile.max_upload_bytes)} each; accepted: {escape_markdown(', '.join(profile.allowed_types))}."
 )
 
@@ -129,7 +130,7 @@ for outcome in finished:
                 link = signed_link(
                     ctx.gateway, outcome.key, VIEW_LINK_SECONDS, outcome.content_type, outcome.name, inline=None
                 )
-                st.caption(f"Key: `{escape_markdown(outcome.key)}`")
+                st.caption(f"Key: {code_span(outcome.key)}")
                 st.code(link, language=None, wrap_lines=True)
                 st.caption(f"Signed link, valid for {VIEW_LINK_SECONDS // 60} minutes.")
                 if outcome.checksum_sha256:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import json
 
@@ -13,7 +11,9 @@ from PIL import Image
 
 from lib.sandbox import start_sandbox
 from tests.app.conftest import AUTH
+from tests.support.checksums import sha256_b64
 from tests.support.components import component_data, trigger
+from tests.support.markdown import as_read
 
 pytestmark = pytest.mark.app
 UPLOADER = "bucketdesk.uploader"
@@ -27,7 +27,7 @@ def png_bytes(size=(32, 24)) -> bytes:
 
 def declared(file_id: str, name: str, data: bytes, content_type: str, sign_seq: int = 0) -> dict:
     """A file as uploader.js declares it: with its SHA-256 (the sandbox requires checksums)."""
-    sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    sha256 = sha256_b64(data)
     return {
         "id": file_id,
         "name": name,
@@ -125,7 +125,7 @@ def test_result_event_yields_verified_results_with_link_and_preview(app):
     assert requests.get(link, timeout=30).content == image
     previews = app.get("image")
     assert len(previews) == 1 and previews[0].value == [link]  # the browser loads it from the bucket
-    sha256 = base64.b64encode(hashlib.sha256(image).digest()).decode()
+    sha256 = sha256_b64(image)
     # moto keeps the checksum but never checks it: the page must not claim the bucket did.
     assert any(
         c.value == f"SHA-256 sent with the upload (the sandbox does not check it) (base64): `{sha256}`"
@@ -203,7 +203,7 @@ def test_bad_configuration_names_every_bad_setting(app, monkeypatch):
     monkeypatch.setenv("BUCKETDESK_UPLOAD_PREFIX", "uploads/{safe_name}")
     app.run()
     assert not app.exception
-    message = app.error[0].value
+    message = as_read(app.error[0].value)
     for setting in ("BUCKETDESK_MAX_UPLOAD_BYTES", "BUCKETDESK_ALLOWED_TYPES", "BUCKETDESK_UPLOAD_PREFIX"):
         assert setting in message
     assert not app.title  # no page runs on a broken configuration
@@ -261,7 +261,7 @@ def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_te
     assert not app.exception
     picker = app.sidebar.selectbox[0]
     assert picker.label == "Bucket" and picker.options == ["Demo assets", "Second"]
-    assert "bucketdesk-demo" in app.caption[0].value
+    assert "bucketdesk-demo" in as_read(app.caption[0].value)
     assert not app.warning  # a configured bucket is not the sandbox: no banner
 
     # AppTest starts every run in Streamlit's legacy pages/ mode (a real server only its first), which
@@ -270,4 +270,4 @@ def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_te
     chosen.session_state["profile"] = "second"
     chosen.run()
     assert chosen.sidebar.selectbox[0].value == "second"
-    assert "second-bucket" in chosen.caption[0].value
+    assert "second-bucket" in as_read(chosen.caption[0].value)

@@ -3,8 +3,6 @@ browser sends them, drive a real multipart upload into the sandbox's moto server
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 
 import pytest
@@ -12,6 +10,7 @@ import requests
 
 from lib.s3 import S3Gateway
 from lib.sandbox import start_sandbox
+from tests.support.checksums import sha256_b64
 from tests.support.components import component_data, trigger
 
 pytestmark = pytest.mark.app
@@ -19,10 +18,6 @@ UPLOADER = "bucketdesk.uploader"
 MiB = 1024 * 1024
 FILE_ID = "a1" * 8
 BODY = bytes(range(256)) * (11 * MiB // 256)  # 11 MiB: parts of 5, 5 and 1 MiB
-
-
-def b64sha(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def part(n: int) -> bytes:
@@ -53,7 +48,7 @@ def sign_large(app, **fields) -> dict:
 
 def put_parts(app, numbers=(1, 2, 3)) -> list[dict]:
     """Ask for the parts' URLs and PUT them as uploader.js does; the reported parts for `done`."""
-    wanted = [{"n": n, "sha256": b64sha(part(n)), "held": 0} for n in numbers]
+    wanted = [{"n": n, "sha256": sha256_b64(part(n)), "held": 0} for n in numbers]
     trigger(app, UPLOADER, "parts", {"requests": [{"id": FILE_ID, "signSeq": 1, "parts": wanted}]})
     urls = component_data(app, UPLOADER)["partUrls"][FILE_ID]
     reported = []

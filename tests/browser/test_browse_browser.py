@@ -134,3 +134,70 @@ def test_an_expired_link_is_refused_by_the_bucket(localstack_app: Deployment, se
     refused = page.evaluate(fetch, link)
     assert refused["status"] == 403
     assert "expired" in refused["body"].lower()
+
+
+HOSTILE_FOLDER = "browse/hostile/"
+HOSTILE_HTML = b"<html><head><title>pwned</title></head><body><script>document.title='ran'</script>x</body></html>"
+# Stored straight into the bucket by another tool: bucketdesk never granted these types.
+HOSTILE_TYPES = {"page": "text/html", "clip": "video/mp4,text/html"}
+
+
+def gateway_for(deployment: Deployment, localstack) -> S3Gateway:
+    return S3Gateway(
+        BucketProfile(
+            name="ls",
+            bucket=deployment.bucket,
+            endpoint_url=localstack.endpoint_url,
+            region=REGION,
+            addressing_style="path",
+            access_key_id="test",
+            secret_access_key="test",
+        )
+    )
+
+
+def downloads_instead_of_rendering(page, link: str) -> bytes:
+    """Follow `link` as a person clicking it would; it must arrive as a download, never as a page."""
+    with page.expect_download(timeout=LOAD_TIMEOUT_MS) as started:
+        page.evaluate(
+            "url => { const a = document.createElement('a'); a.href = url; document.body.append(a); a.click(); }", link
+        )
+    with open(started.value.path(), "rb") as handle:
+        body = handle.read()
+    assert page.title() not in {"pwned", "ran"}
+    return body
+
+
+@pytest.fixture(scope="module")
+def hostile(localstack_app: Deployment) -> None:
+    """Both objects before the folder is first listed (the page caches a listing for a few seconds)."""
+    s3, bucket = localstack_app.s3, localstack_app.bucket
+    for name, content_type in HOSTILE_TYPES.items():
+        s3.put_object(Bucket=bucket, Key=HOSTILE_FOLDER + name, Body=HOSTILE_HTML, ContentType=content_type)
+        assert s3.head_object(Bucket=bucket, Key=HOSTILE_FOLDER + name)["ContentType"] == content_type
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_TYPES))
+def test_share_and_table_links_to_html_stored_by_another_tool_download(
+    localstack_app: Deployment, hostile, page, localstack, name
+):
+    from lib.browse.listing import guess_type
+    from lib.browse.sharing import RowLinks
+
+    key = HOSTILE_FOLDER + name
+
+    page.goto(f"{localstack_app.url}/browse?prefix={HOSTILE_FOLDER}")
+    page.get_by_text("Page 1").wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_text("Gallery").click()
+    page.get_by_role("button", name=name, exact=True).click()
+    page.get_by_role("button", name="Create link").click()  # "In the browser" is the default
+    link_block = page.locator("[data-testid=stCode] code", has_text="X-Amz-Signature")
+    link_block.wait_for(timeout=LOAD_TIMEOUT_MS)
+    share = link_block.inner_text().strip()
+    assert "response-content-disposition=attachment" in share
+    page.get_by_text("always downloads").wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert downloads_instead_of_rendering(page, share) == HOSTILE_HTML
+
+    # The table's link for the row, signed the way the page signs it (from the name's type).
+    row_link = RowLinks(gateway_for(localstack_app, localstack)).get(key, guess_type(key))
+    assert downloads_instead_of_rendering(page, row_link) == HOSTILE_HTML

@@ -8,7 +8,6 @@ hides ETag. Part requests are counted from Chromium's own network events.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
@@ -24,6 +23,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.app_server import CountingProxy, RunningApp, start_app
+from tests.support.checksums import sha256_b64
 from tests.support.localstack import REGION, localstack_client
 
 pytestmark = pytest.mark.browser
@@ -127,7 +127,7 @@ def sha256_of(path: Path, part_size: int | None = None) -> tuple[str, list[bytes
 
 def composite(part_digests: list[bytes]) -> str:
     """S3's composite checksum: SHA-256 of the parts' SHA-256s, then `-<parts>`."""
-    return base64.b64encode(hashlib.sha256(b"".join(part_digests)).digest()).decode() + f"-{len(part_digests)}"
+    return sha256_b64(b"".join(part_digests)) + f"-{len(part_digests)}"
 
 
 @dataclass

@@ -7,7 +7,6 @@ wire (status and S3 error code) and in the bucket (no object, and for aborts no 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import xml.etree.ElementTree as ET
@@ -24,6 +23,7 @@ from lib.upload.grants import DeclaredFile, Refusal
 from lib.upload.multipart import MultipartGrant
 from lib.upload.resume import OpenUploadStore
 from lib.upload.session import UploadSession
+from tests.support.checksums import sha256_b64
 
 pytestmark = pytest.mark.enforce
 
@@ -34,10 +34,6 @@ BODY = (b"bucketdesk multipart enforce test\n" + os.urandom(1000).hex().encode()
     11 * MiB // 2035
 ) + b"x" * (11 * MiB % 2035)
 assert len(BODY) == 11 * MiB
-
-
-def b64sha(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 @pytest.fixture
@@ -64,7 +60,7 @@ def part_of(grant: MultipartGrant, n: int, body: bytes = BODY) -> bytes:
 
 def put_part(gateway, grant, n, data, *, sign_sha=None, send_sha="same", extra_headers=None) -> requests.Response:
     """Sign part n for `sign_sha` (default: the data's SHA-256) and PUT `data` as the browser does."""
-    sign_sha = sign_sha or b64sha(data)
+    sign_sha = sign_sha or sha256_b64(data)
     url = multipart.sign_part(gateway, grant, n, sign_sha, seq=1)
     assert url.url and url.sha256 == sign_sha
     headers = {"Origin": "http://localhost:8501", **(extra_headers or {})}
@@ -103,7 +99,7 @@ def test_a_part_whose_bytes_do_not_match_its_signed_checksum_is_refused(large, s
     good = part_of(grant, 1)
     corrupted = bytes([good[0] ^ 0xFF]) + good[1:]
 
-    response = put_part(large, grant, 1, corrupted, sign_sha=b64sha(good))
+    response = put_part(large, grant, 1, corrupted, sign_sha=sha256_b64(good))
 
     assert (response.status_code, s3_code(response)) == (400, "BadDigest")
     assert s3.list_parts(Bucket=bucket, Key=grant.key, UploadId=grant.upload_id).get("Parts", []) == []
@@ -114,7 +110,7 @@ def test_a_part_sent_without_its_signed_checksum_header_or_with_another_is_refus
     data = part_of(grant, 1)
 
     missing = put_part(large, grant, 1, data, send_sha=None)
-    other = put_part(large, grant, 1, data, send_sha=b64sha(b"other bytes"))
+    other = put_part(large, grant, 1, data, send_sha=sha256_b64(b"other bytes"))
 
     assert (missing.status_code, s3_code(missing)) == (403, "SignatureDoesNotMatch")
     assert (other.status_code, s3_code(other)) == (403, "SignatureDoesNotMatch")
@@ -161,7 +157,7 @@ def test_completing_with_a_missing_or_wrong_etag_fails_and_stores_nothing(large,
     head = s3.head_object(Bucket=bucket, Key=grant.key, ChecksumMode="ENABLED")
     assert s3.get_object(Bucket=bucket, Key=grant.key)["Body"].read() == BODY
     digests = b"".join(hashlib.sha256(part_of(grant, n)).digest() for n in (1, 2, 3))
-    assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(digests).digest()).decode() + "-3"
+    assert head["ChecksumSHA256"] == sha256_b64(digests) + "-3"
     assert (head["ContentType"], decode_metadata(head["Metadata"]["uploaded-by"])) == ("text/plain", ALICE)
     assert head["ContentDisposition"].startswith('attachment; filename="notes.txt"')
     assert open_uploads(s3, bucket) == [] and store.records() == []
@@ -191,7 +187,7 @@ def test_parts_that_do_not_add_up_to_the_declared_size_abort_the_upload(large, s
         UploadId=grant.upload_id,
         PartNumber=3,
         Body=longer_last,
-        ChecksumSHA256=b64sha(longer_last),
+        ChecksumSHA256=sha256_b64(longer_last),
     )["ETag"]
 
     with pytest.raises(UploadIncomplete) as broken:
@@ -234,7 +230,7 @@ def test_resume_lists_the_parts_in_the_bucket_with_the_checksums_the_bucket_veri
     other_file = start(large, store, body=BODY[:-1], resume_id=first.upload_id)
 
     assert (resumed.upload_id, resumed.key) == (first.upload_id, first.key)
-    assert {p.number: p.sha256 for p in resumed.in_bucket} == {n: b64sha(part_of(first, n)) for n in (1, 3)}
+    assert {p.number: p.sha256 for p in resumed.in_bucket} == {n: sha256_b64(part_of(first, n)) for n in (1, 3)}
     assert other_user.upload_id != first.upload_id and other_user.in_bucket == ()
     assert other_file.upload_id != first.upload_id and other_file.key != first.key
     multipart.abort(large, store, first)
@@ -256,7 +252,7 @@ def test_the_upload_session_carries_a_large_file_from_sign_to_verified(large, s3
     session.sign(large, ALICE, parse_sign({"files": [declared]}))
     grant = session.grants[FILE_ID]
     assert isinstance(grant, MultipartGrant) and len(list((tmp_path / "multipart").glob("*.json"))) == 1
-    wanted = [{"n": n, "sha256": b64sha(part_of(grant, n)), "held": 0} for n in (1, 2, 3)]
+    wanted = [{"n": n, "sha256": sha256_b64(part_of(grant, n)), "held": 0} for n in (1, 2, 3)]
     session.sign_parts(large, parse_parts({"requests": [{"id": FILE_ID, "signSeq": 1, "parts": wanted}]}))
     urls = session.component_data()["partUrls"][FILE_ID]
     etags = []

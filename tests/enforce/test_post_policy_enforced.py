@@ -31,6 +31,7 @@ from lib.names import (
     safe_name,
     static_prefix,
 )
+from tests.support.checksums import sha256_b64
 from tests.support.post_form import (
     ALICE,
     PNG,
@@ -38,7 +39,6 @@ from tests.support.post_form import (
     assert_stored_exactly,
     browser_post,
     policy_of,
-    sha256_b64,
     sign,
     stored_keys,
     with_policy,

@@ -35,6 +35,7 @@ import requests
 from lib.config import BucketProfile
 from lib.s3 import S3Gateway
 from lib.upload.grants import Grant
+from tests.support.checksums import sha256_b64
 from tests.support.post_form import (
     ALICE,
     PNG,
@@ -43,7 +44,6 @@ from tests.support.post_form import (
     browser_post,
     encode_policy,
     policy_of,
-    sha256_b64,
     sign,
     stored_keys,
     xml_fields,

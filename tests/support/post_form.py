@@ -7,7 +7,6 @@ field in order and the file part last, named `file`.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import xml.etree.ElementTree as ET
 from urllib.parse import quote
@@ -58,10 +57,6 @@ def encode_policy(policy: dict, **dumps) -> str:
 
 def with_policy(fields: dict, policy: dict) -> dict:
     return {**fields, "policy": encode_policy(policy)}
-
-
-def sha256_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def assert_rejected(response, status: int, code: str, s3, bucket: str, *, stored=()) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import random
@@ -15,6 +14,7 @@ from PIL import Image
 
 from lib.names import encode_metadata
 from lib.upload.grants import DeclaredFile, Grant
+from tests.support.checksums import sha256_b64
 
 BUCKET = "bucketdesk-unit"
 REGION = "us-east-1"
@@ -47,11 +47,7 @@ def png_header_only(width: int, height: int) -> bytes:
 
 # A well-formed base64 SHA-256, as the browser sends with every single upload (profiles require
 # checksums by default); moto does not check it against the bytes.
-SHA256_B64 = base64.b64encode(hashlib.sha256(b"bucketdesk").digest()).decode()
-
-
-def sha256_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+SHA256_B64 = sha256_b64(b"bucketdesk")
 
 
 def declared(

@@ -12,6 +12,7 @@ import pytest
 from lib.config import DEFAULT_KEY_TEMPLATE
 from lib.names import (
     FALLBACK_NAME,
+    code_span,
     content_disposition,
     decode_metadata,
     display_name,
@@ -248,3 +249,11 @@ def test_user_segment_has_no_brackets_and_is_lowercase():
     segment = user_segment("Eve (Admin)")
     assert segment.startswith("eve_") and "admin" in segment
     assert "(" not in segment and ")" not in segment and "/" not in segment
+
+
+@pytest.mark.parametrize("text", ["plain", "a`b", "``x``", "`lead", "trail`", "", "two\nlines"])
+def test_code_span_fences_any_backticks_the_text_holds(text):
+    span = code_span(text)
+    fence = span[: len(span) - len(span.lstrip("`"))]
+    assert fence and fence not in text and span.endswith(fence)
+    assert span[len(fence) : -len(fence)].strip(" ") == text.replace("\n", " ").strip(" ") or not text.strip()

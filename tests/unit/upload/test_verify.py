@@ -11,6 +11,7 @@ import lib.upload.verify
 from lib.errors import StorageError
 from lib.upload.grants import Grant, sign_upload
 from lib.upload.verify import decode_image, sniff_type, verify_upload
+from tests.support.checksums import sha256_b64
 from tests.unit.helpers import UPLOADER, declared, exists, png_bytes, png_header_only, store
 
 pytestmark = pytest.mark.unit
@@ -366,12 +367,10 @@ def test_empty_text_file_is_ok(s3, gateway):
 
 
 def test_checksum_stored_by_s3_is_carried(s3, gateway):
-    import base64
-    import hashlib
 
     body = png_bytes()
     grant = grant_for(gateway, body)
-    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    digest = sha256_b64(body)
     s3.put_object(
         Bucket=grant.bucket,
         Key=grant.key,
