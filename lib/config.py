@@ -34,10 +34,12 @@ POST_UPLOAD_LIMIT = 5 * GiB
 OBJECT_LIMIT = 5 * 1024 * GiB
 # Parts in flight per file: more rarely helps one browser, and each holds a part's worth of memory.
 MAX_MULTIPART_CONCURRENCY = 16
+# Listing requests in flight while building an inventory snapshot: more only queues at the store.
+MAX_LISTING_CONCURRENCY = 64
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 MAX_SIGNATURE_SECONDS = 7 * 24 * 3600
 
-DEFAULT_KEY_TEMPLATE = "uploads/{yyyy}/{mm}/{dd}/{uuid}/{safe_name}"
+DEFAULT_KEY_TEMPLATE = "uploads/{yyyy}/{mm}/{dd}/{uuid}/{relative_path}"
 DEFAULT_ALLOWED_TYPES = (
     "image/*",
     "video/*",
@@ -88,6 +90,10 @@ class BucketProfile:
     # plain-http page, is refused), "optional" (used whenever the browser can), "off" (for stores that
     # do not support x-amz-checksum-sha256).
     checksums: str = "required"
+    # How a single upload travels: "post" (a POST policy form) or "put" (a presigned PutObject URL
+    # whose signed headers pin the same things; for stores without POST policies, e.g. Cloudflare R2,
+    # and proxies that only pass PUT). Files above the multipart threshold go in parts either way.
+    upload_method: str = "post"
     allow_delete: bool = False
     # Thumbnails for Browse: stored in the bucket under .bucketdesk/thumbs/ ("bucket"), on the app
     # server's disk ("disk"), or in the bucket unless it refuses the write, then on disk ("auto").
@@ -97,6 +103,13 @@ class BucketProfile:
     thumbnail_cache_dir: Path = Path(".bucketdesk/thumbs")
     # Exports too large to download from the app server are stored here and handed out as signed links.
     export_prefix: str = DEFAULT_EXPORT_PREFIX
+    # Inventory snapshots (lib/inventory): listing requests in flight while building one; where they
+    # are kept (like thumbnails: bucket under .bucketdesk/inventory/, disk, or auto); how many are
+    # kept; and where queries read them on the app server.
+    listing_concurrency: int = 16
+    inventory_store: str = "auto"
+    inventory_keep: int = 5
+    inventory_cache_dir: Path = Path(".bucketdesk/inventory")
     sandbox: bool = False
 
     @property
@@ -229,11 +242,16 @@ _PROFILE_PARSERS = {
     "multipart_threshold_bytes": _positive_int,
     "multipart_concurrency": _positive_int,
     "checksums": _choice("required", "optional", "off"),
+    "upload_method": _choice("post", "put"),
     "allow_delete": _bool,
     "thumbnail_store": _choice("auto", "bucket", "disk"),
     "thumbnail_max_bytes": _positive_int,
     "thumbnail_cache_dir": lambda value: Path(_text(value)),
     "export_prefix": _export_prefix,
+    "listing_concurrency": _positive_int,
+    "inventory_store": _choice("auto", "bucket", "disk"),
+    "inventory_keep": _positive_int,
+    "inventory_cache_dir": lambda value: Path(_text(value)),
 }
 # Where and how to connect: meaningless for the embedded sandbox, which has its own.
 _CONNECTION_SETTINGS = {
@@ -388,6 +406,8 @@ def _profile_problems(profile: BucketProfile, where: str) -> list[str]:
         problems.append(
             f"{where}.multipart_threshold_bytes: a single upload stops at 5 GiB, so the threshold must be at most 5368709120."
         )
+    if profile.listing_concurrency > MAX_LISTING_CONCURRENCY:
+        problems.append(f"{where}.listing_concurrency: at most {MAX_LISTING_CONCURRENCY} listing requests at once.")
     if profile.multipart_concurrency > MAX_MULTIPART_CONCURRENCY:
         problems.append(f"{where}.multipart_concurrency: at most {MAX_MULTIPART_CONCURRENCY} parts in flight per file.")
     return problems

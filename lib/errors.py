@@ -11,6 +11,10 @@ reaching the UI is a bug.
     ├── DeleteNotAllowed       deleting is turned off for the bucket
     ├── PreviewError           no thumbnail for this image (the placeholder stands in)
     ├── UploadIncomplete       a multipart upload could not be completed as reported
+    ├── BadQuery               a search that cannot run (broken regular expression or glob)
+    ├── InventoryError         a snapshot could not be built, imported, found or read
+    │   ├── NoSnapshot
+    │   └── BuildCancelled
     └── StorageError           S3 refused or could not be reached (`code`: S3's error code)
         ├── NotFound           no such key or upload (HTTP 404)
         │   └── BucketNotFound
@@ -156,3 +160,23 @@ def storage_error_for(code: str, action: str, detail: str = "") -> StorageError:
     cls = S3_ERROR_CLASSES.get(code, StorageError)
     message = cls.summary.format(action=action, code=code, detail=detail or code)
     return cls(message, cls.hint, code)
+
+
+class InventoryError(BucketdeskError):
+    """A snapshot could not be built, imported, found or read."""
+
+
+class NoSnapshot(InventoryError):
+    hint = "Build one first (Browse > Update index, or `python -m lib.inventory build`)."
+
+
+class BuildCancelled(InventoryError):
+    """Someone cancelled a snapshot build; the previous snapshot is still the latest."""
+
+    hint = "Start the build again when you want a fresh index; the previous one is still in use."
+
+
+class BadQuery(BucketdeskError):
+    """A search the user typed cannot run (a broken regular expression or glob, a bad range)."""
+
+    hint = "Check the search text; choose substring mode to search for the characters literally."

@@ -21,7 +21,11 @@ FALLBACK_NAME = "file"
 # Windows refuses these as file names, and people download objects under their safe name.
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 _UNSAFE = re.compile(r"[^\w.()\-]+")
-TEMPLATE_FIELDS = {"yyyy", "mm", "dd", "uuid", "safe_name", "user"}
+TEMPLATE_FIELDS = {"yyyy", "mm", "dd", "uuid", "safe_name", "relative_path", "user"}
+# A file inside a dropped folder keeps its path: at most this many folders deep (deeper ones are
+# joined into the last), so a key stays well under S3's 1,024 bytes.
+MAX_FOLDER_DEPTH = 8
+FOLDER_SEGMENT_MAX_CHARS = 64
 
 
 def _visible(text: str) -> str:
@@ -49,6 +53,22 @@ def safe_name(original: str, max_chars: int = SAFE_NAME_MAX_CHARS) -> str:
         stem = "_" + stem
     stem = stem[: max(1, max_chars - len(ext))].rstrip("._-") or FALLBACK_NAME[: max(1, max_chars - len(ext))]
     return stem + ext
+
+
+def safe_folder(folder: str) -> str:
+    """A folder path from the browser ("shoot/raw") as key segments, each sanitised like a file name.
+
+    Separators of either kind split it; empty, "." and ".." segments are dropped (no traversal);
+    deeper than MAX_FOLDER_DEPTH, the rest is joined into the last segment. "" for no folder."""
+    segments = [part for part in re.split(r"[/\\]+", _visible(folder)) if part.strip() not in {"", ".", ".."}]
+    if len(segments) > MAX_FOLDER_DEPTH:
+        segments = [*segments[: MAX_FOLDER_DEPTH - 1], "_".join(segments[MAX_FOLDER_DEPTH - 1 :])]
+    return "/".join(safe_name(part, FOLDER_SEGMENT_MAX_CHARS) for part in segments)
+
+
+def relative_path(folder: str, original_name: str) -> str:
+    """`{relative_path}`: the safe folder path and the safe file name ("shoot/raw/img-001.jpg")."""
+    return "/".join(part for part in (safe_folder(folder), safe_name(original_name)) if part)
 
 
 def ascii_name(name: str) -> str:
@@ -94,7 +114,9 @@ def render_key(
     user: str,
     now: datetime | None = None,
     unique: str | None = None,
+    folder: str = "",
 ) -> str:
+    """The object key for a file; `folder` is its folder inside a dropped folder (for `{relative_path}`)."""
     now = now or datetime.now(UTC)
     return template.format(
         yyyy=f"{now.year:04d}",
@@ -102,6 +124,7 @@ def render_key(
         dd=f"{now.day:02d}",
         uuid=unique or uuid_module.uuid4().hex,
         safe_name=safe_name(original_name),
+        relative_path=relative_path(folder, original_name),
         user=user_segment(user),
     )
 

@@ -51,8 +51,11 @@ BUCKET_CONFIGURATIONS: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
-def make_client(profile: BucketProfile, endpoint_url: str | None = None):
-    """A boto3 S3 client for the profile; endpoint None means boto3's own chain decides."""
+def make_client(profile: BucketProfile, endpoint_url: str | None = None, *, max_pool_connections: int = 10):
+    """A boto3 S3 client for the profile; endpoint None means boto3's own chain decides.
+
+    `max_pool_connections` (botocore's default is 10) must cover the threads that share the client,
+    or the extra threads queue for a connection (a parallel listing uses one per worker)."""
     session = boto3.session.Session(
         profile_name=profile.aws_profile,
         aws_access_key_id=profile.access_key_id,
@@ -65,6 +68,7 @@ def make_client(profile: BucketProfile, endpoint_url: str | None = None):
         retries={"max_attempts": 5, "mode": "adaptive"},
         connect_timeout=5,
         read_timeout=30,
+        max_pool_connections=max_pool_connections,
         s3={"addressing_style": profile.addressing_style},
         # Checksums only when an operation requires them: not every S3-compatible store speaks CRC32.
         request_checksum_calculation="when_required",
@@ -164,6 +168,37 @@ class S3Gateway:
             return self.signer.generate_presigned_post(
                 Bucket=self.bucket, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in
             )
+
+    def presign_put(
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        content_disposition: str,
+        metadata: dict[str, str],
+        sha256: str | None,
+        expires_in: int,
+    ) -> tuple[str, dict[str, str]]:
+        """A PutObject URL and the headers it signs. Content-Length, Content-Type, Content-Disposition,
+        each `x-amz-meta-*` and (with `sha256`) `x-amz-checksum-sha256` become signed headers, so the
+        bucket refuses a request whose body length or any of those headers differ from what was signed."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ContentLength": size,
+            "ContentType": content_type,
+            "ContentDisposition": content_disposition,
+            "Metadata": metadata,
+        }
+        headers = {"Content-Type": content_type, "Content-Disposition": content_disposition}
+        headers.update({f"x-amz-meta-{name}": value for name, value in metadata.items()})
+        if sha256:
+            params["ChecksumSHA256"] = sha256
+            headers["x-amz-checksum-sha256"] = sha256
+        with storage_errors(f"signing an upload to {key}"):
+            url = self.signer.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
+        return url, headers
 
     def check_bucket(self) -> None:
         """Raise a specific StorageError when the bucket is missing, forbidden or unreachable."""

@@ -1,17 +1,20 @@
-"""Upload rules -> a signed POST policy (a *grant*) or a *refusal* with a reason a person understands.
+"""Upload rules -> a signed upload (a *grant*) or a *refusal* with a reason a person understands.
 
 This is the one signing seam: the browser declares a file (name, size, type) and gets back either a
-grant that pins everything the bucket must enforce, or a sentence saying why not. The grant pins:
-the bucket, the exact key, `content-length-range` equal to the declared size, the exact
-Content-Type, the uploader's identity, the original name, `success_action_status` and a short
-expiry. The bucket enforces the policy, so a browser that lies gets nothing stored.
+grant that pins everything the bucket must enforce, or a sentence saying why not. A grant is, by the
+profile's `upload_method`, either a POST policy (`post`) or a presigned PutObject URL (`put`).
+Either pins: the bucket, the exact key, the exact size, the exact Content-Type and
+Content-Disposition, the uploader's identity, the original name, the SHA-256 when the browser sent
+one, and a short expiry. A POST policy pins them as conditions; a PUT URL as signed headers (any
+header the browser sends that the URL does not sign, x-amz-meta-* included, is refused too). The
+bucket enforces them, so a browser that lies gets nothing stored.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lib import mime
@@ -41,6 +44,10 @@ class DeclaredFile:
     # Why the browser sent no checksum: "insecure-context" (no WebCrypto: a plain-http page) or
     # "too-large" (a single upload too big to hash in one piece). None: it could compute them.
     no_checksum: str | None = None
+    # Inside a dropped folder: the file's folder there ("shoot/raw"), and which drop it came with
+    # (the browser's id for the batch; the server gives each batch one {uuid}).
+    folder: str = ""
+    batch: str | None = None
 
 
 # Why a browser sent no checksum -> the sentence a person reads when the profile requires one.
@@ -96,16 +103,14 @@ class Grant:
     expires_at: float  # epoch seconds
     sign_seq: int = 1
     sha256: str | None = None
+    method: str = "post"  # "post": `fields` go in a form; "put": send exactly `headers` with the body
+    headers: dict[str, str] = field(default_factory=dict)
 
     def for_browser(self) -> dict[str, Any]:
-        return {
-            "kind": "post",
-            "url": self.url,
-            "fields": self.fields,
-            "key": self.key,
-            "expiresAt": int(self.expires_at * 1000),
-            "signSeq": self.sign_seq,
-        }
+        common = {"url": self.url, "key": self.key, "expiresAt": int(self.expires_at * 1000), "signSeq": self.sign_seq}
+        if self.method == "put":
+            return {"kind": "put", "headers": self.headers, **common}
+        return {"kind": "post", "fields": self.fields, **common}
 
 
 @dataclass(frozen=True)
@@ -198,21 +203,31 @@ def admit(profile: BucketProfile, declared: DeclaredFile, *, multipart: bool) ->
     return (None, refusal) if refusal else (content_type, checksum_refusal(profile, declared, multipart=multipart))
 
 
+def upload_key(profile: BucketProfile, declared: DeclaredFile, uploader: str, unique: str | None = None) -> str:
+    """The key a declared file gets: the profile's template; `unique` is its {uuid} (a folder's, shared)."""
+    return render_key(
+        profile.upload_prefix, original_name=declared.name, user=uploader, unique=unique, folder=declared.folder
+    )
+
+
 def sign_upload(
     gateway: S3Gateway,
     uploader: str,
     declared: DeclaredFile,
     *,
     sign_seq: int = 1,
+    key: str | None = None,
 ) -> Grant | Refusal:
-    """A grant for one declared file, or a refusal saying why."""
+    """A grant for one declared file (at `key`, or a fresh one), or a refusal saying why."""
     profile = gateway.profile
     content_type, refusal = admit(profile, declared, multipart=False)
     if refusal or content_type is None:
         return refusal or Refusal(declared.id, display_name(declared.name), "No type could be pinned.")
     sha256 = declared.sha256 if profile.checksums != "off" else None
     original = display_name(declared.name)
-    key = render_key(profile.upload_prefix, original_name=declared.name, user=uploader)
+    key = key or upload_key(profile, declared, uploader)
+    if profile.upload_method == "put":
+        return _sign_put(gateway, uploader, declared, key, content_type, original, sha256, sign_seq)
     fields = {
         "Content-Type": content_type,
         "Content-Disposition": content_disposition(original),
@@ -243,6 +258,45 @@ def sign_upload(
         expires_at=expires_at,
         sign_seq=sign_seq,
         sha256=sha256,
+    )
+
+
+def _sign_put(
+    gateway: S3Gateway,
+    uploader: str,
+    declared: DeclaredFile,
+    key: str,
+    content_type: str,
+    original: str,
+    sha256: str | None,
+    sign_seq: int,
+) -> Grant:
+    """A presigned PutObject: the same pins as a POST policy, as signed headers."""
+    expires_at = time.time() + gateway.profile.policy_expiry_seconds
+    url, headers = gateway.presign_put(
+        key,
+        size=declared.size,
+        content_type=content_type,
+        content_disposition=content_disposition(original),
+        metadata={"uploaded-by": encode_metadata(uploader), "original-name": encode_metadata(original)},
+        sha256=sha256,
+        expires_in=gateway.profile.policy_expiry_seconds,
+    )
+    return Grant(
+        file_id=declared.id,
+        bucket=gateway.profile.bucket,
+        key=key,
+        url=url,
+        fields={},
+        size=declared.size,
+        content_type=content_type,
+        uploader=uploader,
+        original_name=original,
+        expires_at=expires_at,
+        sign_seq=sign_seq,
+        sha256=sha256,
+        method="put",
+        headers=headers,
     )
 
 

@@ -10,9 +10,10 @@ Above the profile's `multipart_threshold_bytes` a file is not one POST but an S3
 2. The browser hashes a few parts at a time and asks for their URLs; `sign_part` presigns an
    UploadPart PUT whose `x-amz-checksum-sha256` header is signed, so the bucket verifies each part's
    bytes (a mismatch is `BadDigest`). URLs are signed only when needed and re-signed when expired.
-3. `complete` checks the browser's report against ListParts (every part there, sizes adding up to
-   the declared size, ETags matching) and completes with each part's ETag and checksum; the object
-   then carries a composite SHA-256 (`<base64>-<parts>`). `abort` is Cancel.
+3. `complete` takes each part's ETag from ListParts (which it calls anyway), checks every part is
+   there with its planned size (adding up to the declared size) and that any ETag the browser did
+   report matches, and completes with each part's ETag and checksum; the object then carries a
+   composite SHA-256 (`<base64>-<parts>`). `abort` is Cancel.
 
 The server's grant is the source of truth: key, upload id, size, type and uploader come from it and
 from the `OpenUploadStore` record, never from the browser.
@@ -26,10 +27,10 @@ from typing import Any
 
 from lib.config import BucketProfile, MiB
 from lib.errors import StorageError, UploadIncomplete
-from lib.names import content_disposition, display_name, encode_metadata, render_key
+from lib.names import content_disposition, display_name, encode_metadata
 from lib.s3 import S3Gateway
 from lib.units import human_bytes
-from lib.upload.grants import DeclaredFile, Refusal, admit
+from lib.upload.grants import DeclaredFile, Refusal, admit, upload_key
 from lib.upload.resume import OpenUpload, OpenUploadStore
 
 MIN_PART_BYTES = 5 * MiB  # S3's minimum for every part but the last
@@ -140,8 +141,10 @@ def start_or_resume(
     sign_seq: int = 1,
     resume_id: str | None = None,
     last_modified: int = 0,
+    key: str | None = None,
 ) -> MultipartGrant | Refusal:
-    """Resume the upload `resume_id` when it is this person's upload of this file; else start one."""
+    """Resume the upload `resume_id` when it is this person's upload of this file; else start one (at `key`,
+    or a fresh one)."""
     profile = gateway.profile
     content_type, refusal = admit(profile, declared, multipart=True)
     if refusal or content_type is None:
@@ -156,7 +159,7 @@ def start_or_resume(
         resumed = _resume(gateway, store, uploader, declared, plan, resume_id, sign_seq)
         if resumed:
             return resumed
-    return _start(gateway, store, uploader, declared, plan, sign_seq, last_modified)
+    return _start(gateway, store, uploader, declared, plan, sign_seq, last_modified, key)
 
 
 def _start(
@@ -167,9 +170,10 @@ def _start(
     plan: _Plan,
     sign_seq: int,
     last_modified: int,
+    key: str | None = None,
 ) -> MultipartGrant:
     profile = gateway.profile
-    key = render_key(profile.upload_prefix, original_name=declared.name, user=uploader)
+    key = key or upload_key(profile, declared, uploader)
     upload_id = gateway.create_multipart(
         key,
         content_type=plan.content_type,
@@ -275,19 +279,17 @@ def sign_part(gateway: S3Gateway, grant: MultipartGrant, number: int, sha256: st
     return PartUrl(number, seq, url=url, expires_at=expires_at, sha256=signed)
 
 
-def complete(gateway: S3Gateway, store: OpenUploadStore, grant: MultipartGrant, etags: dict[int, str]) -> None:
-    """Complete the upload from the ETags the browser reports, after checking them against the bucket.
+def complete(
+    gateway: S3Gateway, store: OpenUploadStore, grant: MultipartGrant, etags: dict[int, str] | None = None
+) -> None:
+    """Complete the upload from the parts ListParts reports, after checking them against the plan.
 
+    `etags` are those the browser read (optional: a CORS rule may hide them); one that differs from
+    the bucket's means the bucket holds other bytes than the browser sent, and nothing is completed.
     Raises UploadIncomplete: resumable when parts are missing or differ (choosing the file again sends
     them), not resumable (the upload is aborted) when the parts can never make the declared file."""
+    etags = etags or {}
     count = grant.part_count
-    unreported = [n for n in range(1, count + 1) if not etags.get(n)]
-    if unreported:
-        raise UploadIncomplete(
-            f"The browser did not report the ETag of {_parts(unreported)} of {count}, so the upload cannot be completed.",
-            "Choose the same file again to resume; parts already in the bucket are not sent again.",
-            resumable=True,
-        )
     try:
         listed = {part["PartNumber"]: part for part in gateway.list_parts(grant.key, grant.upload_id)}
     except StorageError as exc:
@@ -311,7 +313,7 @@ def complete(gateway: S3Gateway, store: OpenUploadStore, grant: MultipartGrant, 
             "Choose the file again to upload it from the start.",
             resumable=False,
         )
-    differ = [n for n in range(1, count + 1) if _etag(etags[n]) != _etag(listed[n].get("ETag"))]
+    differ = [n for n in range(1, count + 1) if etags.get(n) and _etag(etags[n]) != _etag(listed[n].get("ETag"))]
     if differ:
         raise UploadIncomplete(
             f"In the bucket, {_parts(differ)} {'is' if len(differ) == 1 else 'are'} not what the browser sent (the ETags differ).",

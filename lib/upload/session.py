@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +24,16 @@ from lib.limits import MAX_FILES_PER_SESSION, MAX_PARTS_PER_EVENT
 from lib.names import display_name
 from lib.s3 import S3Gateway
 from lib.upload import multipart
-from lib.upload.grants import Grant, Refusal, is_multipart, sign_upload
+from lib.upload.grants import DeclaredFile, Grant, Refusal, is_multipart, sign_upload, upload_key
 from lib.upload.multipart import MultipartGrant, PartUrl
 from lib.upload.resume import OpenUploadStore
 from lib.upload.verify import Verification, verify_upload
 
 Granted = Grant | MultipartGrant
 log = logging.getLogger(__name__)
+# Objects checked at once after a `done` event: each check is a few small S3 requests, so a thousand
+# small files are verified in a few seconds instead of one after another (boto3's pool holds 10).
+VERIFY_THREADS = 8
 
 
 @dataclass
@@ -62,6 +67,12 @@ class UploadSession:
     part_urls: dict[str, dict[int, PartUrl]] = field(default_factory=dict)
     # Refusals for files past MAX_FILES_PER_SESSION in the last sign event (not kept beyond it).
     over_limit: dict[str, Refusal] = field(default_factory=dict)
+    # A dropped folder's files share one {uuid}: the browser's batch id -> the uuid this server chose,
+    # and the keys handed out in it (two names that sanitise alike must not overwrite each other);
+    # a file signed again keeps its key, so a retry does not move it out of its folder.
+    batches: dict[str, str] = field(default_factory=dict)
+    batch_keys: dict[str, set[str]] = field(default_factory=dict)
+    folder_keys: dict[str, str] = field(default_factory=dict)
     # Streamlit's fast reruns can start a callback while the previous one still runs: sign,
     # sign_parts and finish check-then-act on the dicts above, so one at a time per session.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -107,9 +118,12 @@ class UploadSession:
                     sign_seq=current_seq + 1,
                     resume_id=request.resume_upload_id,
                     last_modified=request.last_modified,
+                    key=self._key(gateway, uploader, declared),
                 )
             else:
-                answer = sign_upload(gateway, uploader, declared, sign_seq=current_seq + 1)
+                answer = sign_upload(
+                    gateway, uploader, declared, sign_seq=current_seq + 1, key=self._key(gateway, uploader, declared)
+                )
             if isinstance(previous, MultipartGrant) and not (
                 isinstance(answer, MultipartGrant) and answer.upload_id == previous.upload_id
             ):
@@ -118,6 +132,27 @@ class UploadSession:
             self.part_urls.pop(declared.id, None)
             if isinstance(answer, Refusal) and audit:
                 audit.record(uploader, "upload", self.bucket, None, "refused", name=answer.name, reason=answer.reason)
+
+    def _key(self, gateway: S3Gateway, uploader: str, declared: DeclaredFile) -> str | None:
+        """The key for a file of a dropped folder: under its batch's one {uuid}, never one already handed
+        out in the batch. None (a fresh key) for a single file, or a template without {relative_path}."""
+        if not declared.batch or "{relative_path}" not in gateway.profile.upload_prefix:
+            return None
+        if declared.id in self.folder_keys:
+            return self.folder_keys[declared.id]
+        unique = self.batches.setdefault(declared.batch, uuid.uuid4().hex)
+        taken = self.batch_keys.setdefault(declared.batch, set())
+        key = upload_key(gateway.profile, declared, uploader, unique)
+        stem, dot, ext = key.rpartition(".")
+        if not dot or "/" in ext:
+            stem, dot, ext = key, "", ""
+        copy = 1
+        while key in taken:  # "a b.jpg" and "a_b.jpg" both sanitise to a_b.jpg
+            copy += 1
+            key = f"{stem}-{copy}{dot}{ext}"
+        taken.add(key)
+        self.folder_keys[declared.id] = key
+        return key
 
     def _abort_superseded(self, gateway: S3Gateway, grant: MultipartGrant) -> None:
         """A re-signed file gets a new upload: the one it replaces can never complete, so its parts go."""
@@ -182,7 +217,7 @@ class UploadSession:
     def _finish(
         self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None
     ) -> list[Outcome]:
-        finished = []
+        to_judge: dict[str, tuple[Granted, UploadReport]] = {}
         for report in reports:
             grant = self.grants.get(report.id)
             if not isinstance(grant, Granted) or report.sign_seq != grant.sign_seq:
@@ -190,7 +225,15 @@ class UploadSession:
             known = self.outcomes.get(report.id)
             if known and known.sign_seq == grant.sign_seq:
                 continue  # this attempt was already judged
-            outcome = self._outcome(gateway, grant, report)
+            to_judge.setdefault(report.id, (grant, report))
+        judged = list(to_judge.values())
+        if len(judged) > 1:
+            with ThreadPoolExecutor(min(VERIFY_THREADS, len(judged)), thread_name_prefix="verify") as pool:
+                outcomes = list(pool.map(lambda pair: self._outcome(gateway, *pair), judged))
+        else:
+            outcomes = [self._outcome(gateway, *pair) for pair in judged]
+        finished = []
+        for (grant, report), outcome in zip(judged, outcomes, strict=True):
             self.outcomes[report.id] = outcome
             self.part_urls.pop(report.id, None)
             finished.append(outcome)
@@ -260,6 +303,7 @@ class UploadSession:
             reason = report.message or "The upload did not complete."
             code = f" ({report.code})" if report.code and report.code not in reason else ""
             return f"{reason}{code} The parts already sent stay in the bucket: choose the same file again to resume."
+        # ListParts gives every part's ETag; the ones the browser could read are checked against it.
         multipart.complete(
             gateway, self.open_uploads, grant, {part.number: part.etag for part in report.parts if part.etag}
         )

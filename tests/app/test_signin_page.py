@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.app.conftest import AUTH
+from tests.support.markdown import as_read
 
 pytestmark = pytest.mark.app
 
@@ -70,5 +71,5 @@ def test_an_incomplete_auth_section_is_reported_by_setting_name_not_a_crash(app_
     assert not at.exception
     (error,) = at.error
     for name in ("auth.client_id", "auth.client_secret", "auth.server_metadata_url"):
-        assert f"{name}: missing" in error.value
+        assert f"{name}: missing" in as_read(error.value)
     assert not at.button  # no Sign in button that would only fail later

@@ -158,11 +158,11 @@ def part_number(url: str) -> int:
 
 def open_upload_page(page: Page, app: App) -> None:
     page.goto(f"{app.url}/upload")
-    page.locator(".bd-uploader input[type=file]").wait_for(state="attached", timeout=60_000)
+    page.locator(".bd-uploader input[type=file]:not([webkitdirectory])").wait_for(state="attached", timeout=60_000)
 
 
 def choose(page: Page, path: Path) -> None:
-    page.locator(".bd-uploader input[type=file]").set_input_files(str(path))
+    page.locator(".bd-uploader input[type=file]:not([webkitdirectory])").set_input_files(str(path))
 
 
 def row(page: Page, name: str):
@@ -291,7 +291,7 @@ def test_after_a_network_cut_and_a_reload_the_same_file_resumes_without_resendin
 
     # Reload with the network still cut (the old page's retries must not get through), then restore it.
     page.reload()
-    page.locator(".bd-uploader input[type=file]").wait_for(state="attached", timeout=60_000)
+    page.locator(".bd-uploader input[type=file]:not([webkitdirectory])").wait_for(state="attached", timeout=60_000)
     page.unroute_all()
     sent_before_reload = len(traffic.started)
     choose(page, big_file)
@@ -327,7 +327,7 @@ def test_resume_notice_names_the_parts_already_in_the_bucket(big_app: App, page:
     done = stable_part_count(page, big_app)
     assert done >= len(set(traffic.stored))
     page.reload()
-    page.locator(".bd-uploader input[type=file]").wait_for(state="attached", timeout=60_000)
+    page.locator(".bd-uploader input[type=file]:not([webkitdirectory])").wait_for(state="attached", timeout=60_000)
     choose(page, big_file)
     detail = row(page, big_file.name).locator(".bd-detail")
     expect(detail).to_contain_text(f"Resuming: {done} of {BIG_PARTS} parts already in the bucket.", timeout=60_000)
@@ -397,7 +397,8 @@ def test_pause_stops_sending_and_resume_finishes_on_the_sandbox(sandbox_parts_ap
     assert hashlib.sha256(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest() == sha256_of(path)[0]
 
 
-def test_a_cors_rule_that_hides_etag_is_named_on_the_page(sandbox_parts_app: App, page: Page, tmp_path: Path):
+def test_a_cors_rule_that_hides_etag_does_not_stop_a_large_upload(sandbox_parts_app: App, page: Page, tmp_path: Path):
+    """The server takes each part's ETag from ListParts, so a page that cannot read them still completes."""
     path = write_test_file(tmp_path / "hidden-etag.mp4", 12)  # 3 parts
 
     def without_exposed_headers(route):
@@ -408,11 +409,7 @@ def test_a_cors_rule_that_hides_etag_is_named_on_the_page(sandbox_parts_app: App
     page.route(lambda url: "partNumber=" in url, without_exposed_headers)
     open_upload_page(page, sandbox_parts_app)
     choose(page, path)
-    target = row(page, path.name)
-    expect(target.locator(".bd-status")).to_have_text("Failed", timeout=60_000)
-    expect(target.locator(".bd-detail")).to_contain_text("CORS rule must expose ETag")
-    error = page.locator("[data-testid=stAlertContentError]")
-    expect(error).to_contain_text("does not expose the ETag header", timeout=30_000)
+    expect(row(page, path.name).locator(".bd-status")).to_have_text("Verified", timeout=60_000)
 
 
 def test_an_expired_part_url_is_signed_again_and_a_busy_bucket_is_retried(

@@ -54,7 +54,7 @@ def test_signed_in_user_uploads_under_their_email_and_signs_out(signin_app: Sign
 
     # The upload page works, and the object carries the signed-in e-mail, pinned by the grant.
     page.goto(f"{signin_app.url}/upload")
-    file_input = page.locator(".bd-uploader input[type=file]")
+    file_input = page.locator(".bd-uploader input[type=file]:not([webkitdirectory])")
     file_input.wait_for(state="attached", timeout=TIMEOUT_MS)
     photo = write_png(tmp_path / "signed-in.png", (40, 30), 7)
     file_input.set_input_files([str(photo)])

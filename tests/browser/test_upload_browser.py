@@ -76,7 +76,7 @@ def test_chosen_files_reach_the_bucket_directly(deployment: Deployment, page, fi
     )
 
     page.goto(f"{deployment.url}/upload")
-    file_input = page.locator(".bd-uploader input[type=file]")
+    file_input = page.locator(".bd-uploader input[type=file]:not([webkitdirectory])")
     file_input.wait_for(state="attached", timeout=60_000)
 
     deployment.proxy.reset()

@@ -107,7 +107,7 @@ class Session:
 
     def choose(self, *files: tuple[str, str, bytes]) -> None:
         self.page.set_input_files(
-            ".bd-uploader input[type=file]",
+            ".bd-uploader input[type=file]:not([webkitdirectory])",
             files=[{"name": name, "mimeType": mime, "buffer": data} for name, mime, data in files],
         )
 
@@ -168,7 +168,7 @@ def session(browser, harness, color_scheme):
 
 def open_harness(s: Session, query: str = "") -> None:
     s.page.goto(f"{s.harness.url}/{query}")
-    s.page.wait_for_selector(".bd-uploader input[type=file]", state="attached", timeout=60_000)
+    s.page.wait_for_selector(".bd-uploader input[type=file]:not([webkitdirectory])", state="attached", timeout=60_000)
 
 
 def s3_error(code: str, message: str, **extra: str) -> str:
@@ -353,7 +353,7 @@ def test_queue_cancel_and_retry_in_dark_theme(session: Session):
         ]
     )
 
-    expect(s.row("first.pdf").locator(".bd-status")).to_have_text("Uploading")
+    expect(s.row("first.pdf").locator(".bd-status")).to_have_text("Sending")
     expect(s.row("second.pdf").locator(".bd-status")).to_have_text("Queued")
     expect(s.row("third.png").locator(".bd-status")).to_have_text("Queued")
     expect(s.row("first.pdf").locator(".bd-detail")).to_contain_text("KB/s")

@@ -367,3 +367,10 @@ def test_large_files_and_checksums_have_documented_defaults_and_read_from_env(tm
     settings = load(env)
     assert (settings.profile().checksums, settings.profile().multipart_concurrency) == ("off", 8)
     assert settings.multipart_state_dir == tmp_path / "open"
+
+
+def test_upload_method_defaults_to_post_reads_put_and_refuses_anything_else():
+    assert load({"BUCKETDESK_BUCKET": "b"}).profile().upload_method == "post"
+    assert load({"BUCKETDESK_BUCKET": "b", "BUCKETDESK_UPLOAD_METHOD": "PUT"}).profile().upload_method == "put"
+    problems = problems_of({"BUCKETDESK_BUCKET": "b", "BUCKETDESK_UPLOAD_METHOD": "patch"})
+    assert any("BUCKETDESK_UPLOAD_METHOD" in p and "put" in p for p in problems), problems

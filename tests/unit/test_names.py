@@ -12,13 +12,16 @@ import pytest
 from lib.config import DEFAULT_KEY_TEMPLATE
 from lib.names import (
     FALLBACK_NAME,
+    MAX_FOLDER_DEPTH,
     code_span,
     content_disposition,
     decode_metadata,
     display_name,
     encode_metadata,
     escape_markdown,
+    relative_path,
     render_key,
+    safe_folder,
     safe_name,
     static_prefix,
     template_problems,
@@ -249,6 +252,41 @@ def test_user_segment_has_no_brackets_and_is_lowercase():
     segment = user_segment("Eve (Admin)")
     assert segment.startswith("eve_") and "admin" in segment
     assert "(" not in segment and ")" not in segment and "/" not in segment
+
+
+# --- folders: {relative_path} -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [
+        ("shoot/raw", "shoot/raw"),
+        ("shoot\\raw\\", "shoot/raw"),
+        ("../../etc", "etc"),
+        ("a/./b//c", "a/b/c"),
+        ("Fotos März/<script>", "Fotos_März/script"),
+        ("", ""),
+        ("/", ""),
+    ],
+)
+def test_folder_paths_become_sanitised_key_segments_without_traversal(folder, expected):
+    assert safe_folder(folder) == expected
+
+
+def test_a_deep_folder_is_cut_to_max_depth_and_keys_stay_short():
+    deep = "/".join(f"level{n}" * 20 for n in range(40))
+    segments = safe_folder(deep).split("/")
+    assert len(segments) == MAX_FOLDER_DEPTH and all(len(s) <= 64 for s in segments)
+    key = render_key(DEFAULT_KEY_TEMPLATE, original_name="x" * 500 + ".png", user="a", folder=deep)
+    assert len(key.encode()) < 1024
+
+
+def test_relative_path_is_the_safe_name_for_a_single_file_and_the_path_inside_a_folder():
+    assert relative_path("", "My Photo.PNG") == "My_Photo.png"
+    assert relative_path("shoot/raw", "img 001.jpg") == "shoot/raw/img_001.jpg"
+    assert render_key("uploads/{uuid}/{relative_path}", original_name="a.png", user="u", unique="U", folder="x/y") == (
+        "uploads/U/x/y/a.png"
+    )
 
 
 @pytest.mark.parametrize("text", ["plain", "a`b", "``x``", "`lead", "trail`", "", "two\nlines"])

@@ -5,16 +5,20 @@ The JS (uploader.js) knows nothing of AWS. Protocol:
     {maxBytes, accept, concurrency,
      checksums: "required" | "optional" | "off",      (absent: the JS computes none)
      multipart: {threshold, concurrency, scope},      (absent: every file is one POST)
-     grants:   {id: post grant | multipart grant | {refused, code}},
+     grants:   {id: post grant | put grant | multipart grant | {refused, code}},
      partUrls: {id: {partNumber: {seq, url, expiresAt, sha256} | {seq, refused}}},
      verified: {id: {ok, message, signSeq}}}
+    A post grant is {kind: "post", url, fields, key, expiresAt, signSeq}; a put grant
+    {kind: "put", url, headers, key, expiresAt, signSeq}: PUT the file with exactly `headers`.
     A multipart grant is {kind: "multipart", key, uploadId, partSize, partCount, checksums, signSeq,
     parts: {partNumber: {size, etag, sha256}}}: `parts` are those already in the bucket (a resume).
   JS -> Python triggers:
-    sign:  {files: [{id, name, size, type, lastModified, signSeq, sha256?, noChecksum?, uploadId?}]}
+    sign:  {files: [{id, name, size, type, lastModified, signSeq, sha256?, noChecksum?, uploadId?,
+                     batch?, folder?}]}
            sha256: the whole file's (single uploads); noChecksum: why there is none
            ("insecure-context", "too-large"); uploadId: a multipart upload of this file the browser
-           remembers (localStorage), to resume.
+           remembers (localStorage), to resume; batch, folder: a file of a dropped folder, the id
+           of that drop (its files share one key prefix) and its folder path inside it.
     parts: {requests: [{id, signSeq, parts: [{n, sha256, held}]}]}
            part URLs wanted, each with the part's SHA-256 (hashed first: the URL signs it) and the
            seq of the URL the browser holds for it (0: none; holding the current one re-signs).
@@ -118,6 +122,8 @@ def parse_sign(value: Any) -> list[SignRequest]:
             type=str(raw.get("type") or "")[:255],
             sha256=_base64_sha256(raw.get("sha256")),
             no_checksum=raw.get("noChecksum") if raw.get("noChecksum") in _NO_CHECKSUM else None,
+            folder=str(raw.get("folder") or "")[:_MAX_TEXT] if _is_file_id(raw.get("batch")) else "",
+            batch=raw["batch"] if _is_file_id(raw.get("batch")) else None,
         )
         upload_id = raw.get("uploadId")
         resume = upload_id if isinstance(upload_id, str) and _UPLOAD_ID.fullmatch(upload_id) else None

@@ -42,8 +42,13 @@ const STALL_MS = 60_000;        // no upload progress for this long counts as a 
 const STUCK_SIGN_MS = 15_000;   // after this long without a grant, offer Retry
 const BATCH_MS = 60;            // changes within this window go out in one trigger
 const GATE_MS = 2_000;          // after a trigger, wait this long for fresh data before the next
-const RESEND_MS = [3_000, 6_000, 12_000, 30_000, 30_000, 60_000, 120_000]; // then give up until the next change
+// Unanswered events are sent again after these waits, then every RESEND_LAST_MS for as long as
+// something is unanswered: the app may be restarting (a deploy), and nothing may stall for good.
+const RESEND_MS = [3_000, 6_000, 12_000, 20_000, 30_000];
+const RESEND_LAST_MS = 30_000;
+const UNREACHABLE_MS = 10_000;  // unanswered this long: say the app is not answering
 const SUCCESS = new Set([200, 201, 204]);
+const MAX_PER_EVENT = 1000;     // files per sign/done event (lib.limits.MAX_FILES_PER_EVENT)
 // States on the way to the bucket: hashing (whole-file SHA-256), signing, queued (for a slot),
 // checking (a resume: comparing parts in the bucket with the file), uploading, paused (multipart).
 const ACTIVE = ["hashing", "signing", "queued", "checking", "uploading", "paused"];
@@ -72,6 +77,7 @@ export default function uploader({ data, parentElement, setTriggerValue }) {
   inst.data = data && typeof data === "object" ? data : {};
   inst.setTrigger = setTriggerValue;
   inst.gateUntil = 0; // fresh data: the run our last trigger started is through its callbacks
+  inst.lastDataAt = Date.now();
   buildShell(inst);
   applyData(inst);
   pump(inst);
@@ -93,16 +99,19 @@ function newInstance(parentElement) {
     parentElement, data: {}, setTrigger: null, files: new Map(), outbox: new Map(), els: null,
     flushTimer: 0, pendingFlush: false, gateUntil: 0, lastSentAt: 0, resendStep: 0,
     renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashBusy: false,
+    batches: new Map(), batchRows: new Map(), lastDataAt: 0, silentSince: 0,
   };
 }
 
 // ---- Files, grants, verdicts --------------------------------------------------------------------
 
-function addFiles(inst, files) {
-  for (const file of files) {
+/** `items`: Files, or {file, folder, batch} for the files of a dropped or chosen folder. */
+function addFiles(inst, items) {
+  for (const item of items) {
+    const { file, folder = "", batch = null } = item instanceof Blob ? { file: item } : item;
     const id = newFileId();
     const e = {
-      id, file, name: file.name, size: file.size, type: file.type || "", lastModified: file.lastModified,
+      id, file, folder, batch, name: file.name, size: file.size, type: file.type || "", lastModified: file.lastModified,
       state: "signing", signAt: Date.now(), heldSeq: 0, grant: null, grantAt: 0, xhr: null,
       abortReason: null, sent: 0, bodySent: false, startedAt: 0, endedAt: 0, lastProgressAt: 0,
       message: "", verdict: null, row: null,
@@ -137,10 +146,11 @@ function applyData(inst) {
   }
   for (const e of inst.files.values()) {
     const g = grants[e.id];
+    if (!g && !verified[e.id] && heldByServer(e)) forgotten(inst, e);
     if (g && g.refused && e.state === "signing") {
       Object.assign(e, { state: "refused", message: String(g.refused) });
       announce(inst, `${e.name} refused: ${e.message}`);
-    } else if (g && g.kind === "post" && g.url && seqOf(g) > seqOf(e.grant)) {
+    } else if (g && (g.kind === "post" || g.kind === "put") && g.url && seqOf(g) > seqOf(e.grant)) {
       e.grant = g;
       e.grantAt = Date.now();
     } else if (g && g.kind === "multipart" && g.uploadId && seqOf(g) > seqOf(e.grant)) {
@@ -245,14 +255,21 @@ function pump(inst) {
 
 function startUpload(inst, e) {
   const grant = e.grant;
-  const form = new FormData();
-  for (const [name, value] of Object.entries(grant.fields || {})) form.append(name, String(value));
-  form.append("file", e.file); // S3 ignores every field after the file, so it goes last
   const xhr = new XMLHttpRequest();
   Object.assign(e, { state: "uploading", xhr, abortReason: null, sent: 0, bodySent: false, message: "", verdict: null });
   e.startedAt = e.lastProgressAt = Date.now();
-  xhr.open("POST", grant.url, true);
+  xhr.open(grant.kind === "put" ? "PUT" : "POST", grant.url, true);
   xhr.withCredentials = false;
+  let body = e.file;
+  if (grant.kind === "put") {
+    // Exactly the headers the URL signs (Content-Type set here wins over the file's own type), and no
+    // other x-amz-* header: the bucket refuses unsigned ones. Content-Length is the file's size.
+    for (const [name, value] of Object.entries(grant.headers || {})) xhr.setRequestHeader(name, String(value));
+  } else {
+    body = new FormData();
+    for (const [name, value] of Object.entries(grant.fields || {})) body.append(name, String(value));
+    body.append("file", e.file); // S3 ignores every field after the file, so it goes last
+  }
   xhr.upload.onprogress = (ev) => {
     if (e.xhr !== xhr || !ev.lengthComputable || !ev.total) return;
     // ev.total counts the whole multipart body; scale to the file's own bytes.
@@ -266,7 +283,7 @@ function startUpload(inst, e) {
   xhr.onload = () => finishUpload(inst, e, xhr, "load");
   xhr.onerror = () => finishUpload(inst, e, xhr, "error");
   xhr.onabort = () => finishUpload(inst, e, xhr, "abort");
-  xhr.send(form);
+  xhr.send(body);
   ensureTicker(inst);
 }
 
@@ -336,7 +353,29 @@ function retry(inst, e) {
 // has its ETag the result goes to Python, which completes the upload. A resume (the grant lists
 // parts already in the bucket) first hashes our copy of each listed part: only matching ones count.
 
+/** The file holds a grant the page must still know of (to receive its parts, results or verdict). */
+const heldByServer = (e) => Boolean(e.grant && !e.resigning && seqOf(e.grant) > 0
+  && (["queued", "checking", "uploading", "paused"].includes(e.state) || (e.state === "done" && !e.verdict)));
+
+/** The page no longer knows this file's grant: the app restarted (or the session was replaced). Ask
+ * again: a large file names its upload, which the server resumes from its own record and ListParts,
+ * so parts already sent stay sent; a single file is sent again under a fresh grant. */
+function forgotten(inst, e) {
+  if (e.mp && e.grant.kind === "multipart") {
+    e.resigning = true;
+    e.grant = { ...e.grant, signSeq: 0 }; // any grant the new page hands out is newer
+    e.heldSeq = 0;
+  } else {
+    if (e.xhr) { e.abortReason = "teardown"; e.xhr.abort(); e.xhr = null; }
+    inst.outbox.delete(e.id);
+    e.grant = null;
+    Object.assign(e, { state: "signing", signAt: Date.now(), heldSeq: 0, sent: 0, bodySent: false, message: "", verdict: null });
+  }
+  changed(inst);
+}
+
 function acceptMultipartGrant(inst, e, g) {
+  if (e.resigning) return resumeAfterRestart(inst, e, g);
   e.grant = g;
   e.grantAt = Date.now();
   if (e.state === "cancelled") { // cancelled while the server was starting it: let Python abort it
@@ -345,6 +384,26 @@ function acceptMultipartGrant(inst, e, g) {
   }
   e.resumeId = g.uploadId;
   rememberUpload(inst, e, g.uploadId);
+}
+
+/** A multipart grant from a restarted app: the same upload continues where it is; another one
+ * (the server could not resume it) starts over. */
+function resumeAfterRestart(inst, e, g) {
+  e.resigning = false;
+  e.grant = g;
+  e.grantAt = Date.now();
+  if (!e.mp || e.mp.uploadId !== g.uploadId) {
+    abortParts(e, "failed");
+    Object.assign(e, { state: "queued", completing: false, sent: 0 });
+    e.mp = null;
+    e.resumeId = g.uploadId;
+    rememberUpload(inst, e, g.uploadId);
+    return;
+  }
+  e.mp.signSeq = seqOf(g);
+  const result = inst.outbox.get(e.id);
+  if (result) result.signSeq = seqOf(g); // a finished upload's report, for the page that can judge it
+  changed(inst);
 }
 
 function newPlan(e, g) {
@@ -563,15 +622,8 @@ function partEnded(inst, e, p, xhr, how) {
 }
 
 function partStored(inst, e, p, xhr) {
+  // The server completes from ListParts; an ETag this page can read (CORS exposes it) is checked too.
   const etag = exposedHeader(xhr, "ETag");
-  if (!etag) {
-    return failMultipart(inst, e, {
-      status: xhr.status, code: "ETagNotExposed",
-      message: `The bucket stored part ${p.n}, but its CORS rule does not let this page read the part's ETag, which `
-        + "completing the upload needs. The bucket's CORS rule must expose ETag (ExposeHeaders: [\"ETag\"]); "
-        + "the parts sent stay in the bucket for a resume.",
-    });
-  }
   inst.sentCounter += Math.max(0, p.size - p.sent);
   Object.assign(p, { state: "done", etag, sent: p.size, url: null });
   updateSent(e);
@@ -717,8 +769,14 @@ function explainS3Error(e, status, code, msg, doc) {
     return `The bucket refused the file: its size is not the size that was signed (${detail}). `
       + "If the file changed since you chose it, choose it again.";
   }
-  if (code === "AccessDenied" && /policy expired/i.test(msg)) {
+  if (code === "AccessDenied" && /request has expired|policy expired/i.test(msg)) {
     return "The upload permission expired before the upload started. Press Retry to get a new one.";
+  }
+  if (code === "BadDigest") {
+    return "The bucket refused the file: its bytes do not match the SHA-256 computed when you chose it. Did the file change? Choose it again.";
+  }
+  if (code === "AccessDenied" && /not signed/i.test(msg)) {
+    return "The bucket refused: the browser sent a header the upload permission does not sign (an extension or proxy may add headers).";
   }
   if (code === "ExpiredToken") return "The credentials behind the upload permission expired. Press Retry to get a new one.";
   if (code === "AccessDenied" && /policy condition failed/i.test(msg)) {
@@ -773,7 +831,20 @@ function hostOf(url) {
 
 // ---- Talking to Python --------------------------------------------------------------------------
 
-const waitingFiles = (inst) => [...inst.files.values()].filter((e) => e.state === "signing");
+const waitingFiles = (inst) => [...inst.files.values()].filter((e) => e.state === "signing" || e.resigning);
+
+/** Data arrived: the app answered. Unanswered long enough: say so in words, on the page. */
+function noteUnanswered(inst, unanswered, now) {
+  if (!unanswered || inst.lastDataAt >= inst.lastSentAt) inst.silentSince = 0;
+  else inst.silentSince ||= inst.lastSentAt;
+  const silent = inst.silentSince && now - inst.silentSince > UNREACHABLE_MS;
+  if (!inst.els) return;
+  inst.els.unreachable.hidden = !silent;
+  inst.els.unreachable.textContent = silent
+    ? `The app has not answered for ${Math.round((now - inst.silentSince) / 1000)} s (it may be restarting, or the connection dropped). `
+      + "Files already on their way keep going; requests are sent again until it answers, then everything continues by itself."
+    : "";
+}
 
 /** Something new to say: send soon, and restart the resend back-off. */
 function changed(inst) {
@@ -797,8 +868,9 @@ function flushTriggers(inst) {
   inst.pendingFlush = false;
   const waiting = waitingFiles(inst);
   const parts = partRequests(inst);
-  if (inst.outbox.size) inst.setTrigger("done", { results: [...inst.outbox.values()] });
-  if (waiting.length) inst.setTrigger("sign", { files: waiting.map((e) => signRequest(inst, e)) });
+  // At most MAX_PER_EVENT of each per event (the page reads no more): the rest go with the next one.
+  if (inst.outbox.size) inst.setTrigger("done", { results: [...inst.outbox.values()].slice(0, MAX_PER_EVENT) });
+  if (waiting.length) inst.setTrigger("sign", { files: waiting.slice(0, MAX_PER_EVENT).map((e) => signRequest(inst, e)) });
   if (parts.length) inst.setTrigger("parts", { requests: parts });
   if (inst.outbox.size || waiting.length || parts.length) {
     inst.lastSentAt = Date.now();
@@ -808,6 +880,7 @@ function flushTriggers(inst) {
 
 function signRequest(inst, e) {
   const request = { id: e.id, name: e.name, size: e.size, type: e.type, lastModified: e.lastModified, signSeq: e.heldSeq };
+  if (e.batch) Object.assign(request, { batch: e.batch, folder: e.folder });
   if (e.sha256) request.sha256 = e.sha256;
   if (e.noChecksum) request.noChecksum = e.noChecksum;
   const uploadId = resumeIdFor(inst, e);
@@ -825,7 +898,7 @@ function ensureTicker(inst) {
     inst.speedSamples = [...inst.speedSamples.slice(-5), [now, inst.sentCounter]]; // the last ~5 s
     const [t0, b0] = inst.speedSamples[0];
     inst.speed = now > t0 ? ((inst.sentCounter - b0) * 1000) / (now - t0) : 0;
-    let busy = inst.outbox.size > 0 && inst.resendStep < RESEND_MS.length;
+    let busy = inst.outbox.size > 0;
     for (const e of inst.files.values()) {
       if (e.state === "uploading" && e.xhr && now - e.lastProgressAt > STALL_MS) { e.abortReason = "timeout"; e.xhr.abort(); }
       for (const p of e.mp?.parts || []) {
@@ -835,10 +908,13 @@ function ensureTicker(inst) {
       busy ||= ACTIVE.includes(e.state);
     }
     const unanswered = inst.outbox.size > 0 || waitingFiles(inst).length > 0 || partRequests(inst).length > 0;
-    if (unanswered && !inst.flushTimer && inst.resendStep < RESEND_MS.length && now - inst.lastSentAt >= RESEND_MS[inst.resendStep]) {
+    const wait = RESEND_MS[inst.resendStep] ?? RESEND_LAST_MS;
+    if (unanswered && !inst.flushTimer && now - inst.lastSentAt >= wait) {
       inst.resendStep++;
+      inst.gateUntil = 0; // an answer that never came must not hold the resend back
       flushTriggers(inst);
     }
+    noteUnanswered(inst, unanswered, now);
     if (!busy) {
       clearInterval(inst.ticker);
       Object.assign(inst, { ticker: 0, speedSamples: [], speed: 0 });
@@ -885,9 +961,12 @@ function buildShell(inst) {
   const hint = el("div", "bd-drop-hint", { id: hintId });
   const choose = el("button", "bd-btn bd-btn-choose", { type: "button", "aria-describedby": hintId }, "Choose files");
   const input = el("input", "bd-input", { type: "file", multiple: "", hidden: "", tabindex: "-1", "aria-label": "Choose files to upload" });
-  text.append(el("div", "bd-drop-title", {}, "Drag and drop files here"), hint);
-  zone.append(uploadIcon(), text, choose, input);
+  const chooseFolder = el("button", "bd-btn bd-btn-choose bd-btn-folder", { type: "button", "aria-describedby": hintId }, "Choose folder");
+  const folderInput = el("input", "bd-input bd-input-folder", { type: "file", multiple: "", webkitdirectory: "", hidden: "", tabindex: "-1", "aria-label": "Choose a folder to upload" });
+  text.append(el("div", "bd-drop-title", {}, "Drag and drop files or folders here"), hint);
+  zone.append(uploadIcon(), text, choose, chooseFolder, input, folderInput);
   const notice = el("div", "bd-notice", { role: "status" });
+  const unreachable = el("div", "bd-notice bd-unreachable", { role: "status", hidden: "" });
   const summary = el("div", "bd-summary");
   const totalText = el("div", "bd-total", { "aria-live": "polite" });
   const clear = el("button", "bd-btn bd-btn-small", { type: "button" }, "Clear finished");
@@ -896,39 +975,101 @@ function buildShell(inst) {
   totalBar.append(el("div", "bd-bar-fill"));
   const list = el("ul", "bd-list", { "aria-label": "Files to upload" });
   const sr = el("div", "bd-sr", { "aria-live": "polite" });
-  root.append(zone, notice, summary, totalBar, list, sr);
+  root.append(zone, notice, unreachable, summary, totalBar, list, sr);
 
   choose.onclick = (ev) => { ev.stopPropagation(); input.click(); };
-  zone.onclick = (ev) => { if (ev.target !== input) input.click(); }; // the whole zone is a target
+  chooseFolder.onclick = (ev) => { ev.stopPropagation(); folderInput.click(); };
+  zone.onclick = (ev) => { if (ev.target !== input && ev.target !== folderInput) input.click(); }; // the whole zone is a target
   input.onchange = () => { addFiles(inst, Array.from(input.files || [])); input.value = ""; };
+  folderInput.onchange = () => { addFiles(inst, pickedFolderFiles(inst, Array.from(folderInput.files || []))); folderInput.value = ""; };
   const carriesFiles = (ev) => Array.from(ev.dataTransfer?.types || []).includes("Files");
   const dragging = (depth) => zone.classList.toggle("bd-dragging", (inst.dragDepth = Math.max(0, depth)) > 0);
   zone.ondragenter = (ev) => { if (carriesFiles(ev)) { ev.preventDefault(); dragging(inst.dragDepth + 1); } };
   zone.ondragover = (ev) => { if (carriesFiles(ev)) { ev.preventDefault(); ev.dataTransfer.dropEffect = "copy"; } };
   zone.ondragleave = () => dragging(inst.dragDepth - 1);
-  zone.ondrop = (ev) => { ev.preventDefault(); dragging(0); addFiles(inst, droppedFiles(inst, ev.dataTransfer)); };
+  zone.ondrop = (ev) => {
+    ev.preventDefault();
+    dragging(0);
+    droppedFiles(inst, ev.dataTransfer).then((items) => addFiles(inst, items));
+  };
   clear.onclick = () => {
     for (const e of [...inst.files.values()]) if (e.state === "done" || e.state === "refused") removeFile(inst, e);
     render(inst);
   };
-  inst.els = { root, input, hint, notice, totalText, totalBar, summary, clear, list, sr };
+  inst.els = { root, input, hint, notice, unreachable, totalText, totalBar, summary, clear, list, sr };
   for (const e of inst.files.values()) e.row = null; // the HTML was replaced: rebuild rows
 }
 
-/** Files from a drop. Folders cannot be uploaded as such: say so rather than fail later. */
-function droppedFiles(inst, dt) {
-  const files = [];
-  let folders = 0;
-  for (const item of Array.from(dt?.items || [])) {
-    if (item.kind !== "file") continue;
-    if (item.webkitGetAsEntry?.()?.isDirectory) { folders++; continue; }
-    const f = item.getAsFile();
-    if (f) files.push(f);
+// ---- Folders -------------------------------------------------------------------------------------
+// Each dropped (or chosen) folder is one batch: its files keep their paths under one key prefix the
+// server picks. Empty folders have no files to send; system files nobody means to upload are skipped.
+
+const SYSTEM_FILE = /^(\.DS_Store|Thumbs\.db|desktop\.ini|\._.*)$/i;
+const newBatch = (inst, name) => {
+  const batch = newFileId();
+  inst.batches.set(batch, { name, skipped: 0 });
+  return batch;
+};
+
+function keepFile(inst, file, batch) {
+  if (!SYSTEM_FILE.test(file.name)) return true;
+  inst.batches.get(batch).skipped++;
+  return false;
+}
+
+/** Files from a drop: plain files as they are, folders walked (all levels) into batches. */
+async function droppedFiles(inst, dt) {
+  const entries = Array.from(dt?.items || []).filter((i) => i.kind === "file").map((i) => [i, i.webkitGetAsEntry?.()]);
+  const items = [];
+  for (const [item, entry] of entries) {
+    if (entry?.isDirectory) {
+      const batch = newBatch(inst, entry.name);
+      await walk(inst, entry, entry.name, batch, items);
+    } else {
+      const f = item.getAsFile();
+      if (f) items.push(f);
+    }
   }
-  if (!files.length && !folders) files.push(...Array.from(dt?.files || []));
-  const skipped = folders === 1 ? "A folder was" : `${folders} folders were`;
-  inst.els.notice.textContent = folders ? `${skipped} skipped: open the folder and choose the files inside.` : "";
-  return files;
+  if (!entries.length) items.push(...Array.from(dt?.files || []));
+  noteSkipped(inst);
+  return items;
+}
+
+async function walk(inst, dir, path, batch, items) {
+  const reader = dir.createReader();
+  for (;;) { // readEntries answers in chunks (100 in Chromium) until an empty one
+    const chunk = await new Promise((ok, fail) => reader.readEntries(ok, fail)).catch(() => []);
+    if (!chunk.length) return;
+    for (const entry of chunk) {
+      if (entry.isDirectory) await walk(inst, entry, `${path}/${entry.name}`, batch, items);
+      else {
+        const file = await new Promise((ok, fail) => entry.file(ok, fail)).catch(() => null);
+        if (file && keepFile(inst, file, batch)) items.push({ file, folder: path, batch });
+      }
+    }
+  }
+}
+
+/** Files from the folder picker: webkitRelativePath is "top/sub/name"; one batch per top folder. */
+function pickedFolderFiles(inst, files) {
+  const batches = new Map();
+  const items = [];
+  for (const file of files) {
+    const parts = String(file.webkitRelativePath || file.name).split("/");
+    const top = parts.length > 1 ? parts[0] : "";
+    if (!batches.has(top)) batches.set(top, newBatch(inst, top || "folder"));
+    const batch = batches.get(top);
+    if (keepFile(inst, file, batch)) items.push({ file, folder: parts.slice(0, -1).join("/"), batch });
+  }
+  noteSkipped(inst);
+  return items;
+}
+
+function noteSkipped(inst) {
+  const skipped = [...inst.batches.values()].reduce((n, b) => n + b.skipped, 0);
+  inst.els.notice.textContent = skipped
+    ? `Skipped ${skipped} system ${skipped === 1 ? "file" : "files"} (.DS_Store, Thumbs.db, desktop.ini, ._*): they are not part of your folder's content.`
+    : "";
 }
 
 /** Forget a finished file (its result, if unanswered, stays in the outbox). */
@@ -988,15 +1129,20 @@ function render(inst) {
   const now = Date.now();
   const n = { done: 0, "not accepted": 0, failed: 0, refused: 0, cancelled: 0, moving: 0 };
   let total = 0, sent = 0; // over files that arrived or are on their way
+  const folders = new Map(); // batch -> its counts: a folder is one line, plus a row per problem
   for (const e of inst.files.values()) {
-    renderRow(inst, e, now);
     const moving = ACTIVE.includes(e.state);
-    n[moving ? "moving" : e.verdict?.ok === false ? "not accepted" : e.state]++;
+    const kind = moving ? "moving" : e.verdict?.ok === false ? "not accepted" : e.state;
+    if (!e.batch || PROBLEMS.includes(kind)) renderRow(inst, e, now);
+    else if (e.row) { e.row.li.remove(); e.row = null; }
+    if (e.batch) tallyFolder(folders, e, kind);
+    n[kind]++;
     if (moving || e.state === "done") {
       total += e.size;
       sent += e.state === "done" ? e.size : e.sent;
     }
   }
+  renderFolders(inst, folders);
   summary.hidden = totalBar.hidden = inst.files.size === 0;
   const arrived = n.done + n["not accepted"];
   const pct = n.moving ? Math.min(99, Math.floor((sent / (total || 1)) * 100)) : arrived ? 100 : 0;
@@ -1009,6 +1155,66 @@ function render(inst) {
   setBar(totalBar, pct);
   totalBar.dataset.complete = String(!n.moving && n.done > 0);
   clear.disabled = !(arrived + n.refused);
+}
+
+const PROBLEMS = ["not accepted", "failed", "refused", "cancelled"];
+
+function tallyFolder(folders, e, kind) {
+  let f = folders.get(e.batch);
+  if (!f) folders.set(e.batch, (f = { files: 0, bytes: 0, sent: 0, done: 0, moving: 0, problems: 0, phases: {} }));
+  f.files++;
+  f.bytes += e.size;
+  f.sent += e.state === "done" ? e.size : e.sent;
+  if (kind === "moving") {
+    f.moving++;
+    const phase = phaseOf(e);
+    f.phases[phase] = (f.phases[phase] || 0) + 1;
+  } else if (kind === "done") f.done += e.verdict ? 1 : 0;
+  if (kind === "done" && !e.verdict) { f.moving++; f.phases.verifying = (f.phases.verifying || 0) + 1; }
+  if (PROBLEMS.includes(kind)) f.problems++;
+}
+
+/** One line per folder: its name, how many of its files are where, and the bytes sent. */
+function renderFolders(inst, folders) {
+  for (const [batch, row] of inst.batchRows) {
+    if (!folders.has(batch)) { row.li.remove(); inst.batchRows.delete(batch); }
+  }
+  for (const [batch, f] of folders) {
+    let row = inst.batchRows.get(batch);
+    if (!row) {
+      const li = el("li", "bd-row bd-folder");
+      const head = el("div", "bd-row-head");
+      const name = inst.batches.get(batch)?.name || "folder";
+      const status = el("span", "bd-status");
+      head.append(el("span", "bd-name", { title: name }, `${name}/`), el("span", "bd-size"), status);
+      const bar = el("div", "bd-bar", { role: "progressbar", "aria-label": `Upload progress of folder ${name}`, "aria-valuemin": "0", "aria-valuemax": "100" });
+      bar.append(el("div", "bd-bar-fill"));
+      const detail = el("div", "bd-detail");
+      li.append(head, bar, detail);
+      inst.els.list.prepend(li);
+      row = { li, size: head.children[1], status, bar, detail };
+      inst.batchRows.set(batch, row);
+    }
+    const pct = f.moving ? Math.min(99, Math.floor((f.sent / (f.bytes || 1)) * 100)) : 100;
+    row.li.dataset.state = f.moving ? "uploading" : f.problems ? "rejected" : "verified";
+    row.size.textContent = humanBytes(f.bytes);
+    row.status.textContent = f.moving ? "Uploading folder" : f.problems ? "Finished with problems" : "Verified";
+    const phases = Object.entries(f.phases).map(([k, v]) => `${v} ${k}`).join(", ");
+    row.detail.textContent = [`${f.files.toLocaleString()} files`, `${f.done.toLocaleString()} verified`,
+      f.problems ? `${f.problems} with problems (listed below)` : "", phases, `${humanBytes(f.sent)} of ${humanBytes(f.bytes)} · ${pct} %`]
+      .filter(Boolean).join(" · ");
+    setBar(row.bar, pct);
+  }
+}
+
+/** What a file on its way is waiting for, in a word. */
+function phaseOf(e) {
+  if (e.state === "hashing") return "hashing";
+  if (e.state === "signing") return "waiting for permission";
+  if (e.state === "queued") return "queued";
+  if (e.state === "checking") return "checking";
+  if (e.state === "paused") return "paused";
+  return "sending";
 }
 
 function renderRow(inst, e, now) {
@@ -1026,7 +1232,7 @@ function renderRow(inst, e, now) {
   } else if (e.state === "uploading" && e.mp) {
     const secs = (now - e.startedAt) / 1000;
     const done = e.mp.parts.filter((p) => p.state === "done").length;
-    label = "Uploading";
+    label = "Sending";
     const speed = secs > 0.5 ? ` · ${humanBytes((e.sent - (e.baseSent || 0)) / secs)}/s` : "";
     detail = [e.resumeNote, `${humanBytes(e.sent)} of ${humanBytes(e.size)} · ${pct} %${speed}`
       + ` · ${done} of ${e.mp.count} parts`].filter(Boolean).join(" ");
@@ -1041,14 +1247,14 @@ function renderRow(inst, e, now) {
     detail = "Waiting for a free upload slot.";
   } else if (e.state === "uploading") {
     const secs = (now - e.startedAt) / 1000;
-    label = e.bodySent ? "Finishing…" : "Uploading";
+    label = e.bodySent ? "Finishing…" : "Sending";
     detail = `${humanBytes(e.sent)} of ${humanBytes(e.size)} · ${pct} %` + (secs > 0.5 ? ` · ${humanBytes(e.sent / secs)}/s` : "");
   } else if (e.state === "done" && e.completing && !e.verdict) {
     label = "Completing…";
-    detail = `All ${e.mp.count} parts are in the bucket; it is assembling the file.`;
+    detail = `All ${e.mp.count} parts are in the bucket; the app completes the upload, then verifies it.`;
   } else if (e.state === "done") {
     const secs = Math.max(0.001, (e.endedAt - e.startedAt) / 1000);
-    label = "Uploaded";
+    label = "Verifying…"; // sent: the app is checking what the bucket holds
     detail = e.endedAt ? `${humanBytes(e.size)} of ${humanBytes(e.size)} · 100 % · ${humanBytes(e.size / secs)}/s · ${secs.toFixed(1)} s` : "";
     if (e.verdict) {
       label = e.verdict.ok ? "Verified" : "Not accepted";

@@ -1,0 +1,331 @@
+"""Benchmark (not a test): inventory snapshots and search.
+
+    python bench/inventory_bench.py listing                  # embedded sandbox (moto server)
+    python bench/inventory_bench.py listing --endpoint-url http://127.0.0.1:4566 --objects 20000
+    python bench/inventory_bench.py memory --objects 1000000 # peak RSS of a build (synthetic pages)
+    python bench/inventory_bench.py search --rows 1000000 10000000
+
+listing: for two layouts (objects spread over ~100 folders, and one flat folder), seeds the objects
+(once), then times boto3's serial paginator and a snapshot build (walk + Parquet) to the same
+endpoint in the same run, directly and through a proxy that delays every request by --delay-ms,
+and prints objects/s and the ratio build / serial.
+memory: builds a snapshot from synthesised ListObjectsV2 pages (no server), in a child process,
+and prints its peak RSS.
+search: writes N synthesised rows as Parquet and times a substring search for one page of results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lib.config import BucketProfile  # noqa: E402
+from lib.inventory.store import SnapshotStore  # noqa: E402
+from lib.s3 import S3Gateway, make_client  # noqa: E402
+
+LAYOUTS = {
+    "folders": lambda n, count: f"folders/p{n % 100:03d}/{n:07d}.bin",
+    "flat": lambda n, count: f"flat/{n:07d}.bin",
+}
+
+
+# --- a proxy that adds latency ------------------------------------------------------------
+
+
+class DelayProxy:
+    """TCP proxy on 127.0.0.1 that holds each chunk the client sends for `delay` seconds (one
+    chunk per request for small requests such as listings: a bucket in another data centre)."""
+
+    def __init__(self, target_host: str, target_port: int, delay: float):
+        self.target, self.delay = (target_host, target_port), delay
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.server.accept()
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, self.delay), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, 0.0), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket, delay: float) -> None:
+        try:
+            while data := source.recv(65536):
+                if delay:
+                    time.sleep(delay)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+# --- listing ----------------------------------------------------------------------------
+
+
+def target(args) -> tuple[BucketProfile, str, object]:
+    if not args.endpoint_url:
+        from lib.sandbox import start_sandbox
+
+        box = start_sandbox()
+        return box.profile, "embedded sandbox (moto server)", box
+    profile = BucketProfile(
+        name="bench",
+        bucket="bench",
+        endpoint_url=args.endpoint_url,
+        region="us-east-1",
+        addressing_style="path",
+        access_key_id=args.access_key,
+        secret_access_key=args.secret_key,
+    )
+    return profile, args.endpoint_url, None
+
+
+def seed(profile: BucketProfile, layout: str, count: int, sandbox: object) -> None:
+    client = make_client(profile, profile.endpoint_url)
+    name = LAYOUTS[layout]
+    first = name(count - 1, count).rsplit("/", 1)[0] + "/"
+    listed = client.list_objects_v2(Bucket=profile.bucket, Prefix=name(count - 1, count), MaxKeys=1)
+    if listed.get("KeyCount"):
+        print(f"  {layout}: already seeded")
+        return
+    started = time.perf_counter()
+    if sandbox is not None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        for n in range(count):
+            backend.put_object(profile.bucket, name(n, count), b"")
+    else:
+        local = threading.local()
+
+        def put(n: int) -> None:
+            if not hasattr(local, "c"):
+                local.c = make_client(profile, profile.endpoint_url)
+            local.c.put_object(Bucket=profile.bucket, Key=name(n, count), Body=b"")
+
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(put, range(count), chunksize=256))
+    print(f"  {layout}: seeded {count:,} objects in {time.perf_counter() - started:.0f} s ({first}…)")
+
+
+def serial(profile: BucketProfile, prefix: str) -> tuple[float, int]:
+    client = make_client(profile, profile.endpoint_url)
+    started, keys = time.perf_counter(), 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=profile.bucket, Prefix=prefix):
+        keys += page.get("KeyCount", 0)
+    return time.perf_counter() - started, keys
+
+
+def build(profile: BucketProfile, prefix: str, cache: Path) -> tuple[float, int, bool]:
+    parallel = []
+    store = SnapshotStore(S3Gateway(profile), mode="disk", cache_dir=cache)
+    started = time.perf_counter()
+    snapshot = store.build(prefix, progress=lambda p: parallel.append(p.parallel))
+    return time.perf_counter() - started, snapshot.manifest.rows, any(parallel)
+
+
+def listing(args) -> None:
+    profile, where, box = target(args)
+    client = make_client(profile, profile.endpoint_url)
+    try:
+        client.create_bucket(Bucket=profile.bucket)
+    except Exception:
+        pass
+    print(f"Target: {where}; {args.objects:,} objects per layout.")
+    for layout in LAYOUTS:
+        seed(profile, layout, args.objects, box)
+    host, port = profile.endpoint_url.split("//", 1)[1].split(":")  # type: ignore[union-attr]
+    proxy = DelayProxy(host, int(port.rstrip("/")), args.delay_ms / 1000)
+    proxied = BucketProfile(**{**profile.__dict__, "endpoint_url": f"http://127.0.0.1:{proxy.port}"})
+    print(f"\n{'layout':<9} {'path':<14} {'serial obj/s':>13} {'build obj/s':>12} {'build/serial':>13}  parallel?")
+    with tempfile.TemporaryDirectory() as cache:
+        for label, prof in (("direct", profile), (f"+{args.delay_ms} ms", proxied)):
+            for layout in LAYOUTS:
+                prefix = layout + "/"
+                s_time, s_keys = serial(prof, prefix)
+                b_time, b_rows, went_parallel = build(prof, prefix, Path(cache))
+                assert s_keys == b_rows == args.objects, (s_keys, b_rows)
+                print(
+                    f"{layout:<9} {label:<14} {s_keys / s_time:>13,.0f} {b_rows / b_time:>12,.0f} "
+                    f"{s_time / b_time:>12.2f}x  {'yes' if went_parallel else 'no (stayed serial)'}",
+                    flush=True,
+                )
+
+
+# --- memory -----------------------------------------------------------------------------
+
+
+class FakeClient:
+    """ListObjectsV2 pages of `count` synthesised keys (k/00000000…), answering StartAfter."""
+
+    meta = SimpleNamespace(config=SimpleNamespace(max_pool_connections=64))
+
+    def __init__(self, count: int):
+        self.count = count
+        self.now = datetime.now(UTC)
+
+    def list_objects_v2(self, **params):
+        prefix, after, limit = params.get("Prefix", ""), params.get("StartAfter"), params["MaxKeys"]
+        start = 0
+        if after:
+            digits = "".join(c for c in after[len("k/") :][:8] if c.isdigit())
+            start = int(digits.ljust(8, "0")) + (1 if len(digits) == 8 else 0) if digits else 0
+        end = min(self.count, start + limit)
+        contents = [
+            {
+                "Key": f"k/{n:08d}",
+                "Size": n,
+                "LastModified": self.now,
+                "ETag": f'"{n:032x}"',
+                "StorageClass": "STANDARD",
+            }
+            for n in range(start, end)
+        ]
+        assert prefix in ("", "k/")
+        return {"Contents": contents, "IsTruncated": end < self.count, "KeyCount": len(contents)}
+
+
+def memory(args) -> None:
+    if args.child:
+        gateway = SimpleNamespace(
+            client=FakeClient(args.objects), bucket="fake", profile=BucketProfile(name="m", bucket="fake")
+        )
+        with tempfile.TemporaryDirectory() as cache:
+            store = SnapshotStore(gateway, mode="disk", cache_dir=Path(cache))  # type: ignore[arg-type]
+            started = time.perf_counter()
+            snapshot = store.build()
+            seconds = time.perf_counter() - started
+            assert snapshot.manifest.rows == args.objects
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{args.objects:,} objects in {seconds:.1f} s ({args.objects / seconds:,.0f}/s); peak RSS {peak:,.0f} MB")
+        return
+    baseline = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import resource, lib.inventory.store; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
+    print(f"Peak RSS of a process that only imports the modules: {float(baseline.stdout):,.0f} MB")
+    subprocess.run([sys.executable, __file__, "memory", "--child", "--objects", str(args.objects)], check=True)
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+def synthesise(path: Path, rows: int) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from lib.inventory.schema import SCHEMA
+    from lib.inventory.store import ROW_GROUP_ROWS
+
+    words = np.array(["logo", "photo", "report", "invoice", "banner", "draft", "final", "scan", "icon", "video"])
+    exts = np.array([".png", ".jpg", ".pdf", ".txt", ".mp4", ".svg"])
+    rng = np.random.default_rng(7)
+    with pq.ParquetWriter(path, SCHEMA, compression="zstd") as writer:
+        for start in range(0, rows, 1_000_000):
+            n = min(1_000_000, rows - start)
+            ids = np.arange(start, start + n)
+            key = pc.binary_join_element_wise(
+                pa.array(np.char.add("team", (ids % 97).astype(str))),
+                pa.array(np.char.add("project-", (ids % 1013).astype(str))),
+                pa.array(np.char.add(words[rng.integers(0, 10, n)], np.char.add("-", ids.astype(str)))),
+                "/",
+            )
+            key = pc.binary_join_element_wise(key, pa.array(exts[rng.integers(0, 6, n)]), "")
+            table = pa.table(
+                {
+                    "bucket": pa.array(["bench"] * n),
+                    "key": key,
+                    "version_id": pa.nulls(n, pa.string()),
+                    "is_latest": pa.array(np.ones(n, bool)),
+                    "is_delete_marker": pa.array(np.zeros(n, bool)),
+                    "size": pa.array(rng.integers(0, 10**8, n)),
+                    "last_modified_date": pa.array((1_700_000_000_000 + ids * 1000).astype("datetime64[ms]")).cast(
+                        pa.timestamp("ms", tz="UTC")
+                    ),
+                    "e_tag": pa.array(np.char.add("e", ids.astype(str))),
+                    "storage_class": pa.array(["STANDARD"] * n),
+                    "is_multipart_uploaded": pa.array(np.zeros(n, bool)),
+                    "checksum_algorithm": pa.nulls(n, pa.string()),
+                },
+                schema=SCHEMA,
+            )
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+
+def search_bench(args) -> None:
+    from lib.inventory.query import ObjectQuery, connect, search
+
+    with tempfile.TemporaryDirectory() as folder:
+        for rows in args.rows:
+            path = Path(folder) / f"{rows}.parquet"
+            started = time.perf_counter()
+            synthesise(path, rows)
+            print(
+                f"{rows:,} rows written in {time.perf_counter() - started:.0f} s ({path.stat().st_size / 1e6:,.0f} MB)"
+            )
+            con = connect([path])
+            for text, note in (("logo-12345", "rare"), ("LOGO", "common: ~10 % of rows"), ("project-7/", "a folder")):
+                query = ObjectQuery(text=text)
+                times = []
+                for _ in range(args.repeat):
+                    started = time.perf_counter()
+                    page = search(con, query, ["team1", "team2", "team3"] if args.scoped else None, limit=100)
+                    times.append(time.perf_counter() - started)
+                print(
+                    f"  substring {text!r:<14} ({note}): first {times[0]:.3f} s, median {statistics.median(times):.3f} s, "
+                    f"{len(page.keys)} rows on the page"
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    lst = sub.add_parser("listing")
+    lst.add_argument("--objects", type=int, default=100_000)
+    lst.add_argument("--delay-ms", type=int, default=20)
+    lst.add_argument("--endpoint-url")
+    lst.add_argument("--access-key", default="test")
+    lst.add_argument("--secret-key", default="test")
+    mem = sub.add_parser("memory")
+    mem.add_argument("--objects", type=int, default=1_000_000)
+    mem.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    sea = sub.add_parser("search")
+    sea.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    sea.add_argument("--repeat", type=int, default=3)
+    sea.add_argument("--scoped", action="store_true", help="as a user allowed three prefixes")
+    args = parser.parse_args()
+    {"listing": listing, "memory": memory, "search": search_bench}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""Search snapshots with DuckDB: the one home of object filters (search, audit and export reuse it).
+
+`connect(files)` opens an in-memory DuckDB with a view `objects` over a snapshot's Parquet files
+(DuckDB's built-in reader; no extension is downloaded). `ObjectQuery` says which objects; its
+`where_sql(allowed_prefixes)` is a WHERE clause with `?` parameters, so nothing a person types is
+ever spliced into SQL. `search` pages through the matches in a stable order (key, then version);
+`recent` writes the app made after the snapshot are overlaid so they appear or vanish at once.
+
+Only rows under `allowed_prefixes` ever come back (None means the whole bucket; an empty list
+means nothing).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from lib.errors import BadQuery
+from lib.inventory.schema import SCHEMA
+
+MODES = ("substring", "glob", "regex")
+VERSION_SCOPES = ("latest", "all")
+APP_PREFIX = ".bucketdesk/"  # thumbnails and snapshots the app keeps in the bucket
+ORDER_BY = "key, is_latest DESC NULLS LAST, last_modified_date DESC NULLS LAST, version_id NULLS FIRST"
+
+# Type families by MIME type: the one place to point at lib/mime.py once it exists.
+_FAMILY_TYPES: dict[str, tuple[str, ...]] = {
+    "image": ("image/",),
+    "video": ("video/",),
+    "audio": ("audio/",),
+    "text": ("text/",),
+    "document": (
+        "application/pdf",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.",
+        "application/vnd.ms-",
+        "application/vnd.oasis.opendocument.",
+        "application/rtf",
+    ),
+    "archive": ("application/zip", "application/x-tar", "application/gzip", "application/x-7z", "application/x-rar"),
+}
+_EXTRA_EXTENSIONS = {
+    "archive": (".gz", ".tgz", ".7z", ".rar", ".bz2", ".xz", ".zst"),
+    "image": (".heic", ".avif", ".webp"),
+}
+
+
+def family_extensions(family: str) -> tuple[str, ...]:
+    """File-name extensions (lower case, with the dot) of a type family such as "image"."""
+    if family not in _FAMILY_TYPES:
+        raise BadQuery(f"There is no type family called {family!r}; choose one of {', '.join(_FAMILY_TYPES)}.")
+    table = mimetypes.MimeTypes().types_map[True]  # Python's own table, not the server's /etc/mime.types
+    found = {ext for ext, kind in table.items() if kind.startswith(_FAMILY_TYPES[family])}
+    return tuple(sorted(found | set(_EXTRA_EXTENSIONS.get(family, ()))))
+
+
+TYPE_FAMILIES: tuple[str, ...] = tuple(_FAMILY_TYPES)
+
+
+@dataclass(frozen=True)
+class ObjectQuery:
+    """Which objects: every field narrows; the defaults match every current object."""
+
+    text: str = ""
+    mode: str = "substring"  # substring | glob | regex
+    case_sensitive: bool = False
+    prefixes: tuple[str, ...] = ()  # any of them
+    extensions: tuple[str, ...] = ()  # "png" or ".png", any of them
+    type_family: str | None = None  # image | video | audio | text | document | archive
+    min_size: int | None = None
+    max_size: int | None = None
+    modified_since: datetime | None = None
+    modified_until: datetime | None = None
+    storage_classes: tuple[str, ...] = ()
+    versions: str = "latest"  # latest: current objects only; all: noncurrent versions and delete markers too
+    include_app_files: bool = False  # the app's own .bucketdesk/ files
+
+    def where_sql(self, allowed_prefixes: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+        """A WHERE clause over the `objects` columns and its parameters; BadQuery for a bad pattern."""
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(sql: str, *values: Any) -> None:
+            clauses.append(sql)
+            params.extend(values)
+
+        if allowed_prefixes is not None:
+            _any_prefix(add, tuple(allowed_prefixes))
+        if self.prefixes:
+            _any_prefix(add, self.prefixes)
+        if not self.include_app_files:
+            add("NOT starts_with(key, ?)", APP_PREFIX)
+        if self.text:
+            self._text_clause(add)
+        suffixes = tuple(_suffix(e) for e in self.extensions)
+        if self.type_family:
+            suffixes += family_extensions(self.type_family)
+        if suffixes:
+            add("(" + " OR ".join(["ends_with(lower(key), ?)"] * len(suffixes)) + ")", *suffixes)
+        self._range_clauses(add)
+        if self.storage_classes:
+            add("storage_class IN (" + ", ".join("?" * len(self.storage_classes)) + ")", *self.storage_classes)
+        if self.versions not in VERSION_SCOPES:
+            raise BadQuery(f"Versions must be one of {', '.join(VERSION_SCOPES)}, not {self.versions!r}.")
+        if self.versions == "latest":
+            add("coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)")
+        return (" AND ".join(clauses) or "true"), params
+
+    def _range_clauses(self, add) -> None:
+        if self.min_size is not None and self.max_size is not None and self.min_size > self.max_size:
+            raise BadQuery("The smallest size is larger than the largest size.", "Swap the two sizes.")
+        if self.min_size is not None:
+            add("size >= ?", self.min_size)
+        if self.max_size is not None:
+            add("size <= ?", self.max_size)
+        if self.modified_since is not None:
+            add("last_modified_date >= ?", self.modified_since)
+        if self.modified_until is not None:
+            add("last_modified_date <= ?", self.modified_until)
+
+    def _text_clause(self, add) -> None:
+        if self.mode == "substring":
+            if self.case_sensitive:
+                add("contains(key, ?)", self.text)
+            else:
+                add("contains(lower(key), ?)", self.text.lower())
+        elif self.mode == "glob":
+            add("regexp_full_match(key, ?)", _check_regex(glob_to_regex(self.text, self.case_sensitive)))
+        elif self.mode == "regex":
+            pattern = self.text if self.case_sensitive else "(?i)" + self.text
+            add("regexp_matches(key, ?)", _check_regex(pattern, typed=self.text))
+        else:
+            raise BadQuery(f"Search mode must be one of {', '.join(MODES)}, not {self.mode!r}.")
+
+
+def _any_prefix(add, prefixes: tuple[str, ...]) -> None:
+    if not prefixes:
+        add("false")
+    elif "" in prefixes:
+        return
+    else:
+        add("(" + " OR ".join(["starts_with(key, ?)"] * len(prefixes)) + ")", *prefixes)
+
+
+def _suffix(extension: str) -> str:
+    extension = extension.strip().lower()
+    return extension if extension.startswith(".") else "." + extension
+
+
+def glob_to_regex(pattern: str, case_sensitive: bool = False) -> str:
+    """A glob as an RE2 pattern matched against the whole key.
+
+    `*` is any run of characters within one folder name, `**` any run across folders (`**/` also
+    matches no folder at all), `?` one character, `[abc]`/`[!abc]` a class. A pattern without `/`
+    matches an object's name in any folder (`*.png`); with `/`, the key from its start.
+    """
+    if not pattern:
+        raise BadQuery("The glob pattern is empty.", "Type a pattern such as *.png or photos/**/logo*.")
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+        elif pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif char == "*":
+            out.append("[^/]*")
+            index += 1
+        elif char == "?":
+            out.append("[^/]")
+            index += 1
+        elif char == "[":
+            end = pattern.find("]", index + 2 if pattern[index + 1 : index + 2] in ("!", "]") else index + 1)
+            if end == -1:
+                raise BadQuery(
+                    f"The glob {pattern!r} opens a character class with [ but never closes it with ].",
+                    "Close the class (e.g. [abc]) or search in substring mode to find a literal [.",
+                )
+            body = pattern[index + 1 : end]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            escaped = "".join("\\" + c if c in "\\^[]" else c for c in body)
+            out.append(f"[{'^' if negate else ''}{escaped}]")
+            index = end + 1
+        else:
+            out.append(re.escape(char))
+            index += 1
+    body = "".join(out)
+    anchored = body if "/" in pattern else f"(?:.*/)?{body}"
+    return ("" if case_sensitive else "(?i)") + anchored
+
+
+_checker = duckdb.connect()
+_checker_lock = threading.Lock()
+
+
+def _check_regex(pattern: str, typed: str | None = None) -> str:
+    """DuckDB's regular expressions are RE2: ask it, so what passes here runs in the search."""
+    try:
+        with _checker_lock:
+            _checker.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        detail = str(exc).split("\n")[0]
+        what = f"The regular expression {typed!r}" if typed is not None else "The glob pattern"
+        raise BadQuery(
+            f"{what} is not valid: {detail}",
+            "Check brackets and escapes (RE2 syntax: no look-ahead or back-references), or use substring mode.",
+        ) from exc
+    return pattern
+
+
+# --- the view, the search and the overlay ---------------------------------------------------
+
+
+def connect(files: Iterable[Path | str]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view `objects` over these Parquet files (in SCHEMA)."""
+    paths = [str(path) for path in files]
+    con = duckdb.connect()
+    if not paths:
+        con.register("_empty_objects", pa.Table.from_batches([], schema=SCHEMA))
+        con.execute("CREATE VIEW objects AS SELECT * FROM _empty_objects")
+        return con
+    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)  # our own cache paths
+    con.execute(f"CREATE VIEW objects AS SELECT * FROM read_parquet([{listed}])")
+    return con
+
+
+@dataclass(frozen=True)
+class RecentWrite:
+    """An object the app uploaded (or deleted) itself, possibly after the snapshot was taken."""
+
+    key: str
+    size: int | None = None
+    last_modified: datetime | None = None
+    e_tag: str | None = None
+    deleted: bool = False
+    storage_class: str | None = "STANDARD"
+
+
+@dataclass
+class SearchPage:
+    rows: pa.Table  # in SCHEMA
+    offset: int
+    has_more: bool
+    overlaid: int = 0  # recent writes taken into account
+
+    @property
+    def keys(self) -> list[str]:
+        return self.rows.column("key").to_pylist()
+
+
+@dataclass
+class _Overlay:
+    table: pa.Table
+    keys: set[str] = field(default_factory=set)
+
+
+def search(
+    con: duckdb.DuckDBPyConnection,
+    query: ObjectQuery,
+    allowed_prefixes: Sequence[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    *,
+    recent: Iterable[RecentWrite] = (),
+    bucket: str | None = None,
+) -> SearchPage:
+    """One page of matches in a stable order (key, then version), with recent writes overlaid."""
+    if limit <= 0 or offset < 0:
+        raise BadQuery("A page needs a positive size and an offset of 0 or more.")
+    where, params = query.where_sql(allowed_prefixes)
+    recent_writes = _latest_by_key(recent)
+    source, name = _source(con, recent_writes.values(), bucket)
+    try:
+        sql = f"SELECT * FROM {source} WHERE {where} ORDER BY {ORDER_BY} LIMIT ? OFFSET ?"
+        rows = con.sql(sql, params=[*params, limit + 1, offset]).to_arrow_table()
+        assert rows is not None
+    except duckdb.InvalidInputException as exc:
+        raise BadQuery(f"The search could not run: {str(exc).splitlines()[0]}") from exc
+    finally:
+        if name:
+            con.unregister(name)
+    overlaid = len(recent_writes) if name else 0
+    return SearchPage(rows.slice(0, limit).cast(SCHEMA), offset, rows.num_rows > limit, overlaid)
+
+
+def iter_matches(
+    con: duckdb.DuckDBPyConnection,
+    query: ObjectQuery,
+    allowed_prefixes: Sequence[str] | None = None,
+    *,
+    batch_rows: int = 50_000,
+) -> Iterator[pa.RecordBatch]:
+    """Every match in the same stable order, streamed batch by batch (for the CLI and exports)."""
+    where, params = query.where_sql(allowed_prefixes)
+    sql = f"SELECT * FROM objects WHERE {where} ORDER BY {ORDER_BY}"
+    reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
+    assert reader is not None
+    yield from reader
+
+
+def count(
+    con: duckdb.DuckDBPyConnection,
+    query: ObjectQuery,
+    allowed_prefixes: Sequence[str] | None = None,
+    *,
+    recent: Iterable[RecentWrite] = (),
+    bucket: str | None = None,
+) -> int:
+    where, params = query.where_sql(allowed_prefixes)
+    source, name = _source(con, recent, bucket)
+    try:
+        return con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]  # type: ignore[index]
+    finally:
+        if name:
+            con.unregister(name)
+
+
+def _source(con: duckdb.DuckDBPyConnection, recent: Iterable[RecentWrite], bucket: str | None) -> tuple[str, str]:
+    """`objects`, or `objects` with recent writes overlaid: their keys' rows replaced by theirs."""
+    latest = _latest_by_key(recent)
+    if not latest:
+        return "objects", ""
+    name = f"_recent_{threading.get_ident()}_{id(latest)}"
+    con.register(name, overlay_table(latest.values(), bucket or ""))
+    source = (
+        f"(SELECT * FROM objects WHERE key NOT IN (SELECT key FROM {name}) "
+        f"UNION ALL BY NAME SELECT * EXCLUDE (deleted) FROM {name} WHERE NOT deleted)"
+    )
+    return source, name
+
+
+def _latest_by_key(recent: Iterable[RecentWrite]) -> dict[str, RecentWrite]:
+    """The last record of each key wins (records arrive in the order the app made the writes)."""
+    latest: dict[str, RecentWrite] = {}
+    for record in recent:
+        latest[record.key] = record
+    return latest
+
+
+def overlay_table(records: Iterable[RecentWrite], bucket: str) -> pa.Table:
+    """Recent writes as rows in SCHEMA plus a `deleted` column."""
+    rows = list(records)
+    e_tags = [(r.e_tag or "").strip('"') or None for r in rows]
+    columns = {
+        "bucket": [bucket] * len(rows),
+        "key": [r.key for r in rows],
+        "version_id": [None] * len(rows),
+        "is_latest": [True] * len(rows),
+        "is_delete_marker": [False] * len(rows),
+        "size": [r.size for r in rows],
+        "last_modified_date": [r.last_modified for r in rows],
+        "e_tag": e_tags,
+        "storage_class": [r.storage_class for r in rows],
+        "is_multipart_uploaded": [None if t is None else "-" in t for t in e_tags],
+        "checksum_algorithm": [None] * len(rows),
+    }
+    table = pa.Table.from_pydict(columns, schema=SCHEMA)
+    return table.append_column("deleted", pa.array([r.deleted for r in rows], pa.bool_()))

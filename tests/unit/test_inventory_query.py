@@ -1,0 +1,194 @@
+"""Search over a snapshot: every mode treats what people type literally where it should, and only
+rows under a user's allowed prefixes ever come back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from lib.errors import BadQuery
+from lib.inventory.query import ObjectQuery, RecentWrite, connect, count, glob_to_regex, iter_matches, search
+from tests.unit.inventory_helpers import parquet_of
+
+pytestmark = pytest.mark.unit
+
+KEYS = [
+    "brand/logo.png",
+    "brand/Logo-Final.PNG",
+    "brand/old/logo_v1.png",
+    "docs/100% done.txt",
+    "docs/100 done.txt",
+    "docs/file_name.txt",
+    "docs/filexname.txt",
+    "docs/star*.txt",
+    "docs/[draft] plan.pdf",
+    'docs/it\'s "quoted".md',
+    "deep/a/b/c/d/e/logo-deep.svg",
+    "private/hr/salaries.xlsx",
+    "private/hr/logo.png",
+    ".bucketdesk/thumbs/ab/abc.webp",
+]
+
+
+@pytest.fixture
+def con(tmp_path):
+    rows = [{"key": key} for key in KEYS]
+    rows.append({"key": "brand/logo.png", "version_id": "old", "is_latest": False, "size": 1})
+    rows.append({"key": "docs/deleted.txt", "version_id": "dm", "is_delete_marker": True, "size": None})
+    rows.append({"key": "cold/archive.zip", "storage_class": "GLACIER", "size": 10**9})
+    return connect([parquet_of(tmp_path, rows)])
+
+
+def keys(con, query, allowed=None, **kwargs):
+    return search(con, query, allowed, limit=1000, **kwargs).keys
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "logo",
+            [
+                "brand/Logo-Final.PNG",
+                "brand/logo.png",
+                "brand/old/logo_v1.png",
+                "deep/a/b/c/d/e/logo-deep.svg",
+                "private/hr/logo.png",
+            ],
+        ),
+        ("100%", ["docs/100% done.txt"]),
+        ("file_name", ["docs/file_name.txt"]),
+        ("star*", ["docs/star*.txt"]),
+        ("[draft]", ["docs/[draft] plan.pdf"]),
+        ('it\'s "quoted"', ['docs/it\'s "quoted".md']),
+        ("'); DROP TABLE objects; --", []),
+    ],
+)
+def test_substring_search_is_literal_and_case_insensitive(con, text, expected):
+    assert keys(con, ObjectQuery(text=text)) == expected
+
+
+def test_substring_can_be_case_sensitive(con):
+    assert keys(con, ObjectQuery(text="Logo", case_sensitive=True)) == ["brand/Logo-Final.PNG"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("*.png", ["brand/Logo-Final.PNG", "brand/logo.png", "brand/old/logo_v1.png", "private/hr/logo.png"]),
+        ("brand/*.png", ["brand/Logo-Final.PNG", "brand/logo.png"]),
+        (
+            "**/logo*",
+            [
+                "brand/Logo-Final.PNG",
+                "brand/logo.png",
+                "brand/old/logo_v1.png",
+                "deep/a/b/c/d/e/logo-deep.svg",
+                "private/hr/logo.png",
+            ],
+        ),
+        ("docs/100%*", ["docs/100% done.txt"]),
+        ("docs/file_name.txt", ["docs/file_name.txt"]),
+        ("docs/star[*].txt", ["docs/star*.txt"]),
+        ("docs/[[]draft*", ["docs/[draft] plan.pdf"]),
+        ("docs/it's*", ['docs/it\'s "quoted".md']),
+        ("docs/file?name.txt", ["docs/file_name.txt", "docs/filexname.txt"]),
+    ],
+)
+def test_glob_search(con, pattern, expected):
+    assert keys(con, ObjectQuery(text=pattern, mode="glob")) == expected
+
+
+def test_glob_star_stays_within_one_folder():
+    import re
+
+    assert re.fullmatch(glob_to_regex("a/*.png", True), "a/x.png")
+    assert not re.fullmatch(glob_to_regex("a/*.png", True), "a/b/x.png")
+    assert re.fullmatch(glob_to_regex("a/**/x.png", True), "a/x.png")
+
+
+def test_regex_search_and_bad_patterns_get_sentences(con):
+    assert keys(con, ObjectQuery(text=r"^docs/\d+% ", mode="regex")) == ["docs/100% done.txt"]
+    assert keys(con, ObjectQuery(text=r"\[draft\]", mode="regex")) == ["docs/[draft] plan.pdf"]
+    with pytest.raises(BadQuery, match="regular expression") as caught:
+        ObjectQuery(text="logo[", mode="regex").where_sql()
+    assert caught.value.hint
+    with pytest.raises(BadQuery, match="never closes"):
+        ObjectQuery(text="docs/[draft", mode="glob").where_sql()
+    with pytest.raises(BadQuery):
+        ObjectQuery(text="x", mode="fuzzy").where_sql()
+
+
+def test_only_rows_under_allowed_prefixes_come_back(con):
+    everywhere = keys(con, ObjectQuery(text="logo"))
+    assert "private/hr/logo.png" in everywhere
+    assert keys(con, ObjectQuery(text="logo"), ["brand/", "deep/"]) == [
+        k for k in everywhere if not k.startswith("private/")
+    ]
+    assert keys(con, ObjectQuery(), []) == []
+    # A query prefix can narrow, never widen, what is allowed.
+    assert keys(con, ObjectQuery(prefixes=("private/",)), ["brand/"]) == []
+    assert count(con, ObjectQuery(text="logo"), ["private/"]) == 1
+
+
+def test_filters_by_type_size_date_class_and_versions(con):
+    assert keys(con, ObjectQuery(extensions=("pdf", ".md"))) == ["docs/[draft] plan.pdf", 'docs/it\'s "quoted".md']
+    assert "deep/a/b/c/d/e/logo-deep.svg" in keys(con, ObjectQuery(type_family="image"))
+    assert all(k.lower().endswith((".png", ".svg")) for k in keys(con, ObjectQuery(type_family="image")))
+    assert keys(con, ObjectQuery(min_size=10**8)) == ["cold/archive.zip"]
+    assert keys(con, ObjectQuery(storage_classes=("GLACIER",))) == ["cold/archive.zip"]
+    latest = keys(con, ObjectQuery(text="brand/logo.png"))
+    every = search(con, ObjectQuery(text="brand/logo.png", versions="all"), limit=10).rows.to_pylist()
+    assert latest == ["brand/logo.png"]
+    assert [(r["key"], r["is_latest"]) for r in every] == [("brand/logo.png", True), ("brand/logo.png", False)]
+    assert "docs/deleted.txt" not in keys(con, ObjectQuery())
+    assert "docs/deleted.txt" in keys(con, ObjectQuery(versions="all"))
+    assert ".bucketdesk/thumbs/ab/abc.webp" not in keys(con, ObjectQuery())
+    with pytest.raises(BadQuery, match="smallest size"):
+        ObjectQuery(min_size=5, max_size=1).where_sql()
+    with pytest.raises(BadQuery, match="type family"):
+        ObjectQuery(type_family="spreadsheets").where_sql()
+
+
+def test_modified_range(con):
+    # Rows are a day apart from 2024-05-01 in KEYS order.
+    start = datetime(2024, 5, 4, tzinfo=UTC)
+    assert keys(con, ObjectQuery(modified_since=start, modified_until=start.replace(day=5))) == [
+        "docs/100 done.txt",
+        "docs/100% done.txt",
+    ]
+
+
+def test_pages_are_stable_and_say_when_more_follow(con):
+    query = ObjectQuery(versions="all", include_app_files=True)
+    every = search(con, query, limit=1000).keys
+    assert every == sorted(every)
+    pages, offset = [], 0
+    while True:
+        page = search(con, query, limit=4, offset=offset)
+        pages += page.keys
+        if not page.has_more:
+            break
+        offset += 4
+    assert pages == every
+    assert [b.num_rows for b in iter_matches(con, query, batch_rows=5)][0] <= 5
+    assert sum(b.num_rows for b in iter_matches(con, query)) == len(every)
+
+
+def test_recent_writes_appear_and_vanish_at_once(con):
+    now = datetime.now(UTC)
+    recent = [
+        RecentWrite("brand/new-logo.png", 42, now, '"abc"'),
+        RecentWrite("brand/logo.png", deleted=True),
+        RecentWrite("brand/old/logo_v1.png", 7, now, "e"),
+        RecentWrite("private/hr/logo-2.png", 1, now, "f"),
+    ]
+    page = search(con, ObjectQuery(text="logo"), ["brand/"], limit=100, recent=recent, bucket="b")
+    assert page.keys == ["brand/Logo-Final.PNG", "brand/new-logo.png", "brand/old/logo_v1.png"]
+    rows = {r["key"]: r for r in page.rows.to_pylist()}
+    assert rows["brand/new-logo.png"]["e_tag"] == "abc" and rows["brand/old/logo_v1.png"]["size"] == 7
+    assert page.overlaid == 4
+    # A record for a key seen later wins: uploaded again after a delete.
+    again = [RecentWrite("brand/logo.png", deleted=True), RecentWrite("brand/logo.png", 9, now, "g")]
+    assert "brand/logo.png" in search(con, ObjectQuery(text="logo"), recent=iter(again)).keys

@@ -1,0 +1,191 @@
+"""The parallel walk lists every key exactly once, whatever the keys and however it splits."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
+
+from lib.config import BucketProfile
+from lib.errors import BuildCancelled
+from lib.inventory.schema import SCHEMA
+from lib.inventory.walk import _density_cuts, walk
+from lib.s3 import S3Gateway
+from tests.unit.helpers import BUCKET, REGION
+from tests.unit.inventory_helpers import AWKWARD_KEYS
+
+pytestmark = pytest.mark.unit
+
+FLAT = [f"flat/{n:05d}.bin" for n in range(5000)]
+TREE = [f"tree/d{a}/s{b}/f{c}.txt" for a in range(6) for b in range(5) for c in range(12)]
+
+
+@pytest.fixture(scope="module")
+def seeded(_moto):
+    """One bucket seeded once for the module (5,000 puts are the slow part)."""
+    client = _moto
+    bucket = "bucketdesk-unit-walk"
+    client.create_bucket(Bucket=bucket)
+    for key in AWKWARD_KEYS:
+        client.put_object(Bucket=bucket, Key=key, Body=b"x")
+    # Straight into moto's backend: 5,000 PutObject calls would dominate the tier's time.
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for key in [*FLAT, *TREE]:
+        backend.put_object(bucket, key, b"x")
+    yield S3Gateway(BucketProfile(name="walk", bucket=bucket, region=REGION))
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=bucket)
+
+
+def keys_of(batches) -> Counter:
+    seen: Counter = Counter()
+    for batch in batches:
+        assert batch.schema.equals(SCHEMA)
+        seen.update(batch.column("key").to_pylist())
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("split", "page_size", "concurrency"),
+    [("never", 1000, 1), ("always", 1000, 8), ("always", 97, 8), ("always", 251, 3), ("auto", 200, 4)],
+)
+def test_the_walk_sees_every_key_exactly_once(seeded, split, page_size, concurrency):
+    seen = keys_of(walk(seeded, split=split, page_size=page_size, concurrency=concurrency, batch_rows=500))
+    assert set(seen) == {*AWKWARD_KEYS, *FLAT, *TREE}
+    assert [key for key, times in seen.items() if times > 1] == []
+
+
+@pytest.mark.parametrize("prefix", ["tree/d3/", "tree/", "deep/", "a/"])
+def test_a_walk_of_a_prefix_sees_its_keys_once_with_tiny_pages(seeded, prefix):
+    seen = keys_of(walk(seeded, prefix, split="always", page_size=3, concurrency=4))
+    assert set(seen) == {key for key in [*TREE, *AWKWARD_KEYS] if key.startswith(prefix)}
+    assert max(seen.values()) == 1
+
+
+def test_progress_reports_objects_and_ends_with_the_total(seeded):
+    reports = []
+    keys_of(walk(seeded, "tree/", split="always", page_size=20, progress=reports.append))
+    assert reports[-1].objects == len(TREE)
+    assert reports[-1].prefixes_left == 0
+
+
+def test_cancelling_raises_a_specific_error(seeded):
+    cancel = threading.Event()
+
+    def stop_soon(progress):
+        cancel.set()
+
+    batches = walk(seeded, split="always", page_size=10, progress=stop_soon, cancel=cancel, batch_rows=10)
+    with pytest.raises(BuildCancelled) as caught:
+        keys_of(batches)
+    assert "cancelled" in caught.value.message
+
+
+def test_rows_carry_size_etag_and_storage_class_without_quotes(seeded):
+    rows = [row for b in walk(seeded, "top-level", split="never") for row in b.to_pylist()]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["size"] == 1 and row["storage_class"] == "STANDARD" and row["is_latest"] is True
+    assert row["e_tag"] and '"' not in row["e_tag"] and row["is_multipart_uploaded"] is False
+    assert row["bucket"] == seeded.bucket and row["last_modified_date"].tzinfo is not None
+
+
+def test_versions_and_delete_markers_are_listed(_moto):
+    client = _moto
+    bucket = "bucketdesk-unit-versions"
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    try:
+        for n in range(3):
+            client.put_object(Bucket=bucket, Key="doc/report.pdf", Body=b"v" * (n + 1))
+        client.put_object(Bucket=bucket, Key="doc/gone.txt", Body=b"bye")
+        client.delete_object(Bucket=bucket, Key="doc/gone.txt")
+        for n in range(30):
+            client.put_object(Bucket=bucket, Key=f"many/{n:02d}", Body=b"")
+        gateway = S3Gateway(BucketProfile(name="versions", bucket=bucket, region=REGION))
+        for split, page_size in (("never", 1000), ("always", 2)):
+            rows = [r for b in walk(gateway, versions=True, split=split, page_size=page_size) for r in b.to_pylist()]
+            report = sorted((r for r in rows if r["key"] == "doc/report.pdf"), key=lambda r: r["size"])
+            assert [r["size"] for r in report] == [1, 2, 3]
+            assert [r["is_latest"] for r in report] == [False, False, True]
+            assert len({r["version_id"] for r in report}) == 3 and None not in {r["version_id"] for r in report}
+            gone = [r for r in rows if r["key"] == "doc/gone.txt"]
+            markers = [r for r in gone if r["is_delete_marker"]]
+            assert len(gone) == 2 and len(markers) == 1
+            assert markers[0]["is_latest"] is True and markers[0]["size"] is None
+            assert len(rows) == 3 + 2 + 30
+            assert len({(r["key"], r["version_id"]) for r in rows}) == len(rows)
+    finally:
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                client.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+        client.delete_bucket(Bucket=bucket)
+
+
+def test_density_cuts_follow_the_keys_seen_and_stay_in_range():
+    page = [f"flat/{n:07d}.bin" for n in range(1000)]
+    cuts = _density_cuts(page, page[-1], None, "flat/", 8)
+    assert cuts == sorted(cuts) and len(cuts) == 8
+    assert all(cut > page[-1] and cut.startswith("flat/") for cut in cuts)
+    # Decimal names are counted in decimal: each piece holds most of a page, never several pages.
+    assert cuts[0].startswith("flat/0001") and "flat/0006" < cuts[-1] < "flat/0009"
+    bounded = _density_cuts(page, page[-1], "flat/0003", "flat/", 8)
+    assert bounded and all(cut < "flat/0003" for cut in bounded)
+
+
+def test_a_bad_split_mode_is_refused(gateway):
+    with pytest.raises(ValueError):
+        next(walk(gateway, split="sometimes"))
+
+
+def test_the_unit_bucket_fixture_is_left_alone(s3):
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+class TimedStore:
+    """ListObjectsV2 over keys k/00000…: each request takes 30 ms, one at a time when `serialises`."""
+
+    def __init__(self, count: int, serialises: bool):
+        self.keys = [f"k/{n:05d}" for n in range(count)]
+        self.serialises = serialises
+        self.lock = threading.Lock()
+        self.requests = 0
+        from types import SimpleNamespace
+
+        self.meta = SimpleNamespace(config=SimpleNamespace(max_pool_connections=64))
+
+    def list_objects_v2(self, **params):
+        import bisect
+        import time
+
+        if self.serialises:
+            with self.lock:
+                time.sleep(0.03)
+        else:
+            time.sleep(0.03)
+        self.requests += 1
+        after = params.get("StartAfter", "")
+        start = bisect.bisect_right(self.keys, after) if after else 0
+        keys = [k for k in self.keys[start:] if k.startswith(params["Prefix"])][: params["MaxKeys"]]
+        truncated = start + len(keys) < len(self.keys)
+        return {"Contents": [{"Key": k, "Size": 1} for k in keys], "IsTruncated": truncated}
+
+
+@pytest.mark.parametrize("serialises", [True, False])
+def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises):
+    from types import SimpleNamespace
+
+    store = TimedStore(4000, serialises)
+    gateway = SimpleNamespace(client=store, bucket="fake", profile=BucketProfile(name="f", bucket="fake"))
+    reports = []
+    seen = keys_of(walk(gateway, page_size=100, concurrency=8, progress=reports.append))  # type: ignore[arg-type]
+    assert sorted(seen) == store.keys and max(seen.values()) == 1
+    went_parallel = any(report.parallel for report in reports)
+    assert went_parallel is (not serialises)
+    if serialises:
+        assert store.requests == 40 + 1  # the paginator's requests plus the probe's twin
