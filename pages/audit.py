@@ -10,7 +10,8 @@ escaped Markdown, never as Markdown of its own.
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, time as clock, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 
 import altair as alt
 import pandas as pd
@@ -21,8 +22,9 @@ from lib.audit import events_export, hidden, usage
 from lib.audit.config_review import TITLES, Finding, Status, origin_of, summarise
 from lib.errors import BucketdeskError
 from lib.events import FAILED, OK, REFUSED, Event, EventFilter
-from lib.names import escape_markdown
+from lib.names import code_span, escape_markdown
 from lib.units import human_bytes, human_duration
+from lib.upload.resume import OpenUploadStore
 from pages import app_context, show_error
 
 ctx = app_context()
@@ -45,12 +47,17 @@ STATUS_WORDS = {
 EVENTS_PER_PAGE = 50
 
 
+def open_uploads() -> OpenUploadStore:
+    """bucketdesk's records of the multipart uploads it started (who started each, which file)."""
+    return OpenUploadStore(ctx.settings.multipart_state_dir)
+
+
 def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def snapshot_note(snapshot, now: datetime) -> str:
-    """Where a number came from: which snapshot, when, how many rows."""
+    """Where the numbers came from, in full: which snapshot, when, how old, how many rows, what kind."""
     manifest = snapshot.manifest
     age = human_duration(int((now - manifest.finished_at).total_seconds()))
     kind = "with every version and delete marker" if manifest.versions else "current objects only"
@@ -59,6 +66,12 @@ def snapshot_note(snapshot, now: datetime) -> str:
         f"From snapshot {escape_markdown(manifest.id)} of {when(manifest.finished_at)} ({age} ago): "
         f"{manifest.rows:,} rows{scope}, {kind}."
     )
+
+
+def snapshot_ref(snapshot) -> str:
+    """The short form for the captions below the full note: which snapshot, when, how many rows."""
+    manifest = snapshot.manifest
+    return f"Snapshot {escape_markdown(manifest.id)} of {when(manifest.finished_at)}, {manifest.rows:,} rows."
 
 
 def bar_chart(frame: pd.DataFrame, label: str, value: str = "bytes", sort: list[str] | None = None) -> None:
@@ -72,9 +85,9 @@ def bar_chart(frame: pd.DataFrame, label: str, value: str = "bytes", sort: list[
             y=alt.Y(f"{label}:N", sort=order, title=None),
             tooltip=list(frame.columns),
         )
-        .properties(height=max(80, 24 * len(frame)))
+        .properties(height=alt.Step(26))  # one band per row, however many rows
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 
 
 def with_sizes(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -161,8 +174,8 @@ def usage_section(snapshots: list) -> None:
         build_button("Build a snapshot now", None)
         return
     now = datetime.now(UTC)
-    note = snapshot_note(latest, now)
-    st.caption(note)
+    st.caption(snapshot_note(latest, now))
+    note = snapshot_ref(latest)
     build_button("Build a new snapshot", latest.manifest.rows)
     con = desk.open_snapshot(latest)
 
@@ -227,7 +240,7 @@ def growth_section(snapshots: list) -> None:
         .mark_line(point=True)
         .encode(x=alt.X("finished:T", title="snapshot"), y=alt.Y("bytes:Q"), tooltip=list(points.columns))
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
     st.dataframe(with_sizes(points, "bytes"), hide_index=True, key=S + "growth")
     st.caption(f"Current objects and bytes in each of the {len(snapshots)} kept snapshots, oldest first.")
 
@@ -241,7 +254,8 @@ def hidden_section(snapshots: list) -> None:
     if versioned is None:
         st.info("Hidden versions need a snapshot that lists versions; build one on the Usage tab.")
     else:
-        note = snapshot_note(versioned, datetime.now(UTC))
+        st.caption(snapshot_note(versioned, datetime.now(UTC)))
+        note = snapshot_ref(versioned)
         con = desk.open_snapshot(versioned)
         counted = usage.totals(con)
         cells = st.columns(3)
@@ -283,7 +297,7 @@ def unfinished_section() -> None:
         st.session_state.pop(slot, None)
     if slot not in st.session_state:
         try:
-            st.session_state[slot] = (*desk.unfinished_uploads(), datetime.now(UTC))
+            st.session_state[slot] = (*desk.unfinished_uploads(open_uploads()), datetime.now(UTC))
         except BucketdeskError as exc:
             show_error(exc)
             return
@@ -333,7 +347,7 @@ def confirm_abort(upload: hidden.UnfinishedUpload) -> None:
     st.caption(f"{upload.parts} parts, {human_bytes(upload.bytes_stored)} stored; upload id {upload.upload_id}")
     if st.button("Abort the upload", type="primary", key=S + "abort:confirm"):
         try:
-            done = desk.abort_unfinished(upload.key, upload.upload_id)
+            done = desk.abort_unfinished(upload.key, upload.upload_id, open_uploads())
         except BucketdeskError as exc:
             show_error(exc)
             return
@@ -361,7 +375,7 @@ def config_section() -> None:
     st.markdown(" · ".join(f"{STATUS_ICONS[status]} {counts[status]} {STATUS_WORDS[status]}" for status in Status))
     st.caption(
         f"Live calls reading the bucket's configuration at {when(asked)}; the CORS check judges this app's "
-        f"origin as your browser reached it: {escape_markdown(origin or '(unknown)')}."
+        f"origin as your browser reached it: {code_span(origin) if origin else '(unknown)'}."
     )
     for finding in findings:
         finding_card(finding)
@@ -424,8 +438,7 @@ def events_section() -> None:
         st.session_state[S + "filter"] = where
         st.session_state[cursors_slot] = [None]
     cursors = st.session_state[cursors_slot]
-    matching = desk.audit_event_count(where)
-    page = desk.audit_events(where, before=cursors[-1], limit=EVENTS_PER_PAGE)
+    page, matching = desk.audit_events(where, before=cursors[-1], limit=EVENTS_PER_PAGE)
     rows = [events_export.event_row(event) for event in page.events]
     st.dataframe(
         pd.DataFrame(rows, columns=list(events_export.COLUMNS)).assign(
@@ -469,7 +482,7 @@ def events_section() -> None:
 
 st.title("Audit")
 if not desk.can(Action.AUDIT):  # navigation hides this page; a deep link still lands here
-    show_error("Only admins may open the audit page.", "Ask an admin to give you the admin role for this bucket.")
+    show_error(desk.page_refusal("audit"), "Ask an admin to give you the admin role for this bucket.")
     st.stop()
 st.caption(f"Bucket **{escape_markdown(ctx.profile.display_name)}**. Every number says where it came from.")
 aborted = st.session_state.pop(S + "aborted", None)
@@ -482,22 +495,18 @@ if aborted is not None:
         icon=":material/check:",
     )
 
-try:
-    kept = desk.audit_snapshots()
-except BucketdeskError as problem:
-    show_error(problem)
-    kept = []
-usage_tab, hidden_tab, config_tab, events_tab = st.tabs(
-    ["Usage", "Hidden storage", "Configuration review", "Who did what"]
-)
-for tab, section, args in (
-    (usage_tab, usage_section, (kept,)),
-    (hidden_tab, hidden_section, (kept,)),
-    (config_tab, config_section, ()),
-    (events_tab, events_section, ()),
-):
-    with tab:
-        try:
-            section(*args)
-        except BucketdeskError as problem:  # one section's failure leaves the others standing
-            show_error(problem)
+# The tabs track which one is open, so only that section runs: a rerun makes the live calls and
+# queries of the section a person is looking at, not of all four.
+SECTIONS = {
+    "Usage": lambda: usage_section(desk.audit_snapshots()),
+    "Hidden storage": lambda: hidden_section(desk.audit_snapshots()),
+    "Configuration review": config_section,
+    "Who did what": events_section,
+}
+for tab, section in zip(st.tabs(list(SECTIONS), key=S + "tab", on_change="rerun"), SECTIONS.values(), strict=True):
+    if tab.open:
+        with tab:
+            try:
+                section()
+            except BucketdeskError as problem:  # one section's failure leaves the page standing
+                show_error(problem)

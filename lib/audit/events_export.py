@@ -27,15 +27,22 @@ SPOOL_BYTES = 1024 * 1024
 
 
 class EventLike(Protocol):
-    """What the audit store hands back (lib.events.StoredEvent has these)."""
+    """What the audit store hands back (lib.events.StoredEvent has these, read-only)."""
 
-    ts: float
-    who: str
-    action: str
-    bucket: str
-    key: str | None
-    outcome: str
-    details: dict[str, Any]
+    @property
+    def ts(self) -> float: ...
+    @property
+    def who(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def details(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

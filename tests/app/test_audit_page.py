@@ -39,6 +39,17 @@ def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def open_tab(at, name: str):
+    at.session_state[S + "tab"] = name
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def captions(at) -> list[str]:
+    return [c.value for c in at.caption]
+
+
 def test_an_admin_sees_every_section_and_builds_the_first_snapshot(app_test, unfinished):
     at = opened(app_test)
     assert at.title[0].value == "Audit"
@@ -49,26 +60,42 @@ def test_an_admin_sees_every_section_and_builds_the_first_snapshot(app_test, unf
     assert not at.exception, [e.value for e in at.exception]
     shown = metrics(at)
     assert int(shown["Objects"].replace(",", "")) > 0  # the sandbox's sample objects at least
-    assert {"Bytes (current)", "Stored versions", "Noncurrent versions", "Delete markers"} <= set(shown)
-    captions = [c.value for c in at.caption]
-    assert any(c.startswith("From snapshot ") and " rows" in c for c in captions)
-    assert [s.value for s in at.subheader][:2] == ["Where: biggest folders", "What: type families and extensions"]
+    assert {"Bytes (current)", "Stored versions", "Bytes billed (all versions)"} <= set(shown)
+    assert any(c.startswith("From snapshot ") and " rows" in c for c in captions(at))
+    assert [s.value for s in at.subheader] == [
+        "Where: biggest folders",
+        "What: type families and extensions",
+        "Storage classes",
+        "Age (last modified)",
+        "Largest objects",
+        "Growth",
+    ]
+    assert len(at.get("vega_lite_chart")) >= 4  # folders, families, classes, ages
 
-    # Hidden storage: the unfinished upload, from a live call, with abort for admins.
-    assert any(unfinished in str(frame.value["key"].tolist()) for frame in at.dataframe if "key" in frame.value)
+    # Hidden storage: versions from the snapshot; the unfinished upload from a live call, abortable.
+    open_tab(at, "Hidden storage")
+    assert {"Noncurrent versions", "Their bytes", "Delete markers"} <= set(metrics(at))
     assert at.selectbox(key=S + "unfinished:chosen").value.key == unfinished
-    assert any(c.startswith("Live calls ListMultipartUploads and ListParts at ") for c in captions)
+    assert any(c.startswith("Live calls ListMultipartUploads and ListParts at ") for c in captions(at))
+    assert [s.value for s in at.subheader] == [
+        "Noncurrent versions and delete markers",
+        "Duplicates",
+        "Unfinished multipart uploads",
+    ]
 
     # Configuration review: one card per check, each with its status.
+    open_tab(at, "Configuration review")
     for check in CHECKS:
         assert any(TITLES[check.name] in m.value for m in at.markdown), check.name
-    assert any(c.startswith("Live calls reading the bucket's configuration at ") for c in captions)
+    assert any(c.startswith("Live calls reading the bucket's configuration at ") for c in captions(at))
 
     # Who did what: this admin's own snapshot build and audit views are in the store.
-    events = at.dataframe(key=S + "events").value
+    open_tab(at, "Who did what")
+    [events] = [frame.value for frame in at.dataframe if "outcome" in frame.value]
     assert {"index", "audit"} <= set(events["action"])
     assert set(events["who"]) == {events["who"].iloc[0]}  # the local user
     assert [b.proto.label for b in at.get("download_button")] == ["Download CSV", "Download JSON Lines"]
+    assert any(c.endswith("newest first. From the audit store at " + c.rsplit("at ", 1)[-1]) for c in captions(at))
 
 
 def test_drilling_into_a_folder_shows_its_subfolders(app_test, unfinished):
@@ -88,5 +115,5 @@ def test_anyone_but_an_admin_neither_gets_the_page_nor_sees_its_sections(app_tes
     at = app_test("pages/audit.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert not any(t.value == "Audit" for t in at.title)
+    assert [t.value for t in at.title] == ["bucketdesk"]  # the navigation sent them Home
     assert not at.tabs and not at.metric
