@@ -136,6 +136,7 @@ page = st.navigation(
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/upload.py", title="Upload", icon=":material/upload:", url_path="upload"),
         st.Page("pages/browse.py", title="Browse", icon=":material/folder_open:", url_path="browse"),
+        st.Page("pages/export.py", title="Export", icon=":material/file_export:", url_path="export"),
     ]
 )
 page.run()

@@ -9,23 +9,30 @@ with a sentence, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any, NoReturn
 
 import duckdb
-import pyarrow as pa
 
 from lib.config import ConfigError, Settings, load_settings
-from lib.errors import BucketdeskError, StorageError
-from lib.export import sources
+from lib.errors import BucketdeskError
 from lib.export.arguments import parse_moment, parse_size, parse_storage_classes
 from lib.export.columns import EXPORTABLE, UnknownColumns, choose, export_schema, needs_head
 from lib.export.destinations import BadDestination, parse_output
-from lib.export.enrich import columns_to_list, with_head_columns
 from lib.export.formats import FORMATS, WriteOptions
 from lib.export.pipeline import ExportSummary, export
+from lib.export.request import (
+    INVENTORY,
+    LIVE,
+    SNAPSHOT,
+    ExportRequest,
+    build_query,
+    require_snapshot,
+    rows,
+    snapshot_words,
+    until_before,
+)
 from lib.s3 import S3Gateway
 from lib.units import human_bytes
 
@@ -127,44 +134,56 @@ def run(argv: Sequence[str] | None, env: Mapping[str, str] | None, err: IO[str])
     filters = _filters(args)
     if not 1 <= args.concurrency <= 64:
         raise UsageError("--concurrency must be between 1 and 64.")
+    try:
+        query = build_query(filters)
+    except BucketdeskError as exc:
+        raise UsageError(exc.message, exc.hint) from None
     settings = load_settings(env=env)
     gateway = S3Gateway(_profile(settings, args.profile))
     destination = parse_output(args.output, fmt, lambda: gateway.client)
-    query = build_query(filters)
+    request = ExportRequest(
+        query=query,
+        source=args.source,
+        columns=columns,
+        format=args.format,
+        spreadsheet_safe=args.spreadsheet_safe,
+        concurrency=args.concurrency,
+    )
     if needs_head(columns):
         err.write("The chosen columns need one HEAD request per exported object; this takes longer on big buckets.\n")
-    rows = with_head_columns(
-        _source_batches(args.source, gateway, query, columns_to_list(columns), args.concurrency, err),
-        gateway,
-        columns,
-        args.concurrency,
-    )
+    latest = None
+    if request.source == SNAPSHOT:
+        latest = require_snapshot(gateway)
+        err.write(f"Reading the latest snapshot ({snapshot_words(latest)}).\n")
+    # The command line runs with the operator's own credentials: the whole bucket is in scope.
     return export(
-        rows,
+        rows(gateway, request, None, snapshot=latest),
         export_schema(columns),
         fmt,
         destination,
         options=WriteOptions(spreadsheet_safe=args.spreadsheet_safe),
         source=args.source,
-        filter=describe(filters),
+        filter=request.describe(),
         progress=_progress(err),
     )
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
-    """The filter arguments, parsed and checked (UsageError on the first bad one)."""
+    """The filter arguments as ObjectQuery fields, parsed and checked (UsageError on the first bad one)."""
     try:
         filters: dict[str, Any] = {
             "prefixes": tuple(args.prefix),
             "text": args.match or args.glob or args.regex,
             "mode": "substring" if args.match else "glob" if args.glob else "regex" if args.regex else None,
+            # Keys are matched as typed: `--match Photo` does not find photo.jpg.
+            "case_sensitive": True,
             "extensions": tuple(ext.strip().lstrip(".").lower() for ext in args.extension if ext.strip()),
             "min_size": parse_size(args.min_size) if args.min_size else None,
             "max_size": parse_size(args.max_size) if args.max_size else None,
-            "since": parse_moment(args.since) if args.since else None,
-            "until": parse_moment(args.until, end_of_day=True) if args.until else None,
+            "modified_since": parse_moment(args.since) if args.since else None,
+            "modified_until": until_before(parse_moment(args.until, end_of_day=True)) if args.until else None,
             "storage_classes": parse_storage_classes(args.storage_class),
-            "versions": args.versions,
+            "versions": "all" if args.versions else "latest",
         }
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -174,11 +193,15 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
         and filters["min_size"] > filters["max_size"]
     ):
         raise UsageError("--min-size is larger than --max-size, so nothing could match.")
-    if filters["since"] and filters["until"] and filters["since"] >= filters["until"]:
+    if (
+        filters["modified_since"]
+        and filters["modified_until"]
+        and filters["modified_since"] > filters["modified_until"]
+    ):
         raise UsageError("--since is not before --until, so nothing could match.")
     if filters["mode"] == "regex":
         _check_regex(filters["text"])
-    if not (args.source in ("live", "snapshot") or args.source.startswith("inventory:") and args.source[10:]):
+    if not (args.source in (LIVE, SNAPSHOT) or args.source.startswith(INVENTORY) and args.source[len(INVENTORY) :]):
         raise UsageError(f"--source {args.source!r}: use live, snapshot, or inventory:<manifest.json key>.")
     return filters
 
@@ -191,35 +214,6 @@ def _check_regex(pattern: str) -> None:
         raise UsageError(f"--regex {pattern!r} is not a regular expression DuckDB (RE2) accepts: {exc}") from None
 
 
-def build_query(filters: dict[str, Any]) -> Any:
-    """The ObjectQuery (lib.inventory.query, the one home of filters) for these filters."""
-    query_module = importlib.import_module("lib.inventory.query")
-    return query_module.ObjectQuery(**filters)
-
-
-def describe(filters: dict[str, Any]) -> str:
-    """The filter in words, for the summary and the audit log."""
-    parts = []
-    if filters["prefixes"]:
-        parts.append("prefix " + ", ".join(filters["prefixes"]))
-    if filters["text"]:
-        parts.append(f"key {filters['mode']} {filters['text']!r}")
-    if filters["extensions"]:
-        parts.append("extension " + ", ".join(filters["extensions"]))
-    if filters["min_size"] is not None:
-        parts.append(f"size >= {filters['min_size']}")
-    if filters["max_size"] is not None:
-        parts.append(f"size <= {filters['max_size']}")
-    if filters["since"]:
-        parts.append(f"modified >= {filters['since'].isoformat()}")
-    if filters["until"]:
-        parts.append(f"modified < {filters['until'].isoformat()}")
-    if filters["storage_classes"]:
-        parts.append("storage class " + ", ".join(filters["storage_classes"]))
-    parts.append("all versions" if filters["versions"] else "latest versions")
-    return "; ".join(parts)
-
-
 def _profile(settings: Settings, name: str | None):
     if settings.needs_sandbox:
         raise UsageError(
@@ -229,39 +223,6 @@ def _profile(settings: Settings, name: str | None):
     if name and name not in settings.profiles:
         raise UsageError(f"--profile {name!r} is not configured; choose one of {', '.join(sorted(settings.profiles))}.")
     return settings.profile(name)
-
-
-def _source_batches(
-    source: str, gateway: S3Gateway, query: Any, columns: Sequence[str], concurrency: int, err: IO[str]
-) -> Iterator[pa.RecordBatch]:
-    # The command line runs with the operator's own credentials: the whole bucket is in scope.
-    allowed = None
-    if source == "live":
-        return sources.live(gateway, query, allowed, concurrency, columns=columns)
-    if source == "snapshot":
-        latest = _latest_snapshot(gateway)
-        err.write(f"Reading the latest snapshot ({_snapshot_words(latest)}).\n")
-        return sources.snapshot(latest, query, allowed, columns=columns)
-    return sources.inventory(gateway, source.removeprefix("inventory:"), query, allowed, columns=columns)
-
-
-def _latest_snapshot(gateway: S3Gateway) -> Any:
-    store_module = importlib.import_module("lib.inventory.store")
-    latest = store_module.SnapshotStore(gateway).latest()
-    if latest is None:
-        raise StorageError(
-            f"Bucket {gateway.bucket} has no snapshot yet.",
-            "Make one with `python -m lib.inventory`, or export with --source live.",
-        )
-    return latest
-
-
-def _snapshot_words(snapshot: Any) -> str:
-    manifest = getattr(snapshot, "manifest", None)
-    finished = getattr(manifest, "finished", None) or getattr(manifest, "finished_at", None)
-    rows = getattr(manifest, "rows", None) or getattr(manifest, "row_count", None)
-    words = [f"finished {finished}" if finished else "", f"{rows:,} objects" if isinstance(rows, int) else ""]
-    return ", ".join(word for word in words if word) or "no details"
 
 
 def _progress(err: IO[str]):

@@ -7,23 +7,25 @@ nothing outside a person's scope ever reaches a writer. Filtering is the query's
 batch of a live walk as it arrives, or over a snapshot's Parquet files. Batches stream: no source
 builds the whole listing.
 
-The listing machinery lives in lib.inventory (walk, snapshots, S3 Inventory import, queries); it is
-looked up when a source runs, so this module only relies on its published contract.
+The listing machinery lives in lib.inventory (walk, snapshots, S3 Inventory import, queries).
 """
 
 from __future__ import annotations
 
-import importlib
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from lib.export.columns import export_schema
+from lib.inventory import query as inventory_query
+from lib.inventory import s3inventory
+from lib.inventory.query import ObjectQuery
 from lib.inventory.schema import COLUMNS
+from lib.inventory.walk import walk
 
 # Rows per batch read from a snapshot: one batch is all a writer holds at a time.
 SNAPSHOT_BATCH_ROWS = 64 * 1024
@@ -32,61 +34,67 @@ SNAPSHOT_BATCH_ROWS = 64 * 1024
 SNAPSHOT_SORT_MEMORY = "128MB"
 
 
-class Filter(Protocol):
-    """What a source needs of lib.inventory.query.ObjectQuery."""
-
-    # Key prefixes asked for (any of them); empty for the whole bucket.
-    prefixes: Sequence[str]
-    # True: every version and delete marker; False: the latest version of each key only.
-    versions: bool
-
-    def where_sql(self, allowed_prefixes: Sequence[str] | None) -> tuple[str, Any]: ...
-
-
 def live(
     gateway: Any,
-    query: Filter,
+    query: ObjectQuery,
     allowed_prefixes: Sequence[str] | None,
     concurrency: int = 16,
     *,
     columns: Sequence[str] = COLUMNS,
     progress: Callable[..., None] | None = None,
     cancel: Any = None,
+    walk_options: dict[str, Any] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """A parallel walk of the bucket (only under the prefixes both asked for and allowed), each page
-    of it filtered by the query's SQL before it is passed on."""
-    walk = _inventory("walk").walk
+    of it filtered by the query's SQL before it is passed on. `walk_options` go to the walk as they
+    are (a preview asks for small batches and a serial walk)."""
+    versions = query.versions == "all"
+    options = walk_options or {}
+
+    def walked() -> Iterator[pa.RecordBatch]:
+        for root in walk_roots(query.prefixes, allowed_prefixes):
+            yield from walk(
+                gateway, root, versions=versions, concurrency=concurrency, progress=progress, cancel=cancel, **options
+            )
+
+    yield from filtered(walked(), query, allowed_prefixes, columns)
+
+
+def filtered(
+    batches: Iterable[pa.RecordBatch],
+    query: ObjectQuery,
+    allowed_prefixes: Sequence[str] | None,
+    columns: Sequence[str],
+) -> Iterator[pa.RecordBatch]:
+    """Each batch (in SCHEMA) cut down to the rows the query selects inside the allowed prefixes, as it comes."""
     sql, params = query.where_sql(allowed_prefixes)
     select = _select(columns, sql)
     connection = duckdb.connect()
     try:
-        for root in walk_roots(query.prefixes, allowed_prefixes):
-            for batch in walk(
-                gateway, root, versions=query.versions, concurrency=concurrency, progress=progress, cancel=cancel
-            ):
-                if batch.num_rows:
-                    yield from _filtered(connection, batch, select, params, columns)
+        for batch in batches:
+            if batch.num_rows:
+                yield from _filtered(connection, batch, select, params, columns)
     finally:
         connection.close()
 
 
 def snapshot(
     snapshot: Any,
-    query: Filter,
+    query: ObjectQuery,
     allowed_prefixes: Sequence[str] | None,
     *,
     columns: Sequence[str] = COLUMNS,
     batch_rows: int = SNAPSHOT_BATCH_ROWS,
+    limit: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The rows of a snapshot (its local Parquet files) that the query selects, in key order,
-    streamed from DuckDB in batches of `batch_rows`."""
+    streamed from DuckDB in batches of `batch_rows` (only the first `limit`, when given)."""
     sql, params = query.where_sql(allowed_prefixes)
-    connection = _inventory("query").connect(snapshot.local_files())
+    connection = _snapshot_connection(snapshot)
     try:
-        connection.execute(f"SET memory_limit = '{SNAPSHOT_SORT_MEMORY}'")
-        # Not DuckDB's default (.tmp in the working directory): spills belong in the system's temp.
-        connection.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'bucketdesk-duckdb'}'")
-        ordered = _select(columns, sql) + ' ORDER BY "key", "last_modified_date" DESC'
+        ordered = _select(columns, sql) + f" ORDER BY {inventory_query.ORDER_BY}"
+        if limit is not None:
+            ordered += f" LIMIT {int(limit)}"
         reader = connection.sql(ordered, params=params).to_arrow_reader(batch_rows)
         schema = export_schema(columns)
         for batch in reader:
@@ -96,18 +104,30 @@ def snapshot(
         connection.close()
 
 
+def snapshot_count(snapshot: Any, query: ObjectQuery, allowed_prefixes: Sequence[str] | None) -> int:
+    """How many rows of the snapshot the query selects inside the allowed prefixes (DuckDB, no rows read out)."""
+    sql, params = query.where_sql(allowed_prefixes)
+    connection = _snapshot_connection(snapshot)
+    try:
+        found = connection.execute(f"SELECT count(*) FROM objects WHERE {sql}", params).fetchone()
+        return int(found[0]) if found else 0
+    finally:
+        connection.close()
+
+
 def inventory(
     gateway: Any,
     manifest_key: str,
-    query: Filter,
+    query: ObjectQuery,
     allowed_prefixes: Sequence[str] | None,
     *,
     columns: Sequence[str] = COLUMNS,
 ) -> Iterator[pa.RecordBatch]:
-    """The rows of an S3 Inventory report (its manifest.json key in the bucket): imported by
-    lib.inventory.s3inventory into snapshot files, then read like a snapshot."""
-    report = _inventory("s3inventory").import_report(gateway, manifest_key)
-    yield from snapshot(report, query, allowed_prefixes, columns=columns)
+    """The rows of an S3 Inventory report (its manifest.json key in the bucket), read file by file
+    by lib.inventory.s3inventory and filtered batch by batch like a live walk. Nothing is published
+    as a snapshot: an export only reads the report."""
+    manifest = s3inventory.read_manifest(gateway, manifest_key)
+    yield from filtered(s3inventory.report_batches(gateway, manifest_key, manifest), query, allowed_prefixes, columns)
 
 
 def walk_roots(wanted: Sequence[str], allowed: Sequence[str] | None) -> list[str]:
@@ -133,6 +153,14 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def _snapshot_connection(snapshot: Any) -> Any:
+    connection = inventory_query.connect(snapshot.local_files())
+    connection.execute(f"SET memory_limit = '{SNAPSHOT_SORT_MEMORY}'")
+    # Not DuckDB's default (.tmp in the working directory): spills belong in the system's temp.
+    connection.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'bucketdesk-duckdb'}'")
+    return connection
+
+
 def _filtered(connection: Any, batch: pa.RecordBatch, select: str, params: Any, columns: Sequence[str]):
     connection.register("objects", pa.Table.from_batches([batch]))
     try:
@@ -148,7 +176,3 @@ def _filtered(connection: Any, batch: pa.RecordBatch, select: str, params: Any, 
 def _select(columns: Sequence[str], where: str) -> str:
     names = ", ".join(f'"{name}"' for name in columns)
     return f"SELECT {names} FROM objects WHERE {where or 'TRUE'}"
-
-
-def _inventory(module: str) -> Any:
-    return importlib.import_module(f"lib.inventory.{module}")

@@ -243,8 +243,7 @@ class _Walker:
                     with self.cond:
                         self.active -= 1
                         self.cond.notify_all()
-        except BaseException as exc:  # handed to the consumer, which raises it
-            self.stop.set()
+        except BaseException as exc:  # handed to the consumer, which raises it and stops the others
             self._put(("error", exc))
         finally:
             self._put(("done", None))
@@ -265,7 +264,9 @@ class _Walker:
                 self.out.put(message, timeout=0.2)
                 return
             except queue.Full:
-                if self.stop.is_set() and message[0] == "rows":
+                # Once the consumer has stopped (an error, a cancel, or it read no further), nobody
+                # reads the queue again: waiting here would keep the thread alive for ever.
+                if self.stop.is_set():
                     return
 
     def _list(self, piece: Piece) -> None:

@@ -74,6 +74,11 @@ def sandbox_app() -> Iterator[Deployment]:
 
 @pytest.fixture(scope="module")
 def localstack_app(localstack) -> Iterator[Deployment]:
+    yield from deploy_on_localstack(localstack)
+
+
+def deploy_on_localstack(localstack, settings: dict[str, str] | None = None) -> Iterator[Deployment]:
+    """The app on a fresh LocalStack bucket (CORS for the app's origin), with extra `settings` (env)."""
     s3 = localstack_client(localstack.endpoint_url)
     bucket = f"bd-browser-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
@@ -101,6 +106,7 @@ def localstack_app(localstack) -> Iterator[Deployment]:
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_REGION": REGION,
+        **(settings or {}),
     }
     yield from _deploy("localstack", env, bucket, s3, before_start=allow)
 

@@ -14,18 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from lib.export.cli import main
-from tests.unit import export_standins as standins
-from tests.unit.export_standins import row, write_snapshot
+from tests.unit.export_rows import row, write_snapshot
 from tests.unit.helpers import BUCKET
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"BUCKETDESK_BUCKET": BUCKET}
-
-
-@pytest.fixture(autouse=True)
-def inventory_contract(monkeypatch):
-    standins.install(monkeypatch)
 
 
 @pytest.fixture
@@ -97,13 +91,14 @@ def test_export_to_an_s3_object(seeded):
     assert json.loads(body)["key"] == "b/other.jpg"
 
 
-def test_snapshot_source_reads_the_latest_snapshot_and_says_so(s3, tmp_path):
-    standins.SnapshotStore.latest_snapshot = write_snapshot(tmp_path / "s.parquet", [row("z/1", 2**40), row("a/2", 1)])
+def test_snapshot_source_reads_the_latest_snapshot_and_says_so(gateway, tmp_path):
+    # Kept on disk under the working directory's .bucketdesk/inventory, where the command line looks.
+    write_snapshot(gateway, [row("z/1", 2**40), row("a/2", 1)])
     out = tmp_path / "snap.csv"
     code, said = run("--format", "csv", "--output", str(out), "--source", "snapshot", "--columns", "key,size")
     assert code == 0, said
     assert out.read_text().splitlines() == ["key,size", "a/2,1", f"z/1,{2**40}"]
-    assert "latest snapshot (finished 2024-05-02T00:00:00Z, 2 objects)" in said
+    assert "Reading the latest snapshot (taken just now (" in said and "UTC), 2 objects)" in said
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from lib.export.formats import (
     write_xlsx,
 )
 from lib.inventory.schema import COLUMNS
-from tests.unit.export_standins import row
+from tests.unit.export_rows import row
 
 pytestmark = pytest.mark.unit
 

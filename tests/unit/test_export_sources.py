@@ -10,10 +10,10 @@ import pytest
 
 from lib.export import enrich, sources
 from lib.export.columns import UnknownColumns, choose, export_schema
+from lib.inventory.query import ObjectQuery
 from lib.inventory.schema import DEFAULT_EXPORT_COLUMNS, SCHEMA
 from lib.names import encode_metadata
-from tests.unit import export_standins as standins
-from tests.unit.export_standins import ObjectQuery, batch, row, write_snapshot
+from tests.unit.export_rows import batch, row, write_snapshot
 from tests.unit.helpers import BUCKET
 
 pytestmark = pytest.mark.unit
@@ -27,11 +27,6 @@ ROWS = [
     row("alicexyz/not-alice.jpg", 10),
     row("shared/=formula.jpg", 2**31, storage_class="GLACIER"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def inventory_contract(monkeypatch):
-    standins.install(monkeypatch)
 
 
 def keys(batches) -> list[str]:
@@ -56,8 +51,7 @@ def test_live_filters_each_walked_batch_with_the_querys_sql(gateway, monkeypatch
         yield batch([])
         yield batch(ROWS[4:])
 
-    monkeypatch.setattr(standins, "walk", fake_walk)
-    standins.install(monkeypatch)
+    monkeypatch.setattr(sources, "walk", fake_walk)
     got = list(
         sources.live(
             gateway, ObjectQuery(text="*.jpg", mode="glob"), None, 3, columns=("key", "size", "last_modified_date")
@@ -68,18 +62,26 @@ def test_live_filters_each_walked_batch_with_the_querys_sql(gateway, monkeypatch
     assert all(b.schema == export_schema(("key", "size", "last_modified_date")) for b in got)
 
 
-def test_a_scoped_live_export_lists_and_returns_nothing_outside_the_allowed_prefixes(gateway, s3):
+def test_a_scoped_live_export_lists_and_returns_nothing_outside_the_allowed_prefixes(gateway, s3, monkeypatch):
+    listed = []
+    real_walk = sources.walk
+
+    def spied_walk(gw, prefix="", **options):
+        listed.append(prefix)
+        return real_walk(gw, prefix, **options)
+
+    monkeypatch.setattr(sources, "walk", spied_walk)
     for item in ROWS:
         if item["size"] is not None and item["is_latest"]:
             s3.put_object(Bucket=BUCKET, Key=item["key"], Body=b"x")
     got = keys(sources.live(gateway, ObjectQuery(), ["alice/", "shared/"], columns=("key",)))
     assert got == ["alice/a.jpg", "alice/b.txt", "shared/=formula.jpg"]
-    assert standins.LISTED_PAGES == ["alice/", "shared/"]
+    assert listed == ["alice/", "shared/"]
 
 
-def test_snapshot_streams_selected_rows_in_key_order_with_listing_types(tmp_path):
-    snap = write_snapshot(tmp_path / "snap.parquet", list(reversed(ROWS)))
-    query = ObjectQuery(min_size=2**31, versions=True)
+def test_snapshot_streams_selected_rows_in_key_order_with_listing_types(gateway, tmp_path):
+    snap = write_snapshot(gateway, list(reversed(ROWS)), tmp_path)
+    query = ObjectQuery(min_size=2**31, versions="all")
     got = list(sources.snapshot(snap, query, None, columns=("size", "key", "last_modified_date"), batch_rows=1))
     assert keys(got) == ["alice/b.txt", "shared/=formula.jpg"]
     assert [b.num_rows for b in got] == [1, 1]
@@ -87,11 +89,11 @@ def test_snapshot_streams_selected_rows_in_key_order_with_listing_types(tmp_path
     assert got[0].column("last_modified_date").to_pylist() == [datetime(2024, 5, 1, 12, 30, 45, 123000, tzinfo=UTC)]
 
 
-def test_snapshot_for_a_scoped_analyst_holds_only_their_prefixes_and_versions_when_asked(tmp_path):
-    snap = write_snapshot(tmp_path / "snap.parquet", ROWS)
+def test_snapshot_for_a_scoped_analyst_holds_only_their_prefixes_and_versions_when_asked(gateway, tmp_path):
+    snap = write_snapshot(gateway, ROWS, tmp_path)
     latest = keys(sources.snapshot(snap, ObjectQuery(), ["alice/"], columns=("key",)))
     assert latest == ["alice/a.jpg", "alice/b.txt"]
-    every = keys(sources.snapshot(snap, ObjectQuery(versions=True), ["alice/"], columns=("key",)))
+    every = keys(sources.snapshot(snap, ObjectQuery(versions="all"), ["alice/"], columns=("key",)))
     assert every == ["alice/a.jpg", "alice/b.txt", "alice/gone.jpg", "alice/old.jpg"]
     assert keys(sources.snapshot(snap, ObjectQuery(), [], columns=("key",))) == []
 

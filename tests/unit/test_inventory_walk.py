@@ -189,3 +189,15 @@ def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises
     assert went_parallel is (not serialises)
     if serialises:
         assert store.requests == 40 + 1  # the paginator's requests plus the probe's twin
+
+
+def test_a_walk_read_no_further_ends_its_threads_at_once(seeded):
+    """A preview reads one batch and closes the walk: no worker may wait for ever on the full queue."""
+    batches = walk(seeded, split="always", page_size=5, concurrency=4, batch_rows=5)
+    next(batches)
+    threading.Event().wait(0.5)  # let the workers fill the queue (4 per worker) and block on it
+    batches.close()
+    alive = [t for t in threading.enumerate() if t.name.startswith("bucketdesk-walk-")]
+    for thread in alive:
+        thread.join(timeout=5)
+    assert [t.name for t in alive if t.is_alive()] == []
