@@ -6,12 +6,16 @@ then the pages. Pages read the run's AppContext from st.session_state["bucketdes
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from lib.auditlog import AuditLog
+from lib.browse.sharing import RowLinks
 from lib.config import ConfigError, Settings, load_settings, with_sandbox
 from lib.context import AppContext
-from lib.identity import DEFAULT_GROUPS_CLAIM, Identity, identity_from_user, local_identity
+from lib.desk import Desk, RepeatMemo, access_for, no_access_sentence
+from lib.events import EventStore
+from lib.identity import Identity, identity_from_user, local_identity
 from lib.names import escape_markdown
 from lib.s3 import S3Gateway
 from lib.sandbox import start_sandbox
@@ -29,6 +33,20 @@ def sandbox():
 def gateway_for(profile) -> S3Gateway:
     """One gateway (and its pooled boto3 clients) per bucket profile, shared by all sessions."""
     return S3Gateway(profile)
+
+
+@st.cache_resource
+def row_links(profile_name: str, _gateway: S3Gateway) -> RowLinks:
+    """Row links reused across reruns and sessions, so a row's URL stays stable (the desk checks first)."""
+    return RowLinks(_gateway)
+
+
+@st.cache_resource
+def event_store(database_path: str, audit_log_path: str) -> EventStore:
+    """One event store per database file, shared by every session; an older JSONL log is imported once."""
+    store = EventStore(Path(database_path))
+    store.import_jsonl(Path(audit_log_path))
+    return store
 
 
 def auth_section():
@@ -78,7 +96,7 @@ def show_identity(identity: Identity) -> None:
     if identity.source == "local":
         st.caption(
             f"**No sign-in is configured.** Everyone who reaches this app acts as **{escape_markdown(identity.display)}** "
-            "(this server's user), with all of its permissions. Configure `[auth]` to have people sign in."
+            "(this server's user), with the roles in `local_roles`. Configure `[auth]` to have people sign in."
         )
         return
     st.caption(f"Signed in as **{escape_markdown(identity.display)}**")
@@ -102,11 +120,13 @@ if settings.needs_sandbox:
     if st.context.url:  # let this browser's origin POST to the demo bucket (CORS)
         box.allow_origin("/".join(st.context.url.split("/")[:3]))
 
-# The access work adds `groups_claim` to Settings; until then, the default claim name.
-identity = current_identity(sign_in, getattr(settings, "groups_claim", DEFAULT_GROUPS_CLAIM))
+identity = current_identity(sign_in, settings.groups_claim)
+
+# The buckets this person may use; someone no rule admits anywhere gets a sentence, never an empty app.
+admitted = tuple(name for name in settings.profiles if access_for(settings, name, identity).admitted)
 
 with st.sidebar:
-    names = list(settings.profiles)
+    names = list(admitted or settings.profiles)
     chosen = (
         st.selectbox("Bucket", names, format_func=lambda n: settings.profiles[n].display_name, key="profile")
         if len(names) > 1
@@ -123,20 +143,34 @@ if profile.sandbox:
         icon=":material/science:",
     )
 
+gateway = gateway_for(profile)
+desk = Desk.open(
+    settings,
+    profile,
+    gateway,
+    identity,
+    event_store(str(settings.database_path), str(settings.audit_log_path)),
+    links=row_links(profile.name, gateway),
+    repeats=st.session_state.setdefault("bucketdesk:repeats", RepeatMemo()),  # reruns' reads recorded once
+)
 st.session_state["bucketdesk"] = AppContext(
-    settings=settings,
-    profile=profile,
-    gateway=gateway_for(profile),
-    identity=identity,
-    audit=AuditLog(settings.audit_log_path),
+    settings=settings, profile=profile, identity=identity, desk=desk, profile_names=admitted
 )
 
-page = st.navigation(
-    [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/upload.py", title="Upload", icon=":material/upload:", url_path="upload"),
-        st.Page("pages/browse.py", title="Browse", icon=":material/folder_open:", url_path="browse"),
-        st.Page("pages/export.py", title="Export", icon=":material/file_export:", url_path="export"),
-    ]
-)
+# Only the pages this person may use (lib.access.PAGE_ACTIONS); each page checks again when it runs.
+PAGES = {
+    "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    "upload": st.Page("pages/upload.py", title="Upload", icon=":material/upload:", url_path="upload"),
+    "browse": st.Page("pages/browse.py", title="Browse", icon=":material/folder_open:", url_path="browse"),
+    "export": st.Page("pages/export.py", title="Export", icon=":material/file_export:", url_path="export"),
+}
+
+
+def no_access() -> None:
+    st.title("bucketdesk")
+    st.warning(escape_markdown(no_access_sentence(settings, profile, identity)), icon=":material/lock:")
+
+
+allowed = [PAGES[name] for name in desk.pages() if name in PAGES]
+page = st.navigation(allowed or [st.Page(no_access, title="No access", icon=":material/lock:")])
 page.run()

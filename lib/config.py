@@ -15,6 +15,7 @@ operator fixes the whole file in one go instead of one restart per mistake.
 
 from __future__ import annotations
 
+import json
 import os
 import string
 import tomllib
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lib.access import ROLES, AccessRule, parse_rules
 from lib.errors import ConfigError
 from lib.names import template_problems
 
@@ -121,7 +123,16 @@ class BucketProfile:
 class Settings:
     profiles: dict[str, BucketProfile]
     default_profile: str
+    # The audit log of earlier versions (JSON Lines): imported once into database_path, then unused.
     audit_log_path: Path = Path(".bucketdesk/audit.jsonl")
+    # One SQLite file (WAL) for audit events, shared by every session and server process on the machine.
+    database_path: Path = Path(".bucketdesk/bucketdesk.db")
+    # Who may do what where ([[bucketdesk.access]] or BUCKETDESK_ACCESS); see lib.access.
+    access: tuple[AccessRule, ...] = ()
+    # The ID-token claim that lists a signed-in user's groups (for `group:<name>` in rules).
+    groups_claim: str = "groups"
+    # Without [auth] (no sign-in), the one local user has these roles on every bucket.
+    local_roles: tuple[str, ...] = tuple(ROLES)
     upload_concurrency: int = 3
     # Open multipart uploads (one small JSON file each), so a reload or a new session can resume them.
     multipart_state_dir: Path = Path(".bucketdesk/multipart")
@@ -201,6 +212,31 @@ def _prefix(value: Any) -> str:
     return text if text.endswith("/") else text + "/"
 
 
+def _role_list(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"expected a list of roles from {', '.join(ROLES)}")
+    roles = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+    if not roles:
+        raise ValueError(f"name at least one role: {', '.join(ROLES)}")
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ValueError(f"unknown role {', '.join(map(repr, unknown))}; use {', '.join(ROLES)}")
+    return roles
+
+
+def _rule_tables(value: Any) -> list:
+    """The access rules' raw tables: TOML's array of tables, or the same array as JSON text (env)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"not valid JSON ({exc.args[0]}); give the rules as a JSON array of objects") from exc
+    if not isinstance(value, list):
+        raise ValueError("must be an array of rules, each with who and roles")
+    return value
+
+
 def _template(value: Any) -> str:
     text = _text(value).lstrip("/")
     problems = template_problems(text)
@@ -268,6 +304,10 @@ _GLOBAL_PARSERS = {
     "audit_log_path": lambda value: Path(_text(value)),
     "upload_concurrency": _positive_int,
     "multipart_state_dir": lambda value: Path(_text(value)),
+    "database_path": lambda value: Path(_text(value)),
+    "access": _rule_tables,  # each rule is checked once the profiles are known (load_settings)
+    "groups_claim": _text,
+    "local_roles": _role_list,
     "export_download_max_bytes": _positive_int,
 }
 
@@ -292,22 +332,8 @@ def load_settings(
         problems.append("[bucketdesk.profiles] must be a table of tables, one per bucket.")
         raw_profiles = {}
 
-    global_values = _parse_section(document, _GLOBAL_PARSERS, "bucketdesk", problems)
-    for unknown in sorted(set(document) - set(_GLOBAL_PARSERS)):
-        problems.append(f"bucketdesk.{unknown}: unknown setting (check the spelling).")
-    for name, setting in _GLOBAL_PARSERS.items():
-        env_name = ENV_PREFIX + name.upper()
-        if env.get(env_name, "").strip():
-            _parse_into(global_values, name, env[env_name], setting, env_name, problems)
-
-    profiles: dict[str, dict[str, Any]] = {}
-    for name, raw in raw_profiles.items():
-        if not isinstance(raw, dict):
-            problems.append(f"bucketdesk.profiles.{name}: must be a table of settings.")
-            continue
-        profiles[name] = _parse_section(raw, _PROFILE_PARSERS, f"bucketdesk.profiles.{name}", problems)
-        for unknown in sorted(set(raw) - set(_PROFILE_PARSERS)):
-            problems.append(f"bucketdesk.profiles.{name}.{unknown}: unknown setting (check the spelling).")
+    global_values = _read_globals(document, env, problems)
+    profiles = _read_profiles(raw_profiles, problems)
 
     # Environment variables apply to the default profile, creating it when only env is used.
     env_values = _profile_env(env, problems)
@@ -331,6 +357,12 @@ def load_settings(
         sandbox_overrides = {k: v for k, v in env_values.items() if k not in _CONNECTION_SETTINGS}
 
     built = _build_profiles(profiles, set(raw_profiles), problems)
+    if "access" in global_values:
+        known = set(profiles) or {SANDBOX_PROFILE}
+        where = "BUCKETDESK_ACCESS" if env.get("BUCKETDESK_ACCESS", "").strip() else "bucketdesk.access"
+        global_values["access"], rule_problems = parse_rules(global_values["access"], where, known)
+        problems.extend(rule_problems)
+
     if problems:
         raise ConfigError(problems)
     settings_values = {k: v for k, v in global_values.items() if k != "default_profile"}
@@ -340,6 +372,31 @@ def load_settings(
         sandbox_overrides=sandbox_overrides,
         **settings_values,
     )
+
+
+def _read_globals(document: dict[str, Any], env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """Settings outside the profiles, from the file and then BUCKETDESK_* (which wins)."""
+    values = _parse_section(document, _GLOBAL_PARSERS, "bucketdesk", problems)
+    for unknown in sorted(set(document) - set(_GLOBAL_PARSERS)):
+        problems.append(f"bucketdesk.{unknown}: unknown setting (check the spelling).")
+    for name, setting in _GLOBAL_PARSERS.items():
+        env_name = ENV_PREFIX + name.upper()
+        if env.get(env_name, "").strip():
+            _parse_into(values, name, env[env_name], setting, env_name, problems)
+    return values
+
+
+def _read_profiles(raw_profiles: dict[str, Any], problems: list[str]) -> dict[str, dict[str, Any]]:
+    """Each `[bucketdesk.profiles.<name>]` table, parsed (the bucket is checked once env applied)."""
+    profiles: dict[str, dict[str, Any]] = {}
+    for name, raw in raw_profiles.items():
+        if not isinstance(raw, dict):
+            problems.append(f"bucketdesk.profiles.{name}: must be a table of settings.")
+            continue
+        profiles[name] = _parse_section(raw, _PROFILE_PARSERS, f"bucketdesk.profiles.{name}", problems)
+        for unknown in sorted(set(raw) - set(_PROFILE_PARSERS)):
+            problems.append(f"bucketdesk.profiles.{name}.{unknown}: unknown setting (check the spelling).")
+    return profiles
 
 
 def _read_secrets(paths: list[Path], problems: list[str]) -> dict[str, Any]:

@@ -1,22 +1,24 @@
-"""What every page needs for one run: settings, the chosen bucket, its gateway, who is asking."""
+"""What every page needs for one run: settings, the chosen bucket, who is asking, and their desk."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.auditlog import AuditLog
 from lib.config import BucketProfile, Settings
+from lib.desk import Desk
 from lib.identity import Identity
-from lib.s3 import S3Gateway
 
 
 @dataclass(frozen=True)
 class AppContext:
+    """Pages act only through `desk` (there is no gateway here on purpose: every read and change of
+    the bucket goes through the checks and records of lib.desk)."""
+
     settings: Settings
     profile: BucketProfile
-    gateway: S3Gateway
     identity: Identity
-    audit: AuditLog
+    desk: Desk
+    profile_names: tuple[str, ...] = ()  # the bucket profiles this person may open, in settings order
 
     @property
     def sandbox(self) -> bool:

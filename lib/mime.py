@@ -14,6 +14,7 @@ video may open in the browser, served with their normalised type; everything els
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
 
@@ -42,6 +43,13 @@ ALIASES = {
     "video/x-m4v": "video/mp4",
     "text/x-csv": "text/csv",
     "application/csv": "text/csv",
+    "application/x-gzip": "application/gzip",
+    "application/x-gtar": "application/gzip",
+    "application/x-compressed-tar": "application/gzip",
+    "application/x-bzip": "application/x-bzip2",
+    "application/x-rar-compressed": "application/vnd.rar",
+    "application/x-rar": "application/vnd.rar",
+    "application/x-zstd": "application/zstd",
     "application/x-ndjson": JSON_LINES,
     "application/jsonlines": JSON_LINES,
     "application/x-jsonlines": JSON_LINES,
@@ -65,6 +73,12 @@ EXTENSION_TYPES = {
     ".mkv": "video/x-matroska",
     ".parquet": "application/vnd.apache.parquet",
     ".7z": "application/x-7z-compressed",
+    ".gz": "application/gzip",
+    ".tgz": "application/gzip",
+    ".bz2": "application/x-bzip2",
+    ".xz": "application/x-xz",
+    ".zst": "application/zstd",
+    ".rar": "application/vnd.rar",
 }
 # Extensions whose reported type depends on the machine; the extension's meaning decides.
 EXTENSION_WINS = {".csv": {"application/vnd.ms-excel", "text/plain"}, ".json": {"text/plain"}, ".md": {"text/plain"}}
@@ -139,6 +153,7 @@ ARCHIVE_TYPES = frozenset(
         "application/x-xz",
         "application/vnd.rar",
         "application/x-rar-compressed",
+        "application/zstd",
     }
 )
 # HEIC and HEIF are one format family (ISO/IEC 23008-12): files and browsers use either name.
@@ -209,6 +224,9 @@ def inline_type(stored: str | None) -> str | None:
     return content_type if major in {"audio", "video"} else None
 
 
+KINDS = ("image", "video", "audio", "pdf", "text", "archive", "other")
+
+
 def kind_of(content_type: str) -> str:
     """The family people filter by: image, video, audio, pdf, text, archive or other."""
     major = content_type.split("/", 1)[0]
@@ -221,3 +239,22 @@ def kind_of(content_type: str) -> str:
     if content_type in ARCHIVE_TYPES:
         return "archive"
     return "other"
+
+
+def kind_of_name(name: str) -> str:
+    """The family a file name's extension suggests ("other" when it suggests no type)."""
+    guessed = guess_type(name)
+    return kind_of(guessed) if guessed else "other"
+
+
+@functools.cache
+def kind_extensions() -> dict[str, frozenset[str]]:
+    """Every extension bucketdesk knows (lower case, no dot), grouped by `kind_of_name`.
+
+    Computed once from the same tables `guess_type` reads, so search filters, the audit's families
+    and exports agree on what an extension is. "other" lists only known extensions of no family;
+    a name with an unknown extension (or none) is "other" too."""
+    grouped: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    for ext in {*_BUILTIN_TYPES, *EXTENSION_TYPES}:
+        grouped[kind_of_name("x" + ext)].add(ext[1:])
+    return {kind: frozenset(exts) for kind, exts in grouped.items()}

@@ -8,6 +8,7 @@ ten thousand characters long. `safe_name` turns any of them into one harmless ke
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 import unicodedata
@@ -77,9 +78,23 @@ def ascii_name(name: str) -> str:
     return safe_name(folded)
 
 
+USER_SEGMENT_MAX_CHARS = 64
+_USER_HASH_CHARS = 10
+
+
 def user_segment(identity: str) -> str:
-    """An identity as a key segment (for `{user}` in templates)."""
-    return safe_name(identity.lower(), max_chars=64).replace("(", "_").replace(")", "_")
+    """An identity as one safe, stable key segment (`{user}` in key templates and access prefixes).
+
+    File-name sanitising makes it harmless; when that loses anything (an `@`, a `+`, a `/`…), a hash
+    of the identity is appended, so two people never share a segment (`bob+1@x.com` and `bob_1@x.com`
+    would otherwise both become `bob_1_x.com`, and one could write into the other's folder)."""
+    lowered = unicodedata.normalize("NFC", identity.strip().lower())
+    readable = safe_name(lowered, max_chars=USER_SEGMENT_MAX_CHARS).replace("(", "_").replace(")", "_")
+    if readable == lowered:
+        return readable
+    digest = hashlib.sha256(lowered.encode("utf-8")).hexdigest()[:_USER_HASH_CHARS]
+    head = readable[: USER_SEGMENT_MAX_CHARS - _USER_HASH_CHARS - 1].rstrip("._-") or "user"
+    return f"{head}-{digest}"
 
 
 def template_problems(template: str) -> list[str]:

@@ -88,7 +88,10 @@ class S3Gateway:
 
     @cached_property
     def client(self):
-        return make_client(self.profile, self.profile.endpoint_url)
+        # Enough connections for a parallel listing's workers, so it shares this client instead of
+        # building a second one (a client costs 0.2-0.6 s of CPU to make).
+        pool = max(10, self.profile.listing_concurrency)
+        return make_client(self.profile, self.profile.endpoint_url, max_pool_connections=pool)
 
     @cached_property
     def signer(self):

@@ -1,30 +1,34 @@
 """Browse: folders and objects of the bucket, a page at a time, with thumbnails, details and share links.
 
-Thin on purpose: lib.browse.listing reads one page per request (and explains why any page costs
-what the first costs), lib.browse.filters narrows the page, lib.browse.thumbnails makes thumbnails,
-lib.browse.details reads one object, lib.browse.sharing signs links. This page lays out widgets and
-keeps where the reader is in one lib.browse.state.BrowseState per bucket.
+Thin on purpose: every read goes through the person's desk (lib.desk), which checks the access
+rules before lib.browse.listing reads a page, lib.browse.details reads one object,
+lib.browse.thumbnails makes thumbnails and lib.browse.sharing signs links, and records what was
+done. lib.browse.filters narrows the page. This page lays out widgets and keeps where the reader is
+in one lib.browse.state.BrowseState per bucket. A scoped person's top level is their own folders.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import streamlit as st
 
+from lib.access import Action
 from lib.browse import filters, listing, thumbnails
-from lib.browse.details import ObjectDetails, delete_object, object_details, text_preview, versions_frame
-from lib.browse.sharing import UNITS, RowLinks, describe, expiry_seconds, share_link
+from lib.browse.details import ObjectDetails, object_details, text_preview, versions_frame
+from lib.browse.sharing import UNITS, describe, expiry_seconds
 from lib.browse.state import BrowseState
 from lib.components import copybutton
 from lib.context import AppContext
-from lib.errors import BucketdeskError
+from lib.desk import Fetchers
+from lib.errors import BucketdeskError, PermissionDenied
 from lib.names import code_span, escape_markdown
 from lib.units import human_bytes
 from pages import app_context, show_error
 
-ctx: AppContext = app_context()
+ctx: AppContext = app_context("browse")
 profile = ctx.profile
 S = f"browse:{profile.name}:"  # session-state keys of this bucket's browser
 LISTING_TTL = 20  # seconds a page is reused: back and forth costs nothing, new uploads show up soon
@@ -32,7 +36,7 @@ THUMB_BUDGET = 3.0  # seconds a rerun waits for new thumbnails; the rest follow 
 VIEWS = {"table": ":material/table_rows: Table", "gallery": ":material/grid_view: Gallery"}
 
 
-# --- cached reads -------------------------------------------------------------------------------
+# --- cached reads (behind the desk: it checks who may read before it asks these) ---------------------
 
 
 @st.cache_data(ttl=LISTING_TTL, show_spinner=False, max_entries=1000)
@@ -53,9 +57,29 @@ def cached_text(profile_name, bucket, key, etag, size, kind, _gateway):
     return text_preview(_gateway, key, size, kind)
 
 
-@st.cache_resource
-def row_links(profile_name: str, _gateway) -> RowLinks:
-    return RowLinks(_gateway)
+def fetchers() -> Fetchers:
+    """The desk's reads, through this page's caches (keyed by bucket, and by Refresh where it matters)."""
+    return Fetchers(
+        list_page=lambda gateway, q, token: cached_page(
+            profile.name,
+            profile.bucket,
+            q.prefix,
+            q.search,
+            q.page_size,
+            q.flat,
+            q.start_after,
+            token,
+            nav().refresh,
+            gateway,
+        ),
+        details=lambda gateway, key: cached_details(profile.name, profile.bucket, key, nav().refresh, gateway),
+        text=lambda gateway, key, size, kind, etag: cached_text(
+            profile.name, profile.bucket, key, etag, size, kind, gateway
+        ),
+    )
+
+
+desk = replace(ctx.desk, fetch=fetchers())
 
 
 @st.cache_resource
@@ -110,12 +134,17 @@ def widget(name: str, default=None):
     return st.session_state.setdefault(S + name, default)
 
 
+top_folders = desk.top_folders()
+# Where this person starts: their one folder, or the top (which lists only their folders when scoped).
+START = top_folders[0] if len(top_folders) == 1 else ""
+
 if S + "state" not in st.session_state:
-    # A link like /browse?prefix=photos/2026/ opens that folder; after switching buckets the URL
-    # still names the old bucket's folder, so the new bucket opens at its top.
-    arrived = "browse:bucket" not in st.session_state
+    # A link like /browse?prefix=photos/2026/ opens that folder (the desk refuses one outside this
+    # person's folders); after switching buckets the URL still names the old bucket's folder, so the
+    # new bucket opens at the start.
+    arrived = "browse:bucket" not in st.session_state and st.query_params.get("prefix")
     st.session_state[S + "state"] = BrowseState(
-        prefix=listing.as_folder(st.query_params.get("prefix", "")) if arrived else ""
+        prefix=listing.as_folder(st.query_params.get("prefix", "")) if arrived else START
     )
 st.session_state["browse:bucket"] = profile.name
 here = nav()
@@ -132,7 +161,7 @@ else:
 
 # --- header: bucket, breadcrumb, search, view -----------------------------------------------------
 
-names = list(ctx.settings.profiles)
+names = list(ctx.profile_names or [profile.name])
 head_left, head_right = st.columns([3, 2], vertical_alignment="bottom")
 with head_left:
     st.title("Browse", anchor=False)
@@ -196,18 +225,11 @@ query = listing.ListingQuery(
 )
 pager = here.pager = here.pager.for_query(query)
 try:
-    page = cached_page(
-        profile.name,
-        profile.bucket,
-        query.prefix,
-        query.search,
-        query.page_size,
-        query.flat,
-        query.start_after,
-        pager.token,
-        here.refresh,
-        ctx.gateway,
-    )
+    page = desk.list_folder(query, pager.token)
+except PermissionDenied as exc:
+    show_error(exc)
+    st.button("Go to your folders", icon=":material/folder_shared:", on_click=go, args=(START,), type="primary")
+    st.stop()
 except BucketdeskError as exc:
     show_error(exc)
     st.stop()
@@ -283,19 +305,19 @@ if page.empty and pager.page_number == 1:
         st.button("Go up", icon=":material/arrow_upward:", on_click=go, args=(listing.parent(prefix),))
     else:
         st.info(f"The bucket **{escape_markdown(profile.bucket)}** is empty.", icon=":material/inbox:")
-        st.page_link("pages/upload.py", label="Upload files", icon=":material/upload:")
+        if "upload" in desk.pages():
+            st.page_link("pages/upload.py", label="Upload files", icon=":material/upload:")
     st.stop()
 
 # --- rows: thumbnails and links for the rows on this page only --------------------------------------
 
-store = thumbnails.store_for(ctx.gateway)
 thumb_rows = [
     (row.key, row.etag, int(row.size))
     for row in shown.itertuples()
     if row.kind == "image" and thumbnails.can_thumbnail(row.content_type)
 ]
-thumbs, making = store.urls(thumb_rows, budget_seconds=THUMB_BUDGET) if thumb_rows else ({}, 0)
-links = row_links(profile.name, ctx.gateway)
+thumbs, making = desk.thumbnails(thumb_rows, prefix, budget_seconds=THUMB_BUDGET)
+links = desk.row_links([(row.key, row.content_type) for row in shown.itertuples() if not row.is_folder], folder=prefix)
 
 
 def picture(row) -> str:
@@ -314,7 +336,7 @@ with main:
     if st.session_state[S + "view"] == "table":
         table = shown.assign(
             thumbnail=[picture(row) for row in shown.itertuples()],
-            link=[None if row.is_folder else links.get(row.key, row.content_type) for row in shown.itertuples()],
+            link=[links.get(row.key) for row in shown.itertuples()],
             type=["Folder" if row.is_folder else row.content_type for row in shown.itertuples()],
         )
         table_key = (
@@ -370,7 +392,7 @@ with main:
 
         @st.fragment(run_every="2s")
         def thumbnails_in_progress():
-            _, waiting = store.urls(thumb_rows, budget_seconds=0)
+            _, waiting = desk.thumbnails(thumb_rows, prefix, budget_seconds=0)
             if waiting == 0:
                 st.rerun(scope="app")
             st.caption(f":material/hourglass_top: Making {waiting} thumbnails…")
@@ -455,12 +477,11 @@ def confirm_delete(key: str, etag: str, versioning: str) -> None:
     yes, no = st.columns(2)
     if yes.button("Delete", type="primary", icon=":material/delete:", width="stretch"):
         try:
-            delete_object(ctx.gateway, key, ctx.identity.id, ctx.audit, etag=etag)
-        except BucketdeskError as exc:  # DeleteNotAllowed included
+            desk.delete(key, etag=etag)  # forgets its row link and thumbnail too
+        except BucketdeskError as exc:  # DeleteNotAllowed and PermissionDenied included
             show_error(exc)
             return
         stop_deleting()
-        links.forget(key)
         cached_page.clear()
         cached_details.clear()
         select(None)
@@ -481,9 +502,9 @@ def details_header(key: str, info: ObjectDetails | None) -> None:
 def media_preview(key: str, info: ObjectDetails, kind: str) -> None:
     """Images, audio, video and PDF through a signed link lib.browse.sharing decides (inline only when safe)."""
     if kind == "pdf":  # uploads are stored as attachments; the frame asks for inline
-        st.iframe(links.get(key, info.content_type, info.name, inline=True), height=520)
+        st.iframe(desk.preview_link(key, info.content_type, info.name, inline=True), height=520)
         return
-    url = links.get(key, info.content_type, info.name)
+    url = desk.preview_link(key, info.content_type, info.name)
     if kind == "image":
         st.image(url, width="stretch")
     elif kind == "audio":
@@ -495,7 +516,7 @@ def media_preview(key: str, info: ObjectDetails, kind: str) -> None:
 def text_panel(key: str, info: ObjectDetails, kind: str) -> None:
     """The first 64 KB as source text, a JSON tree or a table; never rendered as Markdown or HTML."""
     try:
-        text = cached_text(profile.name, profile.bucket, key, info.etag, info.size, kind, ctx.gateway)
+        text = desk.preview_text(key, info.size, kind, info.etag)
     except BucketdeskError as exc:
         show_error(exc)
         return
@@ -526,15 +547,14 @@ def preview(key: str, info: ObjectDetails) -> None:
 def make_share_link(key: str, info: ObjectDetails, mode: str) -> None:
     try:
         seconds = expiry_seconds(st.session_state[S + "expiry_amount"], st.session_state[S + "expiry_unit"])
-        made = share_link(
-            ctx.gateway, key, seconds, download=mode == "download", name=info.name, content_type=info.content_type
+        made = desk.share_link(
+            key, seconds, download=mode == "download", name=info.name, content_type=info.content_type
         )
     except BucketdeskError as exc:
         nav().link = None
         show_error(exc)
         return
     nav().link = (key, made)
-    ctx.audit.record(ctx.identity.id, "share", profile.bucket, key, "ok", seconds=seconds, download=made.download)
 
 
 def share_tab(key: str, info: ObjectDetails) -> None:
@@ -624,7 +644,7 @@ def versions_tab(info: ObjectDetails) -> None:
 
 def details_panel(key: str) -> None:
     try:
-        info = cached_details(profile.name, profile.bucket, key, here.refresh, ctx.gateway)
+        info = desk.details(key)
     except BucketdeskError as exc:
         show_error(exc)
         return
@@ -645,7 +665,7 @@ def details_panel(key: str) -> None:
         tags_tab(info)
     with versions:
         versions_tab(info)
-    if profile.allow_delete:
+    if profile.allow_delete and desk.can(Action.DELETE, key):
         st.divider()
         st.button("Delete…", icon=":material/delete:", key=S + "delete", on_click=ask_delete, args=(key,))
         if here.deleting == key:

@@ -21,11 +21,9 @@ from lib.names import escape_markdown
 from lib.units import human_bytes
 from pages import app_context, show_error
 
-ctx = app_context()
-gateway = ctx.gateway
+ctx = app_context("export")
+desk = ctx.desk  # checks the export scope and records each export
 K = f"export:{ctx.profile.name}:"
-# Without the access rules every person here may export the whole bucket (the command line's scope).
-ALLOWED: list[str] | None = None
 
 st.title("Export")
 st.write(
@@ -35,29 +33,13 @@ st.write(
 )
 
 
-def record(outcome: str, request: exports.ExportRequest, message: str = "", **details) -> None:
-    ctx.audit.record(
-        ctx.identity.id,
-        "export",
-        ctx.profile.bucket,
-        key=details.pop("where", None),
-        outcome=outcome,
-        source=request.source,
-        filter=request.describe(),
-        format=request.format,
-        columns=list(request.columns),
-        **({"message": message} if message else {}),
-        **details,
-    )
-
-
 # --- what to export ---------------------------------------------------------------------------------
 
 source = st.radio("Source", list(SOURCES), format_func=SOURCES.__getitem__, horizontal=True, key=K + "source")
 manifest_key = ""
 if source == exports.SNAPSHOT:
     try:
-        latest = exports.latest_snapshot(gateway)
+        latest = desk.latest_snapshot()
     except BucketdeskError as error:
         show_error(error)
         latest = None
@@ -142,7 +124,7 @@ if wants_preview or wants_count:
     try:
         if wants_preview:
             with st.spinner("Reading the first rows…"):
-                st.session_state[K + "shown"] = (request, exports.preview(gateway, request, ALLOWED))
+                st.session_state[K + "shown"] = (request, desk.export_preview(request))
         if wants_count or request.source == exports.SNAPSHOT:
             said = st.empty()
 
@@ -150,7 +132,7 @@ if wants_preview or wants_count:
                 said.caption(f"Counting: {progress.objects:,} objects listed…")
 
             with st.spinner("Counting…"):
-                counted = exports.count(gateway, request, ALLOWED, progress=walked)
+                counted = desk.export_count(request, progress=walked)
             said.empty()
             st.session_state[K + "counted"] = {request: counted}
     except BucketdeskError as error:
@@ -191,21 +173,11 @@ if wants_export:
         bar.progress(1.0 if finished else share, text=f"{rows:,} rows written" + ("" if finished else "…"))
 
     try:
-        done = exports.run(
-            gateway,
-            request,
-            ALLOWED,
-            user=ctx.identity.id,
-            export_prefix=ctx.profile.export_prefix,
-            download_max_bytes=ctx.settings.export_download_max_bytes,
-            progress=written,
-        )
-    except BucketdeskError as error:
-        record("failed", request, error.message)
+        done = desk.export(request, progress=written)
+    except BucketdeskError as error:  # recorded by the desk
         show_error(error)
         st.stop()
     summary, delivery = done.summary, done.delivery
-    record("ok", request, rows=summary.rows, bytes=summary.bytes, where=summary.where, seconds=summary.seconds)
     payload = exports.take_download(delivery) if isinstance(delivery, Download) else None
     st.session_state[K + "result"] = (summary, delivery, payload)
 

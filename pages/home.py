@@ -8,7 +8,7 @@ from lib.names import escape_markdown
 from lib.units import human_bytes
 from pages import app_context
 
-ctx = app_context()
+ctx = app_context("home")
 profile = ctx.profile
 
 st.title("bucketdesk")
@@ -19,26 +19,23 @@ st.write(
 
 left, right = st.columns(2)
 with left.container(border=True):
-    st.page_link("pages/upload.py", label="Upload files", icon=":material/upload:")
-    st.caption(
-        f"Up to {human_bytes(profile.max_upload_bytes)} per file · {escape_markdown(', '.join(profile.allowed_types))}"
-    )
+    if "upload" in ctx.desk.pages():
+        st.page_link("pages/upload.py", label="Upload files", icon=":material/upload:")
+        st.caption(
+            f"Up to {human_bytes(profile.max_upload_bytes)} per file · "
+            f"{escape_markdown(', '.join(profile.allowed_types))}"
+        )
+    elif "browse" in ctx.desk.pages():
+        st.page_link("pages/browse.py", label="Browse files", icon=":material/folder_open:")
+        st.caption("You may browse and share here; uploading is for uploaders.")
 with right.container(border=True):
     st.markdown(f"**Bucket** {escape_markdown(profile.display_name)}")
     st.caption(f"Signed in as {escape_markdown(ctx.identity.display)}")
 
-mine = [e for e in ctx.audit.events() if e.get("who") == ctx.identity.id and e.get("bucket") == profile.bucket]
+mine = ctx.desk.recent_uploads(20)
 if mine:
     st.subheader("Your recent uploads")
     st.dataframe(
-        [
-            {
-                "when": e["ts"],
-                "file": (e.get("details") or {}).get("name"),
-                "outcome": e["outcome"],
-                "key": e.get("key"),
-            }
-            for e in reversed(mine[-20:])
-        ],
+        [{"when": e.when, "file": e.details.get("name"), "outcome": e.outcome, "key": e.key} for e in mine],
         hide_index=True,
     )

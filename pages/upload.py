@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.browse.sharing import signed_link
 from lib.components import uploader as protocol
 from lib.context import AppContext
 from lib.errors import BucketdeskError
@@ -20,9 +19,11 @@ from lib.upload.resume import OpenUploadStore
 from lib.upload.session import UploadSession
 from pages import app_context, show_error
 
-ctx: AppContext = app_context()
+ctx: AppContext = app_context("upload")
+desk = ctx.desk
 SESSION_KEY = f"uploads:{ctx.profile.name}"
 COMPONENT_KEY = f"uploader:{ctx.profile.name}"
+FOLDER_KEY = f"upload-folder:{ctx.profile.name}"
 SHOWN_RESULTS = 50
 
 
@@ -32,10 +33,10 @@ def uploader_component():
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def bucket_problem(profile_name: str, _gateway) -> tuple[str, str] | None:
+def bucket_problem(profile_name: str, _desk) -> tuple[str, str] | None:
     """Checked at most every 30 s: is the bucket there and are we allowed in? (message, hint)"""
     try:
-        _gateway.check_bucket()
+        _desk.check_bucket()
     except BucketdeskError as exc:
         return exc.message, exc.hint
     return None
@@ -48,10 +49,15 @@ def session() -> UploadSession:
     return st.session_state[SESSION_KEY]
 
 
+def destination() -> str | None:
+    """The folder the person picked (None: the first they may write to)."""
+    return st.session_state.get(FOLDER_KEY)
+
+
 def on_sign() -> None:
     requests = protocol.parse_sign(st.session_state[COMPONENT_KEY]["sign"])
     try:
-        session().sign(ctx.gateway, ctx.identity.id, requests, ctx.audit)
+        desk.sign_uploads(session(), requests, folder=destination())
     except BucketdeskError as exc:
         st.session_state["upload_error"] = (f"Could not sign the upload: {exc.message}", exc.hint)
 
@@ -59,7 +65,7 @@ def on_sign() -> None:
 def on_parts() -> None:
     requests = protocol.parse_parts(st.session_state[COMPONENT_KEY]["parts"])
     try:
-        session().sign_parts(ctx.gateway, requests)
+        desk.sign_parts(session(), requests)
     except BucketdeskError as exc:
         st.session_state["upload_error"] = (f"Could not sign the next parts: {exc.message}", exc.hint)
 
@@ -73,20 +79,32 @@ def on_done() -> None:
             "then choose the file again: the parts already sent are kept.",
         )
     try:
-        session().finish(ctx.gateway, ctx.identity.id, reports, ctx.audit)
+        desk.finish_uploads(session(), reports)
     except BucketdeskError as exc:
         st.session_state["upload_error"] = (f"Could not check the uploads: {exc.message}", exc.hint)
 
 
 profile = ctx.profile
 st.title("Upload")
+folders = desk.upload_folders()
+if len(folders) > 1:
+    # The choice applies to the files chosen after it; files already granted keep their keys.
+    st.selectbox(
+        "Destination folder",
+        folders,
+        key=FOLDER_KEY,
+        format_func=lambda folder: folder or "The whole bucket",
+        help="The folders you may upload to. Each file's key is this folder, then the bucket's key template.",
+        width=420,
+    )
+template = desk.key_template(destination())
 st.caption(
     f"Files go straight from your browser to **{escape_markdown(profile.bucket)}** under "
-    f"{code_span(static_prefix(profile.upload_prefix) + '…')}. "
+    f"{code_span(static_prefix(template) + '…')}. "
     f"Up to {human_bytes(profile.max_upload_bytes)} each; accepted: {escape_markdown(', '.join(profile.allowed_types))}."
 )
 
-problem = bucket_problem(profile.name, ctx.gateway)
+problem = bucket_problem(profile.name, desk)
 if problem:
     show_error(*problem)
     st.stop()
@@ -127,9 +145,7 @@ for outcome in finished:
             )
             st.markdown(escape_markdown(outcome.message))
             if outcome.ok and outcome.key:
-                link = signed_link(
-                    ctx.gateway, outcome.key, VIEW_LINK_SECONDS, outcome.content_type, outcome.name, inline=None
-                )
+                link = desk.uploaded_link(outcome)
                 st.caption(f"Key: {code_span(outcome.key)}")
                 st.code(link, language=None, wrap_lines=True)
                 st.caption(f"Signed link, valid for {VIEW_LINK_SECONDS // 60} minutes.")

@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from lib import mime
+from lib.inventory.query import EXTENSION_SQL
 
 CURRENT = "coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)"
 NONCURRENT = "NOT coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)"
@@ -132,8 +133,7 @@ def by_extension(con: duckdb.DuckDBPyConnection, *, top: int = DEFAULT_TOP) -> p
     frame = con.execute(
         f"""
         SELECT
-            coalesce(nullif(lower(regexp_extract(key, '[^/]\\.([A-Za-z0-9]{{1,12}})$', 1)), ''), '{NO_EXTENSION}')
-                AS extension,
+            coalesce(nullif({EXTENSION_SQL}, ''), '{NO_EXTENSION}') AS extension,
             count(*) AS objects,
             coalesce(sum(size), 0)::BIGINT AS bytes
         FROM objects
@@ -160,8 +160,7 @@ def by_family(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def family_of(extension: str) -> str:
     """The family people filter by (lib.mime.kind_of) that an extension usually has, or "other"."""
-    guessed = mime.guess_type(f"x.{extension}")
-    return mime.kind_of(guessed) if guessed else "other"
+    return mime.kind_of_name(f"x.{extension}")
 
 
 def by_storage_class(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

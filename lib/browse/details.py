@@ -16,7 +16,6 @@ from typing import Any
 import pandas as pd
 
 from lib import mime
-from lib.auditlog import AuditLog
 from lib.browse.thumbnails import store_for
 from lib.errors import DeleteNotAllowed, StorageError
 from lib.names import decode_metadata
@@ -197,18 +196,11 @@ def text_preview(gateway: S3Gateway, key: str, size: int, kind: str, limit: int 
     return preview
 
 
-def delete_object(gateway: S3Gateway, key: str, who: str, audit: AuditLog | None = None, etag: str = "") -> None:
-    """Delete `key` when the profile allows it, and record who did. With versioning on, S3 keeps the
-    older versions and adds a delete marker."""
+def delete_object(gateway: S3Gateway, key: str, etag: str = "") -> None:
+    """Delete `key` when the profile allows it (the desk checks who may and records it). With
+    versioning on, S3 keeps the older versions and adds a delete marker."""
     if not gateway.profile.allow_delete:
         raise DeleteNotAllowed("Deleting is turned off for this bucket.")
-    try:
-        gateway.delete(key)
-    except StorageError as exc:
-        if audit:
-            audit.record(who, "delete", gateway.bucket, key, "failed", message=exc.message)
-        raise
-    if audit:
-        audit.record(who, "delete", gateway.bucket, key, "ok", etag=etag or None)
+    gateway.delete(key)
     if etag:
         store_for(gateway).forget(key, etag)  # its thumbnail goes too

@@ -12,7 +12,6 @@ means nothing).
 
 from __future__ import annotations
 
-import mimetypes
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from lib import mime
 from lib.errors import BadQuery
 from lib.inventory.schema import SCHEMA
 
@@ -32,38 +32,22 @@ VERSION_SCOPES = ("latest", "all")
 APP_PREFIX = ".bucketdesk/"  # thumbnails and snapshots the app keeps in the bucket
 ORDER_BY = "key, is_latest DESC NULLS LAST, last_modified_date DESC NULLS LAST, version_id NULLS FIRST"
 
-# Type families by MIME type: the one place to point at lib/mime.py once it exists.
-_FAMILY_TYPES: dict[str, tuple[str, ...]] = {
-    "image": ("image/",),
-    "video": ("video/",),
-    "audio": ("audio/",),
-    "text": ("text/",),
-    "document": (
-        "application/pdf",
-        "application/msword",
-        "application/vnd.openxmlformats-officedocument.",
-        "application/vnd.ms-",
-        "application/vnd.oasis.opendocument.",
-        "application/rtf",
-    ),
-    "archive": ("application/zip", "application/x-tar", "application/gzip", "application/x-7z", "application/x-rar"),
-}
-_EXTRA_EXTENSIONS = {
-    "archive": (".gz", ".tgz", ".7z", ".rar", ".bz2", ".xz", ".zst"),
-    "image": (".heic", ".avif", ".webp"),
-}
+# A key's extension as the audit groups it (lower case, no dot, "" when none): a dot inside the last
+# name, followed by 1-12 letters or digits. Every extension lib.mime knows has that shape, so a
+# family filter here and the audit's families (lib.mime.kind_extensions) agree key by key.
+EXTENSION_SQL = "lower(regexp_extract(key, '[^/]\\.([A-Za-z0-9]{1,12})$', 1))"
+TYPE_FAMILIES: tuple[str, ...] = mime.KINDS
 
 
-def family_extensions(family: str) -> tuple[str, ...]:
-    """File-name extensions (lower case, with the dot) of a type family such as "image"."""
-    if family not in _FAMILY_TYPES:
-        raise BadQuery(f"There is no type family called {family!r}; choose one of {', '.join(_FAMILY_TYPES)}.")
-    table = mimetypes.MimeTypes().types_map[True]  # Python's own table, not the server's /etc/mime.types
-    found = {ext for ext, kind in table.items() if kind.startswith(_FAMILY_TYPES[family])}
-    return tuple(sorted(found | set(_EXTRA_EXTENSIONS.get(family, ()))))
-
-
-TYPE_FAMILIES: tuple[str, ...] = tuple(_FAMILY_TYPES)
+def family_clause(family: str) -> tuple[str, list[Any]]:
+    """SQL (with its parameters) true for keys whose extension lib.mime puts in `family`."""
+    if family not in TYPE_FAMILIES:
+        raise BadQuery(f"There is no type family called {family!r}; choose one of {', '.join(TYPE_FAMILIES)}.")
+    kinds = mime.kind_extensions()
+    if family == "other":  # unknown extensions and none at all are "other" too
+        known = sorted(set().union(*(exts for kind, exts in kinds.items() if kind != "other")))
+        return f"NOT list_contains(?, {EXTENSION_SQL})", [known]
+    return f"list_contains(?, {EXTENSION_SQL})", [sorted(kinds[family])]
 
 
 @dataclass(frozen=True)
@@ -75,7 +59,7 @@ class ObjectQuery:
     case_sensitive: bool = False
     prefixes: tuple[str, ...] = ()  # any of them
     extensions: tuple[str, ...] = ()  # "png" or ".png", any of them
-    type_family: str | None = None  # image | video | audio | text | document | archive
+    type_family: str | None = None  # one of TYPE_FAMILIES (lib.mime.KINDS)
     min_size: int | None = None
     max_size: int | None = None
     modified_since: datetime | None = None
@@ -101,11 +85,11 @@ class ObjectQuery:
             add("NOT starts_with(key, ?)", APP_PREFIX)
         if self.text:
             self._text_clause(add)
-        suffixes = tuple(_suffix(e) for e in self.extensions)
+        if self.extensions:
+            add(f"list_contains(?, {EXTENSION_SQL})", sorted({_extension(e) for e in self.extensions}))
         if self.type_family:
-            suffixes += family_extensions(self.type_family)
-        if suffixes:
-            add("(" + " OR ".join(["ends_with(lower(key), ?)"] * len(suffixes)) + ")", *suffixes)
+            sql, values = family_clause(self.type_family)
+            add(sql, *values)
         self._range_clauses(add)
         if self.storage_classes:
             add("storage_class IN (" + ", ".join("?" * len(self.storage_classes)) + ")", *self.storage_classes)
@@ -151,9 +135,9 @@ def _any_prefix(add, prefixes: tuple[str, ...]) -> None:
         add("(" + " OR ".join(["starts_with(key, ?)"] * len(prefixes)) + ")", *prefixes)
 
 
-def _suffix(extension: str) -> str:
-    extension = extension.strip().lower()
-    return extension if extension.startswith(".") else "." + extension
+def _extension(extension: str) -> str:
+    """ "png", ".PNG" -> "png", as EXTENSION_SQL spells it."""
+    return extension.strip().lower().lstrip(".")
 
 
 def glob_to_regex(pattern: str, case_sensitive: bool = False) -> str:

@@ -62,6 +62,10 @@ class Manifest:
     format_version: int = FORMAT_VERSION
 
     @property
+    def started_at(self) -> datetime:
+        return datetime.fromisoformat(self.started)
+
+    @property
     def finished_at(self) -> datetime:
         return datetime.fromisoformat(self.finished)
 

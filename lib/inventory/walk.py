@@ -8,7 +8,8 @@ cost. So the walk starts exactly like boto3's serial paginator and only goes par
 shows the store overlaps requests:
 
 1. Serial: flat pages (no delimiter) of the prefix. A listing that ends within PROBE_AFTER_PAGES
-   pages is done with exactly the paginator's requests.
+   pages, or any listing of a store known to serialise (moto, by its Server header), is done with
+   exactly the paginator's requests.
 2. Probe: the next page is fetched while one discovery request (a delimiter listing) runs beside
    it. If that page took about as long as the pages before it, the store overlaps requests
    (round-trip bound) and the rest is listed in parallel; if it took much longer, the store
@@ -79,6 +80,14 @@ class _Lister:
 
     def __init__(self, client, bucket: str, versions: bool, page_size: int):
         self.client, self.bucket, self.versions, self.page_size = client, bucket, versions, page_size
+        self.server: str | None = None  # the first response's Server header
+
+    @property
+    def serialises(self) -> bool:
+        """True for moto (the sandbox), which answers listings one at a time by scanning the whole
+        bucket: a probe there would only cost a request. moto signs its responses "amazon.com";
+        S3 says "AmazonS3", LocalStack "TwistedWeb", MinIO "MinIO"."""
+        return "amazon.com" in (self.server or "").lower()
 
     def page(self, prefix: str, cursor: Cursor | None, *, delimiter: bool = False) -> _Page:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": self.page_size}
@@ -105,6 +114,8 @@ class _Lister:
                 response = self.client.list_objects_v2(**params)
             entries = response.get("Contents", [])
             following = None
+        if self.server is None:
+            self.server = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("server", "")
         prefixes = [p["Prefix"] for p in response.get("CommonPrefixes", [])]
         keys = [e["Key"] for e in entries]
         names = keys + prefixes
@@ -151,6 +162,7 @@ def walk(
             started = time.perf_counter()
             page = lister.page(prefix, cursor)
             times.append(time.perf_counter() - started)
+        probing = probing and not lister.serialises
         yield from batcher.add(page.entries)
         meter.count(len(page.entries), 1 if page.next else 0, parallel=False)
         if page.next is None:

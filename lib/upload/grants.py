@@ -203,10 +203,22 @@ def admit(profile: BucketProfile, declared: DeclaredFile, *, multipart: bool) ->
     return (None, refusal) if refusal else (content_type, checksum_refusal(profile, declared, multipart=multipart))
 
 
-def upload_key(profile: BucketProfile, declared: DeclaredFile, uploader: str, unique: str | None = None) -> str:
-    """The key a declared file gets: the profile's template; `unique` is its {uuid} (a folder's, shared)."""
+def upload_key(
+    profile: BucketProfile,
+    declared: DeclaredFile,
+    uploader: str,
+    unique: str | None = None,
+    *,
+    template: str | None = None,
+) -> str:
+    """The key a declared file gets: `template` (default the profile's upload_prefix; the desk puts the
+    chosen destination folder in front of it); `unique` is its {uuid} (a folder's, shared)."""
     return render_key(
-        profile.upload_prefix, original_name=declared.name, user=uploader, unique=unique, folder=declared.folder
+        template or profile.upload_prefix,
+        original_name=declared.name,
+        user=uploader,
+        unique=unique,
+        folder=declared.folder,
     )
 
 

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.auditlog import AuditLog
 from lib.browse.thumbnails import thumbnail_after_upload
 from lib.components.uploader import PartsRequest, SignRequest, UploadReport
 from lib.errors import StorageError, UploadIncomplete
@@ -78,14 +77,25 @@ class UploadSession:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def sign(
-        self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None = None
+        self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], key_template: str | None = None
     ) -> None:
         """Grant or refuse each declared file. Idempotent: an answer newer than the browser holds is kept;
-        a browser holding the current grant asks for a fresh one (new key, later expiry)."""
+        a browser holding the current grant asks for a fresh one (new key, later expiry). Keys follow
+        `key_template` (default: the profile's upload_prefix)."""
         with self._lock:
-            self._sign(gateway, uploader, requests, audit)
+            self._sign(gateway, uploader, requests, key_template)
 
-    def _sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], audit: AuditLog | None) -> None:
+    def refuse(self, requests: list[SignRequest], reason: str, code: str) -> None:
+        """Refuse every declared file with one reason (e.g. the access rules allow no upload here)."""
+        with self._lock:
+            for request in requests:
+                if not isinstance(self.grants.get(request.file.id), Refusal):
+                    self.grants[request.file.id] = Refusal(
+                        request.file.id, display_name(request.file.name), reason, code
+                    )
+                    self.part_urls.pop(request.file.id, None)
+
+    def _sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], key_template: str | None) -> None:
         self.over_limit = {}
         seen: set[str] = set()
         for request in requests:
@@ -109,6 +119,10 @@ class UploadSession:
             if outcome and outcome.ok:
                 continue  # stored and verified: nothing to re-sign
             answer: Grant | MultipartGrant | Refusal
+            # The desk's destination folder leads the template; a dropped folder's files share one {uuid}.
+            key = self._key(gateway, uploader, declared, key_template) or upload_key(
+                gateway.profile, declared, uploader, template=key_template
+            )
             if isinstance(declared.size, int) and is_multipart(gateway.profile, declared.size):
                 answer = multipart.start_or_resume(
                     gateway,
@@ -118,31 +132,27 @@ class UploadSession:
                     sign_seq=current_seq + 1,
                     resume_id=request.resume_upload_id,
                     last_modified=request.last_modified,
-                    key=self._key(gateway, uploader, declared),
+                    key=key,
                 )
             else:
-                answer = sign_upload(
-                    gateway, uploader, declared, sign_seq=current_seq + 1, key=self._key(gateway, uploader, declared)
-                )
+                answer = sign_upload(gateway, uploader, declared, sign_seq=current_seq + 1, key=key)
             if isinstance(previous, MultipartGrant) and not (
                 isinstance(answer, MultipartGrant) and answer.upload_id == previous.upload_id
             ):
                 self._abort_superseded(gateway, previous)
             self.grants[declared.id] = answer
             self.part_urls.pop(declared.id, None)
-            if isinstance(answer, Refusal) and audit:
-                audit.record(uploader, "upload", self.bucket, None, "refused", name=answer.name, reason=answer.reason)
 
-    def _key(self, gateway: S3Gateway, uploader: str, declared: DeclaredFile) -> str | None:
+    def _key(self, gateway: S3Gateway, uploader: str, declared: DeclaredFile, template: str | None) -> str | None:
         """The key for a file of a dropped folder: under its batch's one {uuid}, never one already handed
         out in the batch. None (a fresh key) for a single file, or a template without {relative_path}."""
-        if not declared.batch or "{relative_path}" not in gateway.profile.upload_prefix:
+        if not declared.batch or "{relative_path}" not in (template or gateway.profile.upload_prefix):
             return None
         if declared.id in self.folder_keys:
             return self.folder_keys[declared.id]
         unique = self.batches.setdefault(declared.batch, uuid.uuid4().hex)
         taken = self.batch_keys.setdefault(declared.batch, set())
-        key = upload_key(gateway.profile, declared, uploader, unique)
+        key = upload_key(gateway.profile, declared, uploader, unique, template=template)
         stem, dot, ext = key.rpartition(".")
         if not dot or "/" in ext:
             stem, dot, ext = key, "", ""
@@ -207,16 +217,13 @@ class UploadSession:
         outcome = self.outcomes.get(grant.file_id)
         return {grant.file_id} if outcome and outcome.sign_seq == grant.sign_seq else set()
 
-    def finish(
-        self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None = None
-    ) -> list[Outcome]:
-        """Verify what each reported upload left in the bucket; return the new outcomes."""
+    def finish(self, gateway: S3Gateway, reports: list[UploadReport]) -> list[Outcome]:
+        """Verify what each reported upload left in the bucket (complete or abort multipart ones first);
+        return the new outcomes. The desk records them."""
         with self._lock:
-            return self._finish(gateway, uploader, reports, audit)
+            return self._finish(gateway, reports)
 
-    def _finish(
-        self, gateway: S3Gateway, uploader: str, reports: list[UploadReport], audit: AuditLog | None
-    ) -> list[Outcome]:
+    def _finish(self, gateway: S3Gateway, reports: list[UploadReport]) -> list[Outcome]:
         to_judge: dict[str, tuple[Granted, UploadReport]] = {}
         for report in reports:
             grant = self.grants.get(report.id)
@@ -233,25 +240,10 @@ class UploadSession:
         else:
             outcomes = [self._outcome(gateway, *pair) for pair in judged]
         finished = []
-        for (grant, report), outcome in zip(judged, outcomes, strict=True):
+        for (_, report), outcome in zip(judged, outcomes, strict=True):
             self.outcomes[report.id] = outcome
             self.part_urls.pop(report.id, None)
             finished.append(outcome)
-            if audit:
-                audit.record(
-                    uploader,
-                    "upload",
-                    grant.bucket,
-                    outcome.key or grant.key,
-                    "ok" if outcome.ok else "failed",
-                    name=grant.original_name,
-                    size=grant.size,
-                    content_type=grant.content_type,
-                    sha256=outcome.checksum_sha256,
-                    message=outcome.message,
-                    s3_code=report.code,
-                    **_multipart_details(grant),
-                )
         return finished
 
     def _outcome(self, gateway: S3Gateway, grant: Granted, report: UploadReport) -> Outcome:
@@ -327,9 +319,3 @@ class UploadSession:
             if urls
         }
         return {"grants": grants, "partUrls": part_urls, "verified": verified}
-
-
-def _multipart_details(grant: Granted) -> dict:
-    if not isinstance(grant, MultipartGrant):
-        return {}
-    return {"upload_id": grant.upload_id, "parts": grant.part_count, "part_size": grant.part_size}

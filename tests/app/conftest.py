@@ -19,6 +19,7 @@ def clean_env(monkeypatch, tmp_path):
         if name.startswith((BUCKETDESK_ENV, "AWS_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("BUCKETDESK_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("BUCKETDESK_DATABASE_PATH", str(tmp_path / "bucketdesk.db"))
     monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml from the checkout
     monkeypatch.setenv("HOME", str(tmp_path))
 
@@ -39,3 +40,11 @@ def app_test(request):
 def app(app_test) -> AppTest:
     """The upload page."""
     return app_test("pages/upload.py")
+
+
+def recorded(tmp_path, **where) -> list[dict]:
+    """The audit events the app stored in this test's database, oldest first, as plain dicts."""
+    from lib.events import EventFilter, EventStore
+
+    events = EventStore(tmp_path / "bucketdesk.db").page(EventFilter(**where), limit=1000).events
+    return [{"action": e.action, "key": e.key, "outcome": e.outcome, "details": e.details} for e in reversed(events)]

@@ -14,6 +14,7 @@ from PIL import Image
 from lib.browse.thumbnails import THUMB_PREFIX
 from lib.s3 import make_client
 from lib.sandbox import start_sandbox
+from tests.app.conftest import recorded
 
 pytestmark = pytest.mark.app
 S = "browse:sandbox:"
@@ -227,7 +228,7 @@ def test_delete_with_confirmation_when_allowed(app_test, monkeypatch, seeded, tm
     assert "doomed.txt" not in names(at)
     listed = seeded["client"].list_objects_v2(Bucket=seeded["bucket"], Prefix=key).get("Contents", [])
     assert listed == []
-    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    records = recorded(tmp_path, action="delete")
     assert records[-1]["action"] == "delete" and records[-1]["key"] == key and records[-1]["outcome"] == "ok"
 
 

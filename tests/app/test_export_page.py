@@ -9,6 +9,7 @@ import pytest
 
 from lib.s3 import make_client
 from lib.sandbox import start_sandbox
+from tests.app.conftest import recorded
 
 pytestmark = pytest.mark.app
 K = "export:sandbox:"
@@ -89,7 +90,7 @@ def test_an_export_is_offered_as_a_download_and_recorded(page, seeded, tmp_path)
         f"{seeded['root']}big.bin,50",
         f"{seeded['root']}deep/c.jpg,30",
     ]
-    [event] = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    [event] = recorded(tmp_path, action="export")
     assert (event["action"], event["outcome"], event["key"]) == ("export", "ok", "download")
     assert event["details"]["rows"] == 5 and event["details"]["filter"].startswith(f"prefix {seeded['root']}")
 

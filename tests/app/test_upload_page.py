@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 import requests
 from PIL import Image
 
 from lib.sandbox import start_sandbox
-from tests.app.conftest import AUTH
+from tests.app.conftest import AUTH, recorded
 from tests.support.checksums import sha256_b64
 from tests.support.components import component_data, trigger
 from tests.support.markdown import as_read
@@ -192,8 +191,11 @@ def test_upload_is_recorded_in_the_audit_log(app, tmp_path):
     grant = component_data(app, UPLOADER)["grants"][file_id]
     post_as_browser(grant, "a.png", image, "image/png")
     trigger(app, UPLOADER, "done", {"results": [{"id": file_id, "signSeq": 1, "ok": True, "status": 201}]})
-    events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [(e["action"], e["outcome"], e["key"]) for e in events] == [("upload", "ok", grant["key"])]
+    events = recorded(tmp_path)
+    assert [(e["action"], e["outcome"], e["key"]) for e in events] == [
+        ("sign", "ok", grant["key"]),
+        ("upload", "ok", grant["key"]),
+    ]
 
 
 def test_bad_configuration_names_every_bad_setting(app, monkeypatch):
@@ -220,7 +222,8 @@ def test_unreachable_bucket_is_explained_without_traceback(app, monkeypatch):
     assert "could not be reached" in app.error[0].value
 
 
-def test_signed_in_user_is_pinned_into_grants(app):
+def test_signed_in_user_is_pinned_into_grants(app, monkeypatch):
+    monkeypatch.setenv("BUCKETDESK_ACCESS", '[{"who": ["alice@example.com"], "roles": ["uploader"]}]')
     app.secrets["auth"] = AUTH
     app.user = {"is_logged_in": True, "email": "alice@example.com", "name": "Alice"}
     app.run()

@@ -3,13 +3,12 @@ browser sends them, drive a real multipart upload into the sandbox's moto server
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import requests
 
 from lib.s3 import S3Gateway
 from lib.sandbox import start_sandbox
+from tests.app.conftest import recorded
 from tests.support.checksums import sha256_b64
 from tests.support.components import component_data, trigger
 
@@ -94,7 +93,7 @@ def test_a_large_file_goes_from_sign_through_parts_to_verified(app, tmp_path):
     assert FILE_ID not in data["grants"] and data["partUrls"] == {}
     assert requests.get(app.code[0].value, timeout=30).content == BODY
     assert [u for u in open_uploads() if u["Key"] == grant["key"]] == []
-    [event] = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    [event] = recorded(tmp_path, action="upload")
     assert (event["outcome"], event["key"], event["details"]["parts"]) == ("ok", grant["key"], 3)
     assert event["details"]["upload_id"] == grant["uploadId"]
 

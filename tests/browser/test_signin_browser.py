@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from lib.names import user_segment
 from tests.browser.conftest import Deployment, SignInApp
 from tests.browser.test_upload_browser import bucket_client, write_png
 
@@ -18,9 +19,23 @@ TIMEOUT_MS = 60_000
 SIDEBAR = "[data-testid=stSidebar]"
 
 
+# Uploaders write to their own folder; everyone at example.com may browse the samples.
+RULES = """
+[[bucketdesk.access]]
+who = ["group:uploaders"]
+roles = ["uploader", "viewer"]
+prefixes = ["uploads/{user}/"]
+
+[[bucketdesk.access]]
+who = ["*@example.com"]
+roles = ["viewer"]
+prefixes = ["samples/"]
+"""
+
+
 @pytest.fixture(scope="module")
 def signin_app(start_signin_app) -> SignInApp:
-    return start_signin_app()
+    return start_signin_app(RULES)
 
 
 def sign_in(page, app: SignInApp, sub: str, path: str = "") -> None:
@@ -66,6 +81,7 @@ def test_signed_in_user_uploads_under_their_email_and_signs_out(signin_app: Sign
     key = unquote(link.split("?")[0].split(f"/{bucket}/", 1)[1])
     head = s3.head_object(Bucket=bucket, Key=key)
     assert unquote(head["Metadata"]["uploaded-by"]) == "ann@example.com"
+    assert key.startswith(f"uploads/{user_segment('ann@example.com')}/")  # inside the rule's {user} prefix
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == photo.read_bytes()
 
     sign_out(page, signin_app)
@@ -83,3 +99,23 @@ def test_an_email_the_provider_has_not_verified_is_not_the_identity(signin_app: 
     sidebar = page.locator(SIDEBAR).inner_text()
     assert "sub:mallory-7" in sidebar and "has not verified your e-mail address" in sidebar
     assert "boss@example.com" not in sidebar
+
+
+def test_a_scoped_viewer_has_no_upload_page_and_no_way_out_of_their_folder(signin_app: SignInApp, page):
+    signin_app.provider.set_user("vic-2", email="vic@example.com", email_verified=True, name="Vic")
+    sign_in(page, signin_app, "vic-2")
+    nav = page.locator("[data-testid=stSidebarNav]")
+    nav.get_by_text("Browse", exact=True).wait_for(timeout=TIMEOUT_MS)  # st.navigation's list has arrived
+    assert "upload" not in nav.inner_text().lower()
+    # Their one folder opens directly (the URL follows the folder shown), never the bucket's top.
+    page.goto(f"{signin_app.url}/browse")
+    page.wait_for_url("**/browse?prefix=samples**", timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Refresh").wait_for(timeout=TIMEOUT_MS)
+
+    page.goto(f"{signin_app.url}/browse?prefix=uploads/")
+    page.get_by_text("you may only browse").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Go to your folders").wait_for(timeout=TIMEOUT_MS)
+
+    page.goto(f"{signin_app.url}/upload")
+    page.locator(SIDEBAR, has_text="Signed in as").wait_for(timeout=TIMEOUT_MS)
+    assert page.locator(".bd-uploader").count() == 0

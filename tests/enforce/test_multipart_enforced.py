@@ -273,7 +273,6 @@ def test_the_upload_session_carries_a_large_file_from_sign_to_verified(large, s3
 
     [outcome] = session.finish(
         large,
-        ALICE,
         parse_done({"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 200, "parts": etags}]}),
     )
 

@@ -103,3 +103,27 @@ def store(
 def exists(s3, key: str) -> bool:
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("Contents", [])
     return any(item["Key"] == key for item in listed)
+
+
+def local_desk(gateway, tmp_path, who: str = UPLOADER, roles=("viewer", "uploader", "analyst", "admin")):
+    """A desk for `who` as the local user (no sign-in) with `roles` everywhere, its events in tmp_path."""
+    from lib.config import Settings
+    from lib.desk import Desk
+    from lib.events import EventStore
+    from lib.identity import Identity
+
+    settings = Settings(profiles={gateway.profile.name: gateway.profile}, default_profile=gateway.profile.name)
+    settings = Settings(**{**settings.__dict__, "local_roles": tuple(roles)})
+    store = EventStore(tmp_path / "events.db")
+    return Desk.open(settings, gateway.profile, gateway, Identity(who, who, "local"), store)
+
+
+def recorded(store, **where) -> list[dict[str, Any]]:
+    """Every stored event matching `where`, oldest first, as plain dicts."""
+    from lib.events import EventFilter
+
+    events = store.page(EventFilter(**where), limit=1000).events
+    return [
+        {"who": e.who, "action": e.action, "bucket": e.bucket, "key": e.key, "outcome": e.outcome, "details": e.details}
+        for e in reversed(events)
+    ]

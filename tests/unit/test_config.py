@@ -369,6 +369,118 @@ def test_large_files_and_checksums_have_documented_defaults_and_read_from_env(tm
     assert settings.multipart_state_dir == tmp_path / "open"
 
 
+# --- access rules, groups claim, local roles, database -------------------------------------------------
+
+ISSUE_RULES = """
+    [bucketdesk]
+    groups_claim = "roles"
+
+    [[bucketdesk.access]]
+    who = ["group:storage-admins"]
+    roles = ["admin"]
+
+    [[bucketdesk.access]]
+    who = ["group:design", "bob@example.com"]
+    roles = ["viewer", "uploader"]
+    prefixes = ["design/", "uploads/{user}/"]
+    buckets = ["assets"]
+
+    [[bucketdesk.access]]
+    who = ["*@example.com"]
+    roles = ["viewer"]
+    prefixes = ["public/"]
+
+    [bucketdesk.profiles.assets]
+    bucket = "team-assets"
+"""
+
+
+def test_access_defaults():
+    settings = load()
+    assert settings.access == () and settings.groups_claim == "groups"
+    assert settings.local_roles == ("viewer", "uploader", "analyst", "admin")
+    assert settings.database_path == Path(".bucketdesk/bucketdesk.db")
+
+
+def test_access_rules_in_the_issues_exact_form(toml):
+    settings = load({}, toml(ISSUE_RULES))
+    assert [rule.roles for rule in settings.access] == [("admin",), ("viewer", "uploader"), ("viewer",)]
+    assert settings.access[1].buckets == ("assets",) and settings.groups_claim == "roles"
+
+
+def test_access_rules_from_json_in_the_environment(toml):
+    env = {"BUCKETDESK_ACCESS": '[{"who": ["*"], "roles": ["viewer"], "prefixes": ["public"]}]'}
+    settings = load(env, toml(ISSUE_RULES))
+    assert len(settings.access) == 1 and settings.access[0].prefixes == ("public/",)  # env replaces the file's
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("[{", "BUCKETDESK_ACCESS: not valid JSON"),
+        ('{"who": "*"}', "BUCKETDESK_ACCESS: must be an array of rules"),
+        ('[{"who": ["*"], "roles": ["boss"]}]', "BUCKETDESK_ACCESS[0].roles: unknown role 'boss'"),
+    ],
+)
+def test_bad_access_json_is_named(value, expected):
+    with pytest.raises(ConfigError) as caught:
+        load({"BUCKETDESK_ACCESS": value})
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_bad_rules_are_start_up_errors_naming_each_rule(toml):
+    path = toml(
+        """
+        [[bucketdesk.access]]
+        who = []
+        roles = ["viewer"]
+
+        [[bucketdesk.access]]
+        who = ["*"]
+        roles = ["viewer"]
+        prefixes = ["../etc/"]
+
+        [[bucketdesk.access]]
+        who = ["*"]
+        roles = ["owner"]
+        buckets = ["nope"]
+
+        [bucketdesk.profiles.assets]
+        bucket = "team-assets"
+        """
+    )
+    with pytest.raises(ConfigError) as caught:
+        load({}, path)
+    named = [problem.split(":", 1)[0] for problem in caught.value.problems]
+    assert named == [
+        "bucketdesk.access[0].who",
+        "bucketdesk.access[1].prefixes",
+        "bucketdesk.access[2].roles",
+        "bucketdesk.access[2].buckets",
+    ]
+
+
+def test_without_profiles_a_rule_may_name_the_sandbox_only(toml):
+    assert load({}, toml('[[bucketdesk.access]]\nwho = ["*"]\nroles = ["viewer"]\nbuckets = ["sandbox"]\n')).access
+    with pytest.raises(ConfigError):
+        load({}, toml('[[bucketdesk.access]]\nwho = ["*"]\nroles = ["viewer"]\nbuckets = ["assets"]\n'))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("viewer, uploader", ("viewer", "uploader")), ("VIEWER", ("viewer",))],
+)
+def test_local_roles_from_the_environment(value, expected):
+    assert load({"BUCKETDESK_LOCAL_ROLES": value}).local_roles == expected
+
+
+@pytest.mark.parametrize("value", ["root", ",", "viewer,god"])
+def test_bad_local_roles_are_named(value):
+    with pytest.raises(ConfigError) as caught:
+        load({"BUCKETDESK_LOCAL_ROLES": value})
+    assert caught.value.problems[0].startswith("BUCKETDESK_LOCAL_ROLES:")
+
+
 def test_upload_method_defaults_to_post_reads_put_and_refuses_anything_else():
     assert load({"BUCKETDESK_BUCKET": "b"}).profile().upload_method == "post"
     assert load({"BUCKETDESK_BUCKET": "b", "BUCKETDESK_UPLOAD_METHOD": "PUT"}).profile().upload_method == "put"

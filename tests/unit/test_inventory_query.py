@@ -8,7 +8,16 @@ from datetime import UTC, datetime
 import pytest
 
 from lib.errors import BadQuery
-from lib.inventory.query import ObjectQuery, RecentWrite, connect, count, glob_to_regex, iter_matches, search
+from lib.inventory.query import (
+    EXTENSION_SQL,
+    ObjectQuery,
+    RecentWrite,
+    connect,
+    count,
+    glob_to_regex,
+    iter_matches,
+    search,
+)
 from tests.unit.inventory_helpers import parquet_of
 
 pytestmark = pytest.mark.unit
@@ -149,6 +158,38 @@ def test_filters_by_type_size_date_class_and_versions(con):
         ObjectQuery(min_size=5, max_size=1).where_sql()
     with pytest.raises(BadQuery, match="type family"):
         ObjectQuery(type_family="spreadsheets").where_sql()
+
+
+FAMILY_KEYS = [
+    "a/photo.PNG",
+    "a/clip.mp4",
+    "a/song.flac",
+    "a/report.pdf",
+    "a/data.jsonl",
+    "a/backup.tar.gz",
+    "a/bundle.rar",
+    "a/setup.exe",
+    "a/README",
+    "a/.png",  # a hidden file named ".png" has no extension
+    "a/dir.png/readme",  # the extension is the last name's
+    "a/odd.some-thing",
+    "a/shot.heic",
+]
+
+
+def test_type_families_agree_with_mime_and_the_audit_for_every_key(tmp_path):
+    from lib import mime
+    from lib.audit.usage import family_of
+
+    con = connect([parquet_of(tmp_path, [{"key": k} for k in FAMILY_KEYS])])
+    found = {family: set(keys(con, ObjectQuery(type_family=family))) for family in mime.KINDS}
+    for key in FAMILY_KEYS:
+        families = [family for family, members in found.items() if key in members]
+        assert families == [mime.kind_of_name(key)], key
+        extension = con.execute(f"SELECT {EXTENSION_SQL} FROM (SELECT ? AS key)", [key]).fetchone()[0]
+        assert family_of(extension) == mime.kind_of_name(key), key
+    assert found["archive"] == {"a/backup.tar.gz", "a/bundle.rar"}
+    assert found["other"] == {"a/setup.exe", "a/README", "a/.png", "a/dir.png/readme", "a/odd.some-thing"}
 
 
 def test_modified_range(con):

@@ -150,9 +150,9 @@ def test_the_unit_bucket_fixture_is_left_alone(s3):
 class TimedStore:
     """ListObjectsV2 over keys k/00000…: each request takes 30 ms, one at a time when `serialises`."""
 
-    def __init__(self, count: int, serialises: bool):
+    def __init__(self, count: int, serialises: bool, server: str = ""):
         self.keys = [f"k/{n:05d}" for n in range(count)]
-        self.serialises = serialises
+        self.serialises, self.server = serialises, server
         self.lock = threading.Lock()
         self.requests = 0
         from types import SimpleNamespace
@@ -173,7 +173,12 @@ class TimedStore:
         start = bisect.bisect_right(self.keys, after) if after else 0
         keys = [k for k in self.keys[start:] if k.startswith(params["Prefix"])][: params["MaxKeys"]]
         truncated = start + len(keys) < len(self.keys)
-        return {"Contents": [{"Key": k, "Size": 1} for k in keys], "IsTruncated": truncated}
+        headers = {"server": self.server} if self.server else {}
+        return {
+            "Contents": [{"Key": k, "Size": 1} for k in keys],
+            "IsTruncated": truncated,
+            "ResponseMetadata": {"HTTPHeaders": headers},
+        }
 
 
 @pytest.mark.parametrize("serialises", [True, False])
@@ -189,6 +194,17 @@ def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises
     assert went_parallel is (not serialises)
     if serialises:
         assert store.requests == 40 + 1  # the paginator's requests plus the probe's twin
+
+
+@pytest.mark.parametrize("server", ["Werkzeug/3.1.9 Python/3.11.7, amazon.com", "amazon.com"])
+def test_a_store_known_to_serialise_gets_exactly_the_paginators_requests(server):
+    from types import SimpleNamespace
+
+    store = TimedStore(2000, serialises=True, server=server)
+    gateway = SimpleNamespace(client=store, bucket="fake", profile=BucketProfile(name="f", bucket="fake"))
+    seen = keys_of(walk(gateway, page_size=100, concurrency=8))  # type: ignore[arg-type]
+    assert sorted(seen) == store.keys and max(seen.values()) == 1
+    assert store.requests == 20  # moto (the sandbox): no probe's twin
 
 
 def test_a_walk_read_no_further_ends_its_threads_at_once(seeded):

@@ -91,3 +91,19 @@ def test_names_decide_types_the_same_everywhere():
     assert mime.guess_type("a/b/photo.JPG") == "image/jpeg" and mime.guess_type("x.jsonl") == mime.JSON_LINES
     assert mime.guess_type("noext") is None and mime.guess_type("dir.png/readme") is None
     assert mime.extension(".bashrc") == "" and mime.extension("a.tar.gz") == ".gz"
+
+
+def test_every_known_extension_has_exactly_one_family_computed_from_the_type_tables():
+    kinds = mime.kind_extensions()
+    assert set(kinds) == set(mime.KINDS)
+    every = [ext for exts in kinds.values() for ext in exts]
+    assert len(every) == len(set(every))
+    assert {"png", "heic", "webp"} <= kinds["image"] and {"gz", "zip", "7z"} <= kinds["archive"]
+    assert "pdf" in kinds["pdf"] and "jsonl" in kinds["text"] and "exe" in kinds["other"]
+    assert all(mime.kind_of_name("x." + ext) == kind for kind, exts in kinds.items() for ext in exts)
+
+
+def test_compressed_files_are_archives_whichever_name_the_browser_reports_their_type_by():
+    assert mime.guess_type("backup.tar.gz") == mime.parse_declared("application/x-gzip") == "application/gzip"
+    assert mime.kind_of_name("logs.zst") == mime.kind_of_name("a.rar") == "archive"
+    assert mime.parse_declared("application/x-rar-compressed") == "application/vnd.rar"

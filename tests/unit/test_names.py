@@ -240,7 +240,14 @@ def test_render_key_fills_every_placeholder():
         now=now,
         unique="u1",
     )
-    assert key == "t/bob_example.com/2026/03/04/u1/My_File.png"
+    assert re.fullmatch(r"t/bob_example\.com-[0-9a-f]{10}/2026/03/04/u1/My_File\.png", key), key
+
+
+def test_user_segment_keeps_a_plain_identity_and_tells_lossy_ones_apart():
+    assert user_segment("Builder") == "builder"  # nothing lost: no hash
+    # Sanitising maps both to bob_1_x.com; the hash keeps two people out of one folder.
+    assert user_segment("bob+1@x.com") != user_segment("bob_1@x.com")
+    assert user_segment("Bob@Example.com") == user_segment("bob@example.com ")
 
 
 def test_render_key_is_unique_without_a_given_uuid():

@@ -9,18 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import lib.browse.thumbnails as previews
-from lib.auditlog import AuditLog
-from lib.browse.details import (
-    DeleteNotAllowed,
-    delete_object,
-    object_details,
-    preview_kind,
-    text_preview,
-    versions_frame,
-)
+from lib.browse.details import DeleteNotAllowed, object_details, preview_kind, text_preview, versions_frame
 from lib.browse.sharing import LinkExpiryError, RowLinks, describe, expiry_seconds, share_link
 from lib.errors import AccessDenied
 from lib.names import encode_metadata
+from tests.unit.helpers import local_desk, recorded
 
 pytestmark = pytest.mark.unit
 
@@ -218,12 +211,12 @@ def test_row_links_are_reused_so_the_table_stays_stable(gateway, notes, monkeypa
 
 
 def test_delete_is_off_unless_the_profile_allows_it(s3, gateway, notes, tmp_path):
-    audit = AuditLog(tmp_path / "audit.jsonl")
+    desk = local_desk(gateway, tmp_path)
     with pytest.raises(DeleteNotAllowed) as caught:
-        delete_object(gateway, notes, "alice@example.com", audit)
+        desk.delete(notes)
     assert "allow_delete" in caught.value.hint
     assert s3.head_object(Bucket=gateway.bucket, Key=notes)
-    assert list(audit.events()) == []
+    assert [(r["action"], r["outcome"]) for r in recorded(desk.events)] == [("delete", "failed")]
 
 
 def test_delete_removes_the_object_and_its_thumbnail_and_is_audited(s3, make_gateway, tmp_path, monkeypatch):
@@ -241,8 +234,8 @@ def test_delete_removes_the_object_and_its_thumbnail_and_is_audited(s3, make_gat
     previews.store_for(gateway).ensure("pics/a.png", etag, len(out.getvalue()))
     thumb = previews.thumb_key("pics/a.png", etag)
     assert s3.head_object(Bucket=gateway.bucket, Key=thumb)
-    audit = AuditLog(tmp_path / "audit.jsonl")
-    delete_object(gateway, "pics/a.png", "alice@example.com", audit, etag=etag)
+    desk = local_desk(gateway, tmp_path, who="alice@example.com")
+    desk.delete("pics/a.png", etag=etag)
     assert s3.list_objects_v2(Bucket=gateway.bucket).get("KeyCount") == 0  # the thumbnail went too
-    [record] = list(audit.events())
+    [record] = recorded(desk.events)
     assert record["action"] == "delete" and record["key"] == "pics/a.png" and record["who"] == "alice@example.com"

@@ -356,7 +356,7 @@ def test_a_verified_upload_gets_its_thumbnail(s3, gateway, fresh_stores):
     grant = session.grants[FILE_ID]
     store_as_browser(s3, grant, body)
     [outcome] = session.finish(
-        gateway, UPLOADER, parse_done({"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 201}]})
+        gateway, parse_done({"results": [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 201}]})
     )
     assert outcome.ok
     etag = s3.head_object(Bucket=gateway.bucket, Key=grant.key)["ETag"]

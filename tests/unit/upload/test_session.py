@@ -7,11 +7,21 @@ import time
 import pytest
 
 import lib.upload.session
-from lib.auditlog import AuditLog
 from lib.components.uploader import parse_done, parse_sign
 from lib.upload.grants import Grant, Refusal
 from lib.upload.session import UploadSession
-from tests.unit.helpers import BUCKET, FILE_ID, OTHER_ID, UPLOADER, exists, png_bytes, sha256_b64, store
+from tests.unit.helpers import (
+    BUCKET,
+    FILE_ID,
+    OTHER_ID,
+    UPLOADER,
+    exists,
+    local_desk,
+    png_bytes,
+    recorded,
+    sha256_b64,
+    store,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -40,8 +50,9 @@ def done_event(*results: dict) -> dict:
 
 
 @pytest.fixture
-def audit(tmp_path) -> AuditLog:
-    return AuditLog(tmp_path / "audit.jsonl")
+def audit(tmp_path, gateway):
+    """The desk every action goes through (it records the events), for the local user."""
+    return local_desk(gateway, tmp_path)
 
 
 @pytest.fixture
@@ -74,12 +85,17 @@ def forbid(monkeypatch, name: str) -> None:
     monkeypatch.setattr(lib.upload.session, name, never)
 
 
-def sign(session, gateway, event, audit=None):
-    session.sign(gateway, UPLOADER, parse_sign(event), audit)
+def sign(session, gateway, event, desk=None):
+    if desk is not None:
+        desk.sign_uploads(session, parse_sign(event))
+    else:
+        session.sign(gateway, UPLOADER, parse_sign(event))
 
 
-def finish(session, gateway, event, audit=None):
-    return session.finish(gateway, UPLOADER, parse_done(event), audit)
+def finish(session, gateway, event, desk=None):
+    if desk is not None:
+        return desk.finish_uploads(session, parse_done(event))
+    return session.finish(gateway, parse_done(event))
 
 
 def granted(session, file_id=FILE_ID) -> Grant:
@@ -131,9 +147,9 @@ def test_refusal_stands(session, gateway, count_calls, audit):
     sign(session, gateway, sign_event({"name": "virus.exe", "type": "image/png", "signSeq": 1}), audit)
     assert len(calls) == 1 and session.grants[FILE_ID] is refusal
     assert session.component_data()["grants"][FILE_ID] == {"refused": refusal.reason, "code": "type_mismatch"}
-    records = list(audit.events())
-    assert [(r["who"], r["action"], r["outcome"]) for r in records] == [(UPLOADER, "upload", "refused")]
-    assert records[0]["details"]["reason"] == refusal.reason
+    records = recorded(audit.events)
+    assert [(r["who"], r["action"], r["outcome"]) for r in records] == [(UPLOADER, "sign", "refused")]
+    assert records[0]["details"]["message"] == refusal.reason
 
 
 def test_each_file_in_one_event_gets_its_own_answer(session, gateway):
@@ -162,7 +178,7 @@ def test_good_upload_is_verified_and_audited(session, gateway, s3, audit):
     assert outcome.ok and outcome.key == grant.key and outcome.is_image
     assert outcome.size == len(BODY) and outcome.content_type == "image/png"
     assert outcome.seconds == 1.5
-    [record] = list(audit.events())
+    [record] = recorded(audit.events)
     assert record["who"] == UPLOADER and record["action"] == "upload" and record["outcome"] == "ok"
     assert record["bucket"] == BUCKET and record["key"] == grant.key
     assert record["details"]["name"] == "cat.png" and record["details"]["size"] == len(BODY)
@@ -174,7 +190,7 @@ def test_bad_upload_fails_and_the_audit_says_where_it_went(session, gateway, s3,
     store(s3, grant, BODY, uploader="mallory@example.com")
     [outcome] = finish(session, gateway, done_event({}), audit)
     assert not outcome.ok and outcome.key == "quarantine/" + grant.key
-    [record] = list(audit.events())
+    [record] = recorded(audit.events)
     assert record["outcome"] == "failed" and record["key"] == "quarantine/" + grant.key
     assert "uploader" in record["details"]["message"]
 
@@ -208,7 +224,7 @@ def test_the_same_done_event_is_judged_once(session, gateway, s3, audit, count_c
     calls = count_calls("verify_upload")
     assert len(finish(session, gateway, done_event({}), audit)) == 1
     assert finish(session, gateway, done_event({}), audit) == []
-    assert len(calls) == 1 and len(list(audit.events())) == 1
+    assert len(calls) == 1 and len(recorded(audit.events)) == 1
 
 
 def test_browser_failure_with_nothing_stored_shows_the_browsers_message(session, gateway, s3, monkeypatch, audit):
@@ -223,7 +239,7 @@ def test_browser_failure_with_nothing_stored_shows_the_browsers_message(session,
     [outcome] = finish(session, gateway, done_event(report), audit)
     assert not outcome.ok
     assert outcome.message == "Policy Condition failed: content-length-range (AccessDenied)"
-    [record] = list(audit.events())
+    [record] = recorded(audit.events)
     assert record["outcome"] == "failed" and record["details"]["s3_code"] == "AccessDenied"
 
 

@@ -107,12 +107,12 @@ def test_many_reported_uploads_are_verified_in_parallel_each_once(gateway, s3, m
 
     monkeypatch.setattr(lib.upload.session, "verify_upload", watched)
     results = [{"id": file_id(n), "signSeq": 1, "ok": True, "status": 200} for n in range(1, 41)]
-    done = session.finish(gateway, UPLOADER, parse_done({"results": results}))
+    done = session.finish(gateway, parse_done({"results": results}))
 
     assert len(done) == 40 and all(o.ok for o in done), [o.message for o in done if not o.ok][:3]
     assert [o.file_id for o in done] == [file_id(n) for n in range(1, 41)], "outcomes in the order reported"
     assert len(threads) > 1, "checked on several threads"
-    assert session.finish(gateway, UPLOADER, parse_done({"results": results})) == [], "each judged once"
+    assert session.finish(gateway, parse_done({"results": results})) == [], "each judged once"
 
 
 def test_a_folder_path_counts_only_with_a_well_formed_batch_id():

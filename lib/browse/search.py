@@ -1,0 +1,164 @@
+"""Whole-bucket search on Browse: the latest snapshot's matches as the rows a folder page shows.
+
+A folder page comes from one ListObjectsV2 request; "Search everywhere" comes from the bucket's
+latest whole-bucket snapshot (lib.inventory), queried with DuckDB, with the app's own writes since
+the snapshot laid over it (uploads appear and deletes vanish at once, without a rebuild). The rows
+are `lib.browse.listing.COLUMNS`, so the page draws them with the same table, gallery, thumbnails,
+links and details as a folder; `name` is the whole key, since results come from every folder.
+
+`SearchIndex` keeps one DuckDB view per snapshot for the life of the server: opening one is cheap
+(a view over local Parquet files), and every search gets its own cursor, so sessions never share a
+connection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+
+from lib.browse import listing
+from lib.inventory import query as inventory_query
+from lib.inventory.query import ObjectQuery, RecentWrite, SearchPage
+from lib.inventory.store import Snapshot, SnapshotStore
+
+PAGE_SIZES = listing.PAGE_SIZES
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What the page says about the snapshot it answers from."""
+
+    snapshot_id: str
+    objects: int
+    finished: datetime
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> IndexInfo:
+        return cls(snapshot.id, snapshot.manifest.rows, snapshot.manifest.finished_at)
+
+    def age(self, now: datetime | None = None) -> str:
+        """How old the snapshot is, in words ("5 minutes old")."""
+        seconds = max(0.0, ((now or datetime.now(UTC)) - self.finished).total_seconds())
+        for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+            if seconds >= size:
+                n = int(seconds // size)
+                return f"{n} {unit}{'' if n == 1 else 's'} old"
+        return "less than a minute old"
+
+    def describe(self, now: datetime | None = None) -> str:
+        n = self.objects
+        return (
+            f"Index of {n:,} object{'' if n == 1 else 's'}, {self.age(now)} (built {self.finished:%Y-%m-%d %H:%M} UTC)"
+        )
+
+
+@dataclass
+class SearchResult:
+    query: ObjectQuery
+    frame: pd.DataFrame  # listing.COLUMNS, in key order
+    offset: int
+    page_size: int
+    has_more: bool
+    overlaid: int  # the app's own writes since the snapshot taken into account
+    index: IndexInfo
+    seconds: float = 0.0
+
+    @property
+    def page_number(self) -> int:
+        return self.offset // self.page_size + 1
+
+    @property
+    def objects(self) -> int:
+        return len(self.frame)
+
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty
+
+
+def search_frame(page: SearchPage) -> pd.DataFrame:
+    """A page of matches as folder-page rows (objects only; `name` is the whole key)."""
+    contents = [
+        {
+            "Key": row["key"],
+            "Size": row["size"] or 0,
+            "LastModified": row["last_modified_date"],
+            "StorageClass": row["storage_class"],
+            "ETag": row["e_tag"] or "",
+        }
+        for row in page.rows.to_pylist()
+    ]
+    # page_frame hides .bucketdesk/ keys unless asked from inside it; searches leave them out already.
+    frame, _ = listing.page_frame({"Contents": contents}, "")
+    return frame
+
+
+def recent_writes(events: Iterable[tuple[str, str | None, int | None, float]]) -> list[RecentWrite]:
+    """The app's own writes as overlay records, oldest first: (action, key, size, ts) of successful
+    `upload` and `delete` events (the event store's action names)."""
+    records = []
+    for action, key, size, ts in sorted(events, key=lambda e: e[3]):
+        if not key:
+            continue
+        when = datetime.fromtimestamp(ts, UTC)
+        if action == "upload":
+            records.append(RecentWrite(key=key, size=size, last_modified=when))
+        elif action == "delete":
+            records.append(RecentWrite(key=key, deleted=True))
+    return records
+
+
+class SearchIndex:
+    """Searches one bucket's latest whole-bucket snapshot."""
+
+    def __init__(self, store: SnapshotStore):
+        self.store = store
+        self._views: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._lock = threading.Lock()
+
+    def latest(self) -> Snapshot | None:
+        """The newest snapshot of the whole bucket (a snapshot of one prefix cannot answer for the rest)."""
+        return next((s for s in self.store.list() if s.manifest.prefix == ""), None)
+
+    def search(
+        self,
+        snapshot: Snapshot,
+        query: ObjectQuery,
+        allowed_prefixes: Sequence[str] | None,
+        *,
+        page_size: int = PAGE_SIZES[0],
+        offset: int = 0,
+        recent: Iterable[RecentWrite] = (),
+    ) -> SearchResult:
+        """One page of matches under `allowed_prefixes` (None: the whole bucket); BadQuery for a bad pattern."""
+        started = time.perf_counter()
+        cursor = self._view(snapshot).cursor()
+        try:
+            page = inventory_query.search(
+                cursor, query, allowed_prefixes, page_size, offset, recent=recent, bucket=snapshot.manifest.bucket
+            )
+        finally:
+            cursor.close()
+        return SearchResult(
+            query=query,
+            frame=search_frame(page),
+            offset=offset,
+            page_size=page_size,
+            has_more=page.has_more,
+            overlaid=page.overlaid,
+            index=IndexInfo.of(snapshot),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _view(self, snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if snapshot.id not in self._views:
+                files = snapshot.local_files()  # downloads a bucket-kept snapshot once
+                self._views = {snapshot.id: inventory_query.connect(files)}  # older snapshots are let go
+            return self._views[snapshot.id]
