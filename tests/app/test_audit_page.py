@@ -4,13 +4,9 @@ neither the page nor its actions."""
 
 from __future__ import annotations
 
-import pytest
-
-# Until the access work (lib.desk, lib.events) is on main: then these run, and need the desk's audit
-# methods (branch auditpage-access has them).
-pytest.importorskip("lib.desk", reason="the action layer (issue 8) is not merged yet")
-
 import uuid
+
+import pytest
 
 from lib.audit.config_review import CHECKS, TITLES
 from lib.s3 import make_client

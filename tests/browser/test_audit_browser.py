@@ -5,19 +5,14 @@ the configuration review reports the CORS rule that does not expose ETag."""
 
 from __future__ import annotations
 
-import pytest
-
-# Until the access work (lib.desk, lib.events) is on main: then these run, and need the desk's audit
-# methods (branch auditpage-access has them).
-pytest.importorskip("lib.desk", reason="the action layer (issue 8) is not merged yet")
-
 import re
 import uuid
 from collections.abc import Iterator
 
-from lib.events import EventFilter, EventStore
+import pytest
 from playwright.sync_api import Page, expect
 
+from lib.events import EventFilter, EventStore
 from tests.browser.conftest import Deployment, _deploy
 from tests.support.localstack import REGION, localstack_client
 

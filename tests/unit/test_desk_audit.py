@@ -3,20 +3,15 @@ index role), is refused and recorded before S3 is touched otherwise, and is reco
 
 from __future__ import annotations
 
-import pytest
-
-# Until the access work (lib.desk, lib.events) is on main: then these run, and need the desk's audit
-# methods (branch auditpage-access has them).
-pytest.importorskip("lib.desk", reason="the action layer (issue 8) is not merged yet")
-
 import csv
 import io
 
-from lib.events import EventFilter, Upload
+import pytest
 
 import lib.s3
 from lib.audit import usage
 from lib.errors import PermissionDenied
+from lib.events import EventFilter, Upload
 from lib.upload.resume import OpenUploadStore
 from tests.unit.helpers import BUCKET, local_desk, recorded
 
