@@ -162,6 +162,7 @@ PAGES = {
     "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     "upload": st.Page("pages/upload.py", title="Upload", icon=":material/upload:", url_path="upload"),
     "browse": st.Page("pages/browse.py", title="Browse", icon=":material/folder_open:", url_path="browse"),
+    "audit": st.Page("pages/audit.py", title="Audit", icon=":material/policy:", url_path="audit"),
     "export": st.Page("pages/export.py", title="Export", icon=":material/file_export:", url_path="export"),
 }
 

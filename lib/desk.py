@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
+
 from lib.access import PAGE_ACTIONS, WHOLE_BUCKET, Access, Action, Person, is_parent_of
-from lib.audit import hidden
+from lib.audit import events_export, hidden
+from lib.audit.config_review import Finding, run_review
 from lib.browse import details as object_info
 from lib.browse import listing
 from lib.browse.sharing import RowLinks, ShareLink, share_link, signed_link
@@ -32,13 +35,17 @@ from lib.config import BucketProfile, Settings
 from lib.errors import BucketdeskError, PermissionDenied
 from lib.events import (
     FAILED,
+    MAX_PAGE,
     OK,
     REFUSED,
     AbortUnfinished,
     AuditView,
+    BuildIndex,
     CancelUpload,
     Delete,
     Event,
+    EventFilter,
+    EventPage,
     EventStore,
     Export,
     ListFolder,
@@ -47,11 +54,15 @@ from lib.events import (
     SignLinks,
     SignParts,
     SignUpload,
+    StoredEvent,
     Upload,
     ViewDetails,
 )
 from lib.export import request as exports
 from lib.identity import Identity
+from lib.inventory import query as inventory_query
+from lib.inventory.store import Snapshot, SnapshotStore
+from lib.inventory.walk import WalkProgress
 from lib.limits import VIEW_LINK_SECONDS
 from lib.names import display_name, render_key
 from lib.s3 import S3Gateway
@@ -454,11 +465,92 @@ class Desk:
         self._record(event)
         return aborted
 
+    # --- audit (admins) --------------------------------------------------------------------------
+    # Bucket-wide views: each requires Action.AUDIT on the whole bucket ("") and is recorded as an
+    # AuditView naming the view (reruns of the same view are recorded once a minute).
+
+    def _audit(self, view: str, do: Callable[[], Any], **details: Any) -> Any:
+        self._require(Action.AUDIT, WHOLE_BUCKET, AuditView, view=view, **details)
+        event = AuditView(who=self.who, bucket=self.bucket, key=WHOLE_BUCKET, view=view, **details)
+        found = self._act(event, do)
+        self._record(event, quiet_repeats=True)
+        return found
+
+    def _snapshot_store(self) -> SnapshotStore:
+        return SnapshotStore(self.gateway)
+
+    def audit_snapshots(self) -> list[Snapshot]:
+        """The kept snapshots of this bucket, newest first."""
+        return self._audit("snapshots", lambda: self._snapshot_store().list())
+
+    def open_snapshot(self, snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with the view `objects` over one snapshot (lib.audit.usage reads it)."""
+        return self._audit("usage", lambda: inventory_query.connect(snapshot.local_files()), snapshot=snapshot.id)
+
+    def build_snapshot(
+        self,
+        *,
+        versions: bool = True,
+        progress: Callable[[WalkProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Snapshot:
+        """List the whole bucket into a new snapshot (with versions: it answers hidden storage too)."""
+        self._require(Action.INDEX, WHOLE_BUCKET, BuildIndex)
+        event = BuildIndex(who=self.who, bucket=self.bucket, key=WHOLE_BUCKET)
+        built = self._act(
+            event, lambda: self._snapshot_store().build(versions=versions, progress=progress, cancel=cancel)
+        )
+        self._record(replace(event, objects=built.manifest.rows))
+        return built
+
     def unfinished_uploads(
         self, store: OpenUploadStore, prefix: str = "", limit: int = 200
     ) -> tuple[list[hidden.UnfinishedUpload], bool]:
-        self._require(Action.AUDIT, prefix, AuditView, view="unfinished-uploads")
-        return hidden.unfinished_uploads(self.gateway, store.records(), prefix=prefix, limit=limit)
+        """Unfinished multipart uploads (live calls), with who started them when bucketdesk did."""
+        return self._audit(
+            "unfinished-uploads",
+            lambda: hidden.unfinished_uploads(self.gateway, store.records(), prefix=prefix, limit=limit),
+        )
+
+    def audit_review(self, app_origin: str | None) -> list[Finding]:
+        """The configuration checklist (live calls), judging CORS for `app_origin`."""
+        return self._audit("configuration", lambda: run_review(self.gateway, app_origin))
+
+    def upload_checksums(self) -> Iterator[tuple[str, str]]:
+        """(key, SHA-256) of every verified upload into this bucket, from the audit store (duplicates).
+        Checked and recorded when asked, not when read."""
+        self._require(Action.AUDIT, WHOLE_BUCKET, AuditView, view="duplicates")
+        self._record(
+            AuditView(who=self.who, bucket=self.bucket, key=WHOLE_BUCKET, view="duplicates"), quiet_repeats=True
+        )
+        return self._checksums()
+
+    def _checksums(self) -> Iterator[tuple[str, str]]:
+        for event in self._events_of(EventFilter(action=Upload.action, bucket=self.bucket, outcome=OK)):
+            digest = event.details.get("sha256")
+            if event.key and digest:
+                yield event.key, str(digest)
+
+    def audit_events(self, where: EventFilter, *, before: int | None = None, limit: int = 50) -> tuple[EventPage, int]:
+        """One page of the matching events, newest first, and how many match in all (read together,
+        before this view is itself recorded, so the two agree)."""
+        return self._audit(
+            "events", lambda: (self.events.page(where, limit=limit, before=before), self.events.count(where))
+        )
+
+    def export_events(self, where: EventFilter, fmt: str) -> events_export.Written:
+        """The matching events as a CSV or JSON Lines file (bounded: events_export's caps)."""
+        return self._audit("events-export", lambda: events_export.write_events(self._events_of(where), fmt), format=fmt)
+
+    def _events_of(self, where: EventFilter) -> Iterator[StoredEvent]:
+        """Every matching event, newest first, read a page at a time."""
+        before = None
+        while True:
+            page = self.events.page(where, limit=MAX_PAGE, before=before)
+            yield from page.events
+            if page.next_before is None:
+                return
+            before = page.next_before
 
     def recent_uploads(self, limit: int = 20) -> list:
         """This person's latest finished uploads in this bucket (their own record: no check needed)."""

@@ -156,8 +156,12 @@ class Search(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class AuditView(Event):
+    """An admin read a view of the audit page (usage, configuration, events…)."""
+
     action: ClassVar[str] = "audit"
     view: str | None = None
+    snapshot: str | None = None  # the snapshot the view was read from
+    format: str | None = None  # a download's format (csv, jsonl)
 
 
 @dataclass(frozen=True, kw_only=True)

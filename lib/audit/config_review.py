@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from lib.errors import BadCredentials, BucketNotFound, EndpointUnreachable, StorageError
 from lib.s3 import BUCKET_CONFIGURATIONS, S3Gateway
@@ -702,6 +703,31 @@ CHECKS: tuple[Check, ...] = (
     ),
 )
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}
+# How the page names each check (the ids above stay stable for tests and scripts).
+TITLES: dict[str, str] = {
+    "public_access_block": "Public access block",
+    "policy_public": "Bucket policy: open to everyone",
+    "policy_tls": "Bucket policy: TLS only",
+    "object_ownership": "Object ownership (ACLs disabled)",
+    "acl_grants": "ACL grants to everyone",
+    "encryption": "Default encryption",
+    "versioning": "Versioning",
+    "noncurrent_expiry": "Expiry of noncurrent versions",
+    "object_lock": "Object lock",
+    "abort_multipart": "Lifecycle rule aborting unfinished uploads",
+    "access_logging": "Server access logging",
+    "cors": "CORS for this app",
+}
+
+
+def origin_of(url: str | None) -> str | None:
+    """The origin (scheme://host[:port]) browsers send for a page at `url`; None when unknown."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def summarise(findings: Iterable[Finding]) -> dict[Status, int]:

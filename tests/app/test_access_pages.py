@@ -52,7 +52,7 @@ ROLE_PAGES = {
     "viewer": ["Home", "Browse"],
     "uploader": ["Home", "Upload"],
     "analyst": ["Home", "Export"],
-    "admin": ["Home", "Upload", "Browse", "Export"],  # and Audit with that page
+    "admin": ["Home", "Upload", "Browse", "Audit", "Export"],
 }
 
 
