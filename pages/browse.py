@@ -198,6 +198,18 @@ with head_right:
         else "S3 searches by how names start, across the whole folder (not just this page). "
         "Use Filters for 'contains' within the page.",
     )
+    if everywhere:  # beside the box, so it can be chosen before anything is typed
+        widget("mode", MODES[0])
+        st.segmented_control(
+            "Match",
+            list(MODES),
+            key=S + "mode",
+            required=True,
+            label_visibility="collapsed",
+            format_func={"substring": "Part of a name", "glob": "Glob", "regex": "Regular expression"}.get,
+            help="Part of a name: case-insensitive, literal. Glob: `*.png`, `photos/**/logo*`. "
+            "Regular expression: RE2 syntax.",
+        )
 
 bar = st.container(border=True, gap="small")
 with bar, st.container(horizontal=True, vertical_alignment="center", gap="xxsmall"):
@@ -340,18 +352,7 @@ with toolbar:
         label_visibility="collapsed",
         format_func=lambda n: f"{n} per page" if n == listing.PAGE_SIZES[0] else str(n),
     )
-    if everywhere:
-        st.segmented_control(
-            "Match",
-            list(MODES),
-            key=S + "mode",
-            required=True,
-            label_visibility="collapsed",
-            format_func={"substring": "Part of a name", "glob": "Glob", "regex": "Regular expression"}.get,
-            help="Part of a name: case-insensitive, literal. Glob: `*.png`, `photos/**/logo*`. "
-            "Regular expression: RE2 syntax.",
-        )
-    else:
+    if not everywhere:
         st.toggle(
             "All keys below",
             key=S + "flat",
