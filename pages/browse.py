@@ -304,7 +304,9 @@ def search_everywhere(text: str, page_size: int) -> SearchResult:
     except BucketdeskError as exc:  # a bad pattern (BadQuery) gets its sentence, the rest too
         show_error(exc)
         st.stop()
-    assert result is not None  # the index was there a moment ago; a rebuild keeps one in place
+    if result is None:  # the index went between two reads (pruned by hand): say so, never a traceback
+        st.info("The index is gone since a moment ago. Refresh the page to see what is there now.")
+        st.stop()
     return result
 
 
