@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -28,6 +29,7 @@ from lib.audit import events_export, hidden
 from lib.audit.config_review import Finding, run_review
 from lib.browse import details as object_info
 from lib.browse import listing
+from lib.browse.search import IndexInfo, SearchIndex, SearchResult, recent_writes
 from lib.browse.sharing import RowLinks, ShareLink, share_link, signed_link
 from lib.browse.thumbnails import ThumbnailStore, store_for
 from lib.components.uploader import PartsRequest, SignRequest, UploadReport
@@ -50,6 +52,7 @@ from lib.events import (
     Export,
     ListFolder,
     Preview,
+    Search,
     Share,
     SignLinks,
     SignParts,
@@ -60,7 +63,10 @@ from lib.events import (
 )
 from lib.export import request as exports
 from lib.identity import Identity
+from lib.inventory import jobs
 from lib.inventory import query as inventory_query
+from lib.inventory.jobs import BuildJob
+from lib.inventory.query import ObjectQuery, RecentWrite
 from lib.inventory.store import Snapshot, SnapshotStore
 from lib.inventory.walk import WalkProgress
 from lib.limits import VIEW_LINK_SECONDS
@@ -615,6 +621,79 @@ class Desk:
             **common,
         )
 
+    # --- whole-bucket search (the inventory index) ------------------------------------------------
+
+    def index_info(self) -> IndexInfo | None:
+        """The latest whole-bucket snapshot's size and age (None: no index yet)."""
+        self._require_search("")
+        snapshot = _search_index(self.gateway).latest()
+        return IndexInfo.of(snapshot) if snapshot else None
+
+    def search_everywhere(self, query: ObjectQuery, page_size: int, offset: int = 0) -> SearchResult | None:
+        """One page of the latest snapshot's matches under this person's allowed prefixes, with the
+        app's own uploads and deletes since the snapshot laid over it; None when there is no index."""
+        scope = self._require_search(query.text)
+        event = Search(who=self.who, bucket=self.bucket, key=None, query=query.text or None)
+        index = _search_index(self.gateway)
+        snapshot = self._act(event, index.latest)
+        if snapshot is None:
+            return None
+        recent = self._recent_writes(snapshot.manifest.started_at.timestamp())
+        result = self._act(
+            event,
+            lambda: index.search(snapshot, query, scope, page_size=page_size, offset=offset, recent=recent),
+        )
+        self._record(replace(event, rows=result.objects), quiet_repeats=True)
+        return result
+
+    def build_index(self) -> BuildJob:
+        """Start (or join) a build of the whole bucket's index in the background."""
+        self._require(Action.INDEX, "", BuildIndex)
+        index = _search_index(self.gateway)
+        previous = index.latest()
+
+        def run(progress, cancel):
+            event = BuildIndex(who=self.who, bucket=self.bucket, key="")
+            snapshot = self._act(event, lambda: index.store.build(progress=progress, cancel=cancel))
+            self._record(replace(event, objects=snapshot.manifest.rows))
+            return snapshot
+
+        job, _ = jobs.start(self._job_key, run, expected=previous.manifest.rows if previous else None)
+        return job
+
+    def index_build(self) -> BuildJob | None:
+        """The bucket's running index build, or the last one (for its progress bar)."""
+        return jobs.current(self._job_key)
+
+    @property
+    def _job_key(self) -> str:
+        return repr(_index_key(self.gateway))  # one build at a time per bucket and snapshot home
+
+    def _require_search(self, text: str) -> list[str] | None:
+        """The prefixes this person may search (None: the whole bucket); refused when none."""
+        allowed = self.access.prefixes(Action.SEARCH)
+        if not allowed:
+            self._require(Action.SEARCH, "", Search, query=text or None)  # records the refusal, raises
+        return None if "" in allowed else list(allowed)
+
+    def _recent_writes(self, since: float) -> list[RecentWrite]:
+        """Uploads and deletes this app made in this bucket since `since` (a snapshot's start: a write
+        during the build may or may not have been listed, and laying it over again is harmless)."""
+        rows = []
+        for action in (Upload.action, Delete.action):
+            before = None
+            while True:
+                page = self.events.page(
+                    EventFilter(action=action, bucket=self.bucket, since=since, outcome=OK),
+                    limit=MAX_PAGE,
+                    before=before,
+                )
+                rows += [(e.action, e.key, e.details.get("size"), e.ts) for e in page.events]
+                if page.next_before is None:
+                    break
+                before = page.next_before
+        return recent_writes(rows)
+
     # --- helpers ---------------------------------------------------------------------------------
 
     def _act(self, event: Event, do: Callable[[], Any]) -> Any:
@@ -670,3 +749,23 @@ def no_access_sentence(settings: Settings, profile: BucketProfile, identity: Ide
 def is_above(folder: str, prefixes: Iterable[str]) -> bool:
     """Is `folder` a parent of any of `prefixes`? (Browse's breadcrumbs above a scoped person's top.)"""
     return any(is_parent_of(folder, prefix) for prefix in prefixes)
+
+
+_indexes: dict[tuple, SearchIndex] = {}
+_indexes_lock = threading.Lock()
+
+
+def _search_index(gateway: S3Gateway) -> SearchIndex:
+    """One SearchIndex per bucket profile and snapshot home for the server's life (it keeps the
+    snapshot's DuckDB view); the home is part of the key so a changed setting is never answered
+    from the old place."""
+    key = _index_key(gateway)
+    with _indexes_lock:
+        if key not in _indexes:
+            _indexes[key] = SearchIndex(SnapshotStore(gateway))
+        return _indexes[key]
+
+
+def _index_key(gateway: S3Gateway) -> tuple[str, str, str, str]:
+    profile = gateway.profile
+    return profile.name, profile.bucket, profile.inventory_store, str(Path(profile.inventory_cache_dir).resolve())

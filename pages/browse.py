@@ -18,12 +18,15 @@ import streamlit as st
 from lib.access import Action
 from lib.browse import filters, listing, thumbnails
 from lib.browse.details import ObjectDetails, object_details, text_preview, versions_frame
+from lib.browse.search import SearchResult
 from lib.browse.sharing import UNITS, describe, expiry_seconds
 from lib.browse.state import BrowseState
 from lib.components import copybutton
 from lib.context import AppContext
 from lib.desk import Fetchers
 from lib.errors import BucketdeskError, PermissionDenied
+from lib.inventory import jobs
+from lib.inventory.query import MODES, ObjectQuery
 from lib.names import code_span, escape_markdown
 from lib.units import human_bytes
 from pages import app_context, show_error
@@ -176,17 +179,37 @@ with head_left:
             width=360,
         )
 with head_right:
+    everywhere = st.toggle(
+        "Search everywhere",
+        key=S + "everywhere",
+        help="Search every folder by any part of a name. Answers come from the bucket's index "
+        "(a snapshot of its listing), with what was uploaded or deleted here since laid over it.",
+    )
     st.text_input(
-        "Search this folder",
+        "Search everywhere" if everywhere else "Search this folder",
         key=S + "search",
         type="search",
         live="300ms",
-        placeholder="Names starting with…",
+        placeholder="Any part of a name, in every folder…" if everywhere else "Names starting with…",
         icon=":material/search:",
         label_visibility="collapsed",
-        help="S3 searches by how names start, across the whole folder (not just this page). "
+        help="Searches the bucket's index: every folder, any part of a name (or a glob or regular expression)."
+        if everywhere
+        else "S3 searches by how names start, across the whole folder (not just this page). "
         "Use Filters for 'contains' within the page.",
     )
+    if everywhere:  # beside the box, so it can be chosen before anything is typed
+        widget("mode", MODES[0])
+        st.segmented_control(
+            "Match",
+            list(MODES),
+            key=S + "mode",
+            required=True,
+            label_visibility="collapsed",
+            format_func={"substring": "Part of a name", "glob": "Glob", "regex": "Regular expression"}.get,
+            help="Part of a name: case-insensitive, literal. Glob: `*.png`, `photos/**/logo*`. "
+            "Regular expression: RE2 syntax.",
+        )
 
 bar = st.container(border=True, gap="small")
 with bar, st.container(horizontal=True, vertical_alignment="center", gap="xxsmall"):
@@ -216,28 +239,108 @@ toolbar = bar.container(horizontal=True, vertical_alignment="center", gap="small
 
 # --- the page of the listing ----------------------------------------------------------------------
 
-query = listing.ListingQuery(
-    prefix=prefix,
-    search=widget("search", ""),
-    page_size=widget("page_size", listing.PAGE_SIZES[0]) or listing.PAGE_SIZES[0],
-    flat=bool(widget("flat", False)),
-    start_after=here.start_after,
-)
-pager = here.pager = here.pager.for_query(query)
-try:
-    page = desk.list_folder(query, pager.token)
-except PermissionDenied as exc:
-    show_error(exc)
-    st.button("Go to your folders", icon=":material/folder_shared:", on_click=go, args=(START,), type="primary")
-    st.stop()
-except BucketdeskError as exc:
-    show_error(exc)
-    st.stop()
 
-frame = page.frame
+def update_index() -> None:
+    try:
+        desk.build_index()
+    except BucketdeskError as exc:
+        st.session_state[S + "index_error"] = exc
+
+
+def index_progress() -> None:
+    """The running build's progress bar (a fragment polls it); the page reruns when it ends."""
+
+    @st.fragment(run_every="1s")
+    def poll() -> None:
+        job = desk.index_build()
+        if job is None or not job.running:
+            st.rerun(scope="app")
+        status = job.status()
+        st.progress(status.fraction, text=f":material/manage_search: Building the index: {status.describe()}")
+
+    poll()
+
+
+def search_everywhere(text: str, page_size: int) -> SearchResult:
+    """The index's status line and one page of results; stops the page when there is nothing to show."""
+    if (failed := st.session_state.pop(S + "index_error", None)) is not None:
+        show_error(failed)
+    may_build = desk.can(Action.INDEX, "")
+    job = desk.index_build()
+    if job is not None and job.running:
+        index_progress()
+    elif job is not None and job.status().state in (jobs.FAILED, jobs.CANCELLED):
+        st.warning(job.status().describe(), icon=":material/error:")
+    try:
+        info = desk.index_info()
+    except BucketdeskError as exc:
+        show_error(exc)
+        st.stop()
+    if info is None:
+        if job is None or not job.running:
+            st.info(
+                "There is no index of this bucket yet, so it cannot be searched everywhere. "
+                + (
+                    "Build one: it lists the whole bucket once."
+                    if may_build
+                    else "Ask an analyst or an admin to build one."
+                ),
+                icon=":material/manage_search:",
+            )
+            if may_build:
+                st.button("Build the index", icon=":material/manage_search:", type="primary", on_click=update_index)
+        st.stop()
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.caption(f":material/manage_search: {escape_markdown(info.describe())}")
+        if may_build and (job is None or not job.running):
+            st.button("Update index", icon=":material/refresh:", key=S + "update_index", on_click=update_index)
+    if not text.strip():
+        st.info("Type any part of a name to search every folder.", icon=":material/search:")
+        st.stop()
+    mode = widget("mode", MODES[0]) or MODES[0]
+    here.search_for((text, mode, page_size))  # a new search starts at its first page
+    try:
+        result = desk.search_everywhere(ObjectQuery(text=text, mode=mode), page_size, here.search_offset)
+    except BucketdeskError as exc:  # a bad pattern (BadQuery) gets its sentence, the rest too
+        show_error(exc)
+        st.stop()
+    if result is None:  # the index went between two reads (pruned by hand): say so, never a traceback
+        st.info("The index is gone since a moment ago. Refresh the page to see what is there now.")
+        st.stop()
+    return result
+
+
+page_size = widget("page_size", listing.PAGE_SIZES[0]) or listing.PAGE_SIZES[0]
+result: SearchResult | None = None
+if everywhere:
+    result = search_everywhere(widget("search", ""), page_size)
+    frame = result.frame
+    view_id: tuple = (result.query, result.offset)
+else:
+    query = listing.ListingQuery(
+        prefix=prefix,
+        search=widget("search", ""),
+        page_size=page_size,
+        flat=bool(widget("flat", False)),
+        start_after=here.start_after,
+    )
+    pager = here.pager = here.pager.for_query(query)
+    try:
+        page = desk.list_folder(query, pager.token)
+    except PermissionDenied as exc:
+        show_error(exc)
+        st.button("Go to your folders", icon=":material/folder_shared:", on_click=go, args=(START,), type="primary")
+        st.stop()
+    except BucketdeskError as exc:
+        show_error(exc)
+        st.stop()
+    frame = page.frame
+    view_id = (query, pager.page_number)
+
 images = int((frame["kind"] == "image").sum())
 if S + "view" not in st.session_state:  # first visit: image-heavy folders open as a gallery
-    st.session_state[S + "view"] = "gallery" if images and images >= 0.6 * max(1, page.objects) else "table"
+    objects = int((~frame["is_folder"]).sum())
+    st.session_state[S + "view"] = "gallery" if images and images >= 0.6 * max(1, objects) else "table"
 
 with toolbar:
     st.segmented_control(
@@ -251,11 +354,12 @@ with toolbar:
         label_visibility="collapsed",
         format_func=lambda n: f"{n} per page" if n == listing.PAGE_SIZES[0] else str(n),
     )
-    st.toggle(
-        "All keys below",
-        key=S + "flat",
-        help="Every key under this folder, without folders (like `aws s3 ls --recursive`).",
-    )
+    if not everywhere:
+        st.toggle(
+            "All keys below",
+            key=S + "flat",
+            help="Every key under this folder, without folders (like `aws s3 ls --recursive`).",
+        )
     filters_popover = st.popover("Filters", icon=":material/filter_list:")
     st.space("stretch")
 
@@ -284,7 +388,16 @@ shown = filters.apply_filter(frame, spec)
 
 # --- empty and missing ----------------------------------------------------------------------------
 
-if page.empty and pager.page_number == 1:
+if result is not None and result.empty:
+    st.info(
+        f"Nothing in the index matches “{escape_markdown(result.query.text)}”"
+        + (" on this page." if result.offset else "."),
+        icon=":material/search_off:",
+    )
+    if result.offset:
+        st.button("Back to the first page", icon=":material/first_page:", on_click=nav().search_page, args=("first",))
+    st.stop()
+if result is None and page.empty and pager.page_number == 1:
     if query.search:
         st.info(f"No names in this folder start with “{escape_markdown(query.search)}”.", icon=":material/search_off:")
     elif query.start_after:
@@ -316,8 +429,9 @@ thumb_rows = [
     for row in shown.itertuples()
     if row.kind == "image" and thumbnails.can_thumbnail(row.content_type)
 ]
-thumbs, making = desk.thumbnails(thumb_rows, prefix, budget_seconds=THUMB_BUDGET)
-links = desk.row_links([(row.key, row.content_type) for row in shown.itertuples() if not row.is_folder], folder=prefix)
+where = "" if everywhere else prefix  # what the page shows: a folder, or results from every folder
+thumbs, making = desk.thumbnails(thumb_rows, where, budget_seconds=THUMB_BUDGET)
+links = desk.row_links([(row.key, row.content_type) for row in shown.itertuples() if not row.is_folder], folder=where)
 
 
 def picture(row) -> str:
@@ -339,9 +453,7 @@ with main:
             link=[links.get(row.key) for row in shown.itertuples()],
             type=["Folder" if row.is_folder else row.content_type for row in shown.itertuples()],
         )
-        table_key = (
-            S + "table:" + hashlib.sha1(repr((query, pager.page_number, spec, here.nonce)).encode()).hexdigest()[:12]
-        )
+        table_key = S + "table:" + hashlib.sha1(repr((view_id, spec, here.nonce)).encode()).hexdigest()[:12]
         here.table_key = table_key
         here.rows = list(zip(shown["key"], shown["is_folder"], strict=True))
         st.dataframe(
@@ -392,67 +504,105 @@ with main:
 
         @st.fragment(run_every="2s")
         def thumbnails_in_progress():
-            _, waiting = desk.thumbnails(thumb_rows, prefix, budget_seconds=0)
+            _, waiting = desk.thumbnails(thumb_rows, where, budget_seconds=0)
             if waiting == 0:
                 st.rerun(scope="app")
             st.caption(f":material/hourglass_top: Making {waiting} thumbnails…")
 
         thumbnails_in_progress()
 
-    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.button(
-            "First",
-            icon=":material/first_page:",
-            key=S + "first",
-            disabled=not pager.has_previous,
-            on_click=turn,
-            args=("first",),
-        )
-        st.button(
-            "Previous",
-            icon=":material/chevron_left:",
-            key=S + "prev",
-            disabled=not pager.has_previous,
-            on_click=turn,
-            args=("previous",),
-        )
-        count = ", ".join(
-            f"{n:,} {word}{'' if n == 1 else 's'}"
-            for n, word in ((page.folders, "folder"), (page.objects, "object"))
-            if n or word == "object"
-        )
-        st.markdown(f"Page **{pager.page_number}** · {count}", width="content")
-        st.button(
-            "Next",
-            icon=":material/chevron_right:",
-            icon_position="right",
-            key=S + "next",
-            disabled=not page.has_next,
-            on_click=turn,
-            args=("next", page.next_token),
-        )
-        st.space("stretch")
-        with st.popover("Start after…", icon=":material/low_priority:"):
-            st.text_input(
-                "Start after name",
-                key=S + "jump_to",
-                placeholder="e.g. 2026-03",
-                help="The listing begins just after this name (S3's StartAfter): one request however deep.",
-            )
-            st.button("Go", key=S + "jump_go", on_click=jump, type="primary")
-        if query.start_after:
+    if result is not None:
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             st.button(
-                f"Clear “{escape_markdown(query.start_after[:30])}”",
-                icon=":material/close:",
-                key=S + "jump_clear",
-                type="tertiary",
-                on_click=clear_jump,
+                "First",
+                icon=":material/first_page:",
+                key=S + "s_first",
+                disabled=not result.offset,
+                on_click=nav().search_page,
+                args=("first",),
             )
-    st.caption(
-        f"Listed in {page.seconds * 1000:.0f} ms"
-        + (" · more pages follow" if page.has_next else " · last page")
-        + (" · bucketdesk's own `.bucketdesk/` folder is hidden" if page.hidden and not prefix else "")
-    )
+            st.button(
+                "Previous",
+                icon=":material/chevron_left:",
+                key=S + "s_prev",
+                disabled=not result.offset,
+                on_click=nav().search_page,
+                args=("previous", result.page_size),
+            )
+            st.markdown(f"Page **{result.page_number}** · {result.objects:,} matches", width="content")
+            st.button(
+                "Next",
+                icon=":material/chevron_right:",
+                icon_position="right",
+                key=S + "s_next",
+                disabled=not result.has_more,
+                on_click=nav().search_page,
+                args=("next", result.page_size),
+            )
+        st.caption(
+            f"Searched in {result.seconds * 1000:.0f} ms"
+            + (" · more matches follow" if result.has_more else " · last page")
+            + (
+                f" · {result.overlaid} upload{'s' if result.overlaid != 1 else ''} and deletes since the index taken into account"
+                if result.overlaid
+                else ""
+            )
+        )
+    else:
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            st.button(
+                "First",
+                icon=":material/first_page:",
+                key=S + "first",
+                disabled=not pager.has_previous,
+                on_click=turn,
+                args=("first",),
+            )
+            st.button(
+                "Previous",
+                icon=":material/chevron_left:",
+                key=S + "prev",
+                disabled=not pager.has_previous,
+                on_click=turn,
+                args=("previous",),
+            )
+            count = ", ".join(
+                f"{n:,} {word}{'' if n == 1 else 's'}"
+                for n, word in ((page.folders, "folder"), (page.objects, "object"))
+                if n or word == "object"
+            )
+            st.markdown(f"Page **{pager.page_number}** · {count}", width="content")
+            st.button(
+                "Next",
+                icon=":material/chevron_right:",
+                icon_position="right",
+                key=S + "next",
+                disabled=not page.has_next,
+                on_click=turn,
+                args=("next", page.next_token),
+            )
+            st.space("stretch")
+            with st.popover("Start after…", icon=":material/low_priority:"):
+                st.text_input(
+                    "Start after name",
+                    key=S + "jump_to",
+                    placeholder="e.g. 2026-03",
+                    help="The listing begins just after this name (S3's StartAfter): one request however deep.",
+                )
+                st.button("Go", key=S + "jump_go", on_click=jump, type="primary")
+            if query.start_after:
+                st.button(
+                    f"Clear “{escape_markdown(query.start_after[:30])}”",
+                    icon=":material/close:",
+                    key=S + "jump_clear",
+                    type="tertiary",
+                    on_click=clear_jump,
+                )
+        st.caption(
+            f"Listed in {page.seconds * 1000:.0f} ms"
+            + (" · more pages follow" if page.has_next else " · last page")
+            + (" · bucketdesk's own `.bucketdesk/` folder is hidden" if page.hidden and not prefix else "")
+        )
 
 
 # --- details of the selected object ---------------------------------------------------------------

@@ -26,6 +26,8 @@ class BrowseState:
     rows: list[tuple[str, bool]] = field(default_factory=list)  # (key, is_folder) of the rows drawn
     deleting: str | None = None  # the key whose delete dialog is open
     link: tuple[str, ShareLink] | None = None  # the share link made last, for its key
+    search_offset: int = 0  # "Search everywhere": the first row of the page of results shown
+    searched: tuple = ()  # the search (text, mode, page size) that offset belongs to
 
     def open_folder(self, prefix: str) -> None:
         """Open a folder: the page stack, the jump and the selection start over."""
@@ -50,6 +52,24 @@ class BrowseState:
 
     def jump(self, name: str) -> None:
         self.start_after = name
+        self.select(None)
+
+    def search_for(self, searched: tuple) -> bool:
+        """A new search everywhere starts at its first page, with nothing selected; True when it is new."""
+        if searched == self.searched:
+            return False
+        self.searched, self.search_offset = searched, 0
+        self.select(None)
+        return True
+
+    def search_page(self, direction: str, page_size: int = 0) -> None:
+        """Next, previous or first page of search results (by offset: results come from a query)."""
+        if direction == "next":
+            self.search_offset += page_size
+        elif direction == "previous":
+            self.search_offset = max(0, self.search_offset - page_size)
+        else:
+            self.search_offset = 0
         self.select(None)
 
     def follow_table_pick(self, event: Any) -> str | None:

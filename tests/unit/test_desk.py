@@ -1,4 +1,5 @@
-"""lib.desk: every action is checked (role and prefix) before S3 is touched, and recorded either way."""
+"""lib.desk: every action is checked (role and prefix) before S3 is touched, and recorded either way;
+whole-bucket search answers only inside a person's prefixes, with the app's own writes laid over it."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from lib.browse.listing import ListingQuery
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB, Settings
 from lib.desk import Desk
-from lib.errors import PermissionDenied
-from lib.events import EventStore
+from lib.errors import BadQuery, PermissionDenied
+from lib.events import Delete, EventStore, Upload
 from lib.export.request import ExportRequest
 from lib.identity import Identity
+from lib.inventory import jobs
 from lib.inventory.query import ObjectQuery
 from lib.names import user_segment
 from lib.upload.grants import Grant, Refusal
@@ -327,3 +329,102 @@ def test_a_scoped_analyst_exports_only_their_prefixes(desk_for, seeded):
     assert done.summary.rows == 2
     [event] = [r for r in recorded(desk.events) if r["action"] == "export"]
     assert event["outcome"] == "ok" and event["details"]["rows"] == 2
+
+
+# --- whole-bucket search (the inventory index) -------------------------------------------------
+
+
+def build(desk) -> None:
+    job = desk.build_index()
+    job.join(60)
+    assert job.status().state == jobs.DONE, job.status().message
+
+
+def keys(result) -> list[str]:
+    return list(result.frame["key"])
+
+
+def test_no_index_yet_is_none_until_an_admin_builds_one(desk_for, seeded):
+    admin = desk_for(ADMIN)
+    assert admin.index_info() is None
+    assert admin.search_everywhere(ObjectQuery(text="a"), 100) is None
+    build(admin)
+    info = admin.index_info()
+    assert info is not None and info.objects == 5
+    [event] = [r for r in recorded(admin.events) if r["action"] == "index"]
+    assert event["outcome"] == "ok" and event["details"]["objects"] == 5
+
+
+@pytest.mark.parametrize("who", [VIEWER, DESIGNER, UPLOADER_ONLY, ANALYST, STRANGER])
+def test_building_the_whole_index_is_refused_without_index_on_the_whole_bucket_and_recorded(desk_for, seeded, who):
+    desk = desk_for(who)
+    with pytest.raises(PermissionDenied, match="may not index"):
+        desk.build_index()
+    assert [(r["action"], r["key"], r["outcome"]) for r in recorded(desk.events)] == [("index", "", "refused")]
+    assert desk_for(ADMIN).index_info() is None  # nothing was built
+
+
+def test_a_scoped_persons_search_never_returns_keys_outside_their_prefixes(desk_for, seeded):
+    build(desk_for(ADMIN))
+    designer = desk_for(DESIGNER)  # design/, uploads/dee…/ and public/; not design-old/ nor secret/
+    assert keys(designer.search_everywhere(ObjectQuery(text="txt"), 100)) == [
+        "design/a.txt",
+        "design/sub/b.txt",
+        "public/p.txt",
+    ]
+    assert keys(designer.search_everywhere(ObjectQuery(text="s.txt", mode="glob"), 100)) == []
+    assert keys(desk_for(VIEWER).search_everywhere(ObjectQuery(text=""), 100)) == ["public/p.txt"]
+    assert len(keys(desk_for(ADMIN).search_everywhere(ObjectQuery(text="txt"), 100))) == 5
+
+
+def test_a_deeply_nested_key_is_found_by_part_of_its_name_and_paged(desk_for, s3):
+    for i in range(5):
+        s3.put_object(Bucket=BUCKET, Key=f"design/{i}.txt", Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key="design/2025/spring/campaign/final/Logo-Blue.png", Body=b"x")
+    admin = desk_for(ADMIN)
+    build(admin)
+    assert keys(admin.search_everywhere(ObjectQuery(text="logo-b"), 100)) == [
+        "design/2025/spring/campaign/final/Logo-Blue.png"
+    ]
+    first = admin.search_everywhere(ObjectQuery(text=".txt"), 2)
+    second = admin.search_everywhere(ObjectQuery(text=".txt"), 2, offset=2)
+    last = admin.search_everywhere(ObjectQuery(text=".txt"), 2, offset=4)
+    assert keys(first) == ["design/0.txt", "design/1.txt"] and first.has_more
+    assert keys(second) == ["design/2.txt", "design/3.txt"] and second.page_number == 2
+    assert keys(last) == ["design/4.txt"] and not last.has_more
+
+
+def test_the_apps_own_uploads_and_deletes_since_the_snapshot_show_at_once(desk_for, seeded):
+    build(desk_for(ADMIN))
+    designer = desk_for(DESIGNER)
+    designer.events.record(Upload(who="dee@example.com", bucket=BUCKET, key="design/new/logo.png", size=42))
+    designer.events.record(Delete(who="dee@example.com", bucket=BUCKET, key="design/a.txt"))
+    designer.events.record(Upload(who="root@example.com", bucket=BUCKET, key="secret/logo.png", size=1))
+    result = designer.search_everywhere(ObjectQuery(text=""), 100)
+    assert keys(result) == ["design/new/logo.png", "design/sub/b.txt", "public/p.txt"]  # never secret/logo.png
+    assert result.overlaid == 3
+
+
+def test_searches_are_recorded_and_refusals_too(desk_for, seeded):
+    build(desk_for(ADMIN))
+    designer = desk_for(DESIGNER)
+    designer.search_everywhere(ObjectQuery(text="b.txt"), 100)
+    [event] = [r for r in recorded(designer.events) if r["action"] == "search"]
+    assert event["outcome"] == "ok" and event["details"] == {"query": "b.txt", "rows": 1}
+    stranger = desk_for(STRANGER)
+    with pytest.raises(PermissionDenied):
+        stranger.search_everywhere(ObjectQuery(text="s.txt"), 100)
+    assert [(r["action"], r["outcome"]) for r in recorded(stranger.events) if r["who"] == "eve@evil.io"] == [
+        ("search", "refused")
+    ]
+
+
+def test_a_bad_pattern_is_a_sentence_and_recorded_as_failed(desk_for, seeded):
+    build(desk_for(ADMIN))
+    designer = desk_for(DESIGNER)
+    with pytest.raises(BadQuery) as raised:
+        designer.search_everywhere(ObjectQuery(text="logo[", mode="regex"), 100)
+    assert raised.value.message
+    assert [(r["action"], r["outcome"]) for r in recorded(designer.events) if r["action"] == "search"] == [
+        ("search", "failed")
+    ]
