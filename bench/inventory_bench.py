@@ -12,6 +12,8 @@ and prints objects/s and the ratio build / serial.
 memory: builds a snapshot from synthesised ListObjectsV2 pages (no server), in a child process,
 and prints its peak RSS.
 latency: the same against a synthetic store whose requests each take --delay-ms and overlap (S3).
+latency-http: that store over HTTP (its own process), so the build's listing path (signing, sending,
+parsing XML) is measured too: the paginator, the build, and the build forced onto boto3's parser.
 search: writes N synthesised rows as Parquet and times a substring search for one page of results.
 """
 
@@ -28,8 +30,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -276,6 +280,114 @@ def latency(args) -> None:
     )
 
 
+class SyntheticS3(ThreadingHTTPServer):
+    """An HTTP store answering ListObjectsV2 for `count` flat keys k/00000000… after `delay` seconds,
+    with requests overlapping (S3's behaviour: a round trip, the work spread over many machines).
+    Run in a child process, so its CPU does not compete with the client's interpreter lock."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, count: int, delay: float):
+        super().__init__(("127.0.0.1", 0), _SyntheticHandler)
+        self.count, self.delay = count, delay
+
+
+class _SyntheticHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        server: SyntheticS3 = self.server  # type: ignore[assignment]
+        time.sleep(server.delay)
+        query = parse_qs(urlsplit(self.path).query)
+        # The paginator continues by token: this store's token is the last key (an opaque string to it).
+        after = query.get("continuation-token", query.get("start-after", [""]))[0]
+        limit = int(query.get("max-keys", ["1000"])[0])
+        start = 0
+        if after:
+            digits = "".join(c for c in after[len("k/") :][:8] if c.isdigit())
+            start = int(digits.ljust(8, "0")) + (1 if len(digits) == 8 else 0) if digits else 0
+        end = min(server.count, start + limit)
+        entries = "".join(
+            f"<Contents><Key>k/{n:08d}</Key><LastModified>2024-05-01T10:11:12.000Z</LastModified>"
+            f"<ETag>&quot;{n:032x}&quot;</ETag><Size>{n}</Size><StorageClass>STANDARD</StorageClass></Contents>"
+            for n in range(start, end)
+        )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"<Name>synthetic</Name><Prefix>k/</Prefix><KeyCount>{end - start}</KeyCount><MaxKeys>{limit}</MaxKeys>"
+            f"<EncodingType>url</EncodingType><IsTruncated>{'true' if end < server.count else 'false'}</IsTruncated>"
+            + (f"<NextContinuationToken>k/{end - 1:08d}</NextContinuationToken>" if end < server.count else "")
+            + f"{entries}</ListBucketResult>"
+        ).encode()
+        self.send_response(200)
+        self.send_header("Server", "AmazonS3")
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _serve_synthetic(count: int, delay: float, port_out) -> None:
+    server = SyntheticS3(count, delay)
+    port_out.put(server.server_address[1])
+    server.serve_forever()
+
+
+def latency_http(args) -> None:
+    """The synthetic store over HTTP: boto3's paginator, the build (lean listing path) and the build
+    forced onto boto3's parser, interleaved, the store in its own process."""
+    import multiprocessing
+
+    ports: multiprocessing.Queue = multiprocessing.Queue()
+    child = multiprocessing.Process(
+        target=_serve_synthetic, args=(args.objects, args.delay_ms / 1000, ports), daemon=True
+    )
+    child.start()
+    try:
+        port = ports.get(timeout=30)
+        profile = BucketProfile(
+            name="synthetic",
+            bucket="synthetic",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region="us-east-1",
+            addressing_style="path",
+            access_key_id="test",
+            secret_access_key="test",
+        )
+        runs: dict[str, list[float]] = {"serial": [], "lean": [], "boto3": []}
+        with tempfile.TemporaryDirectory() as cache:
+            for _ in range(args.repeat):
+                seconds, keys = serial(profile, "k/")
+                assert keys == args.objects
+                runs["serial"].append(seconds)
+                for path in ("lean", "boto3"):
+                    gateway = S3Gateway(profile)
+                    if path == "boto3":
+                        gateway.client._bucketdesk_lean = False  # the fallback: botocore parses
+                    store = SnapshotStore(gateway, mode="disk", cache_dir=Path(cache))
+                    started = time.perf_counter()
+                    assert store.build("k/").manifest.rows == args.objects
+                    runs[path].append(time.perf_counter() - started)
+        s_time = statistics.median(runs["serial"])
+        print(
+            f"synthetic HTTP store, {args.delay_ms} ms per request, {args.objects:,} flat keys "
+            f"(medians of {args.repeat} interleaved runs): serial paginator {args.objects / s_time:,.0f} obj/s"
+        )
+        for path in ("lean", "boto3"):
+            b_time = statistics.median(runs[path])
+            ratios = ", ".join(f"{s / b:.2f}" for s, b in zip(runs["serial"], runs[path], strict=True))
+            print(
+                f"  build ({path} parser): {args.objects / b_time:,.0f} obj/s, build/serial {s_time / b_time:.2f}x"
+                f" (runs: {ratios})"
+            )
+    finally:
+        child.terminate()
+
+
 # --- search -----------------------------------------------------------------------------
 
 
@@ -366,12 +478,22 @@ def main() -> None:
     lat.add_argument("--objects", type=int, default=100_000)
     lat.add_argument("--delay-ms", type=int, default=20)
     lat.add_argument("--repeat", type=int, default=3)
+    lah = sub.add_parser("latency-http")
+    lah.add_argument("--objects", type=int, default=100_000)
+    lah.add_argument("--delay-ms", type=int, default=20)
+    lah.add_argument("--repeat", type=int, default=3)
     sea = sub.add_parser("search")
     sea.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     sea.add_argument("--repeat", type=int, default=3)
     sea.add_argument("--scoped", action="store_true", help="as a user allowed three prefixes")
     args = parser.parse_args()
-    {"listing": listing, "memory": memory, "latency": latency, "search": search_bench}[args.what](args)
+    {
+        "listing": listing,
+        "memory": memory,
+        "latency": latency,
+        "latency-http": latency_http,
+        "search": search_bench,
+    }[args.what](args)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from lib import s3_listing
 from lib.config import BucketProfile
 from lib.errors import (
     BadCredentials,
@@ -394,6 +395,47 @@ class S3Gateway:
             raise
         response.pop("ResponseMetadata", None)
         return response
+
+
+def list_objects_v2(client, params: dict[str, Any], action: str) -> dict[str, Any]:
+    """One ListObjectsV2 page, as `client.list_objects_v2(**params)` returns it, parsed ~6x cheaper.
+
+    The lean path (lib.s3_listing: botocore signs, ElementTree parses) is tried first on each
+    client; when its first request fails in any way but a dropped connection (a store that refuses
+    query-string signatures or answers something other than S3's XML), that client lists through
+    boto3 from then on, and this request is repeated there, so a real error (a missing bucket, bad
+    credentials) is reported by boto3 itself. Once the lean path has answered, its failures are
+    errors like any other (after the same retries boto3 makes)."""
+    lean = getattr(client, "_bucketdesk_lean", None)
+    if lean is False:
+        with storage_errors(action):
+            return client.list_objects_v2(**params)
+    try:
+        response = s3_listing.list_objects_v2(client, params)
+    except (BotoCoreError, s3_listing.LeanS3Error, s3_listing.LeanUnavailable) as exc:
+        if lean or isinstance(exc, BotoCoreError):
+            raise _lean_error(exc, action) from exc
+    except Exception:  # e.g. a botocore without the pieces the lean path uses
+        if lean:
+            raise
+    else:
+        client._bucketdesk_lean = True
+        return response
+    with storage_errors(action):
+        response = client.list_objects_v2(**params)
+    client._bucketdesk_lean = False  # boto3 listed where the lean path could not: keep to boto3
+    return response
+
+
+def _lean_error(exc: Exception, action: str) -> StorageError:
+    if isinstance(exc, s3_listing.LeanS3Error):
+        return storage_error_for(exc.code, action, exc.message)
+    if isinstance(exc, s3_listing.LeanUnavailable):
+        return StorageError(
+            f"The bucket answered a listing with something other than S3's XML while {action}.",
+            "Check the endpoint URL; a proxy in between may be answering instead of the store.",
+        )
+    return storage_error(exc, action)
 
 
 @contextlib.contextmanager

@@ -58,6 +58,15 @@ def test_the_walk_sees_every_key_exactly_once(seeded, split, page_size, concurre
     seen = keys_of(walk(seeded, split=split, page_size=page_size, concurrency=concurrency, batch_rows=500))
     assert set(seen) == {*AWKWARD_KEYS, *FLAT, *TREE}
     assert [key for key, times in seen.items() if times > 1] == []
+    assert seeded.client._bucketdesk_lean is True  # listed by the lean path, not boto3's fallback
+
+
+def test_the_walk_on_boto3s_fallback_sees_the_same_rows(seeded):
+    lean = {b["key"]: b for batch in walk(seeded, "tree/") for b in batch.to_pylist()}
+    fallback = S3Gateway(seeded.profile)
+    fallback.client._bucketdesk_lean = False
+    assert {b["key"]: b for batch in walk(fallback, "tree/") for b in batch.to_pylist()} == lean
+    assert fallback.client._bucketdesk_lean is False
 
 
 @pytest.mark.parametrize("prefix", ["tree/d3/", "tree/", "deep/", "a/"])
