@@ -1298,6 +1298,11 @@ function renderRow(inst, e, now) {
     label = { refused: "Refused", failed: "Failed", cancelled: "Cancelled" }[e.state];
   }
   if (appSilent(inst, now) && waitsOnApp(e)) detail = [APP_SILENT, detail].filter(Boolean).join(" ");
+  // A thousand rows are rendered ten times a second: touch the DOM only where something changed
+  // (each write, even of the same text, makes the browser lay the whole list out again).
+  const shown = `${tone}|${label}|${detail}|${pct}|${e.state}|${stuck}|${Boolean(e.mp)}|${Boolean(e.verdict?.ok)}`;
+  if (r.shown === shown) return;
+  r.shown = shown;
   r.li.dataset.state = tone;
   r.status.textContent = label;
   r.detail.textContent = detail;
