@@ -236,7 +236,7 @@ def scenario_large(stage: Stage, browser, workdir: Path, args) -> None:
         sha.append(boto3_upload_file(client, bucket, path, ChecksumAlgorithm="SHA256"))
     path.unlink()
     mb = size / MiB
-    settings = f"multipart_concurrency {args.concurrency or 4}, checksums {args.checksums or 'required'}"
+    settings = f"multipart_concurrency {args.concurrency or 8}, checksums {args.checksums or 'required'}"
     print(
         f"\n[large] {mb:.0f} MiB to {args.target} ({endpoint}), best of {args.repeat}; {run['parts']} parts; {settings}"
     )
@@ -327,8 +327,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000, help="many: how many 20 KiB files (default 1000)")
     parser.add_argument("--target", choices=["localstack", "sandbox"], default="localstack")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each, interleaved (the best is reported)")
-    parser.add_argument("--concurrency", type=int, help="multipart_concurrency for the app (default: the app's, 4)")
-    parser.add_argument("--upload-concurrency", type=int, default=3, help="upload_concurrency (default 3, the app's)")
+    parser.add_argument("--concurrency", type=int, help="multipart_concurrency for the app (default: the app's, 8)")
+    parser.add_argument("--upload-concurrency", type=int, default=6, help="upload_concurrency (default 6, the app's)")
     parser.add_argument("--checksums", choices=["required", "optional", "off"], help="the app's checksums setting")
     args = parser.parse_args()
     if not chromium_path():

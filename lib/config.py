@@ -87,7 +87,7 @@ class BucketProfile:
     verify_max_image_bytes: int = 64 * MiB
     # Files larger than this upload in parts (multipart), in parallel, resumable, each part checksummed.
     multipart_threshold_bytes: int = 64 * MiB
-    multipart_concurrency: int = 4
+    multipart_concurrency: int = 8
     # SHA-256 checksums the bucket verifies: "required" (a browser that cannot compute them, e.g. on a
     # plain-http page, is refused), "optional" (used whenever the browser can), "off" (for stores that
     # do not support x-amz-checksum-sha256).
@@ -133,7 +133,7 @@ class Settings:
     groups_claim: str = "groups"
     # Without [auth] (no sign-in), the one local user has these roles on every bucket.
     local_roles: tuple[str, ...] = tuple(ROLES)
-    upload_concurrency: int = 3
+    upload_concurrency: int = 6
     # Open multipart uploads (one small JSON file each), so a reload or a new session can resume them.
     multipart_state_dir: Path = Path(".bucketdesk/multipart")
     # Exports smaller than this are a download from the app server; larger ones a signed link to the bucket.

@@ -6,6 +6,8 @@ lib.upload.verify checks; this page wires the component's events to them and sho
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from lib.components import uploader as protocol
@@ -24,7 +26,10 @@ desk = ctx.desk
 SESSION_KEY = f"uploads:{ctx.profile.name}"
 COMPONENT_KEY = f"uploader:{ctx.profile.name}"
 FOLDER_KEY = f"upload-folder:{ctx.profile.name}"
-SHOWN_RESULTS = 50
+SHOWN_RESULTS = 50  # results listed under "Uploaded"; the rest are counted
+SHOWN_CARDS = 10  # of those, the latest get a card with a signed link (and a preview)
+LINKS_KEY = f"upload-links:{ctx.profile.name}"
+LINK_REUSE_SECONDS = 60  # a shown link is signed again after this long, not on every rerun
 
 
 @st.cache_resource
@@ -52,6 +57,18 @@ def session() -> UploadSession:
 def destination() -> str | None:
     """The folder the person picked (None: the first they may write to)."""
     return st.session_state.get(FOLDER_KEY)
+
+
+def shown_link(outcome) -> str:
+    """The signed link of a shown result: signed once a minute at most (reruns come many a second)."""
+    links: dict[str, tuple[float, str]] = st.session_state.setdefault(LINKS_KEY, {})
+    signed_at, link = links.get(outcome.key, (0.0, ""))
+    if time.monotonic() - signed_at > LINK_REUSE_SECONDS:
+        signed_at, link = time.monotonic(), desk.uploaded_link(outcome)
+        if len(links) > 2 * SHOWN_CARDS:
+            links.clear()  # only the cards on screen need theirs
+        links[outcome.key] = (signed_at, link)
+    return link
 
 
 def on_sign() -> None:
@@ -131,10 +148,17 @@ uploader_component()(
     on_done_change=on_done,
 )
 
-finished = list(reversed(uploads.outcomes.values()))[:SHOWN_RESULTS]
+# Bounded, whatever the batch: every rerun (a thousand small files cause hundreds) redraws what is here,
+# so the latest few get a card with their signed link, the next ones a line each, the rest a count.
+outcomes = uploads.outcomes
+finished = list(reversed(outcomes.values()))[:SHOWN_RESULTS]
 if finished:
     st.subheader("Uploaded")
-for outcome in finished:
+if len(outcomes) > SHOWN_CARDS:
+    accepted = sum(1 for outcome in outcomes.values() if outcome.ok)
+    rest = f"; the latest {len(finished)} below" if len(outcomes) > len(finished) else ""
+    st.caption(f"{accepted:,} of {len(outcomes):,} files verified, {len(outcomes) - accepted:,} not accepted{rest}.")
+for outcome in finished[:SHOWN_CARDS]:
     with st.container(border=True):
         text, preview = st.columns([3, 1])
         with text:
@@ -145,7 +169,7 @@ for outcome in finished:
             )
             st.markdown(escape_markdown(outcome.message))
             if outcome.ok and outcome.key:
-                link = desk.uploaded_link(outcome)
+                link = shown_link(outcome)
                 st.caption(f"Key: {code_span(outcome.key)}")
                 st.code(link, language=None, wrap_lines=True)
                 st.caption(f"Signed link, valid for {VIEW_LINK_SECONDS // 60} minutes.")
@@ -161,3 +185,16 @@ for outcome in finished:
                     st.caption(f"SHA-256 {checked}{shape} (base64): `{outcome.checksum_sha256}`")
         if outcome.is_image:
             preview.image(link, width="stretch")
+if len(finished) > SHOWN_CARDS:
+    st.dataframe(
+        [
+            {
+                "File": outcome.name,
+                "Size": human_bytes(outcome.size or 0),
+                "Result": "Verified" if outcome.ok else "Not accepted",
+                "Key or reason": outcome.key if outcome.ok else outcome.message,
+            }
+            for outcome in finished[SHOWN_CARDS:]
+        ],
+        hide_index=True,
+    )

@@ -76,6 +76,15 @@ class UploadSession:
     # The server-wide record of grants and verdicts by file id (outlives this session: an app restarted
     # mid-upload takes up the uploads its earlier self granted). Defaults to one beside `open_uploads`.
     journal: GrantJournal | None = None
+    # What the browser still needs in `component_data`, so a thousand files do not mean a thousand grants
+    # and verdicts re-sent on every rerun. A grant handed out in sign event k is delivered once a later
+    # sign event no longer waits for it (or a report or parts request names it); a verdict given on done
+    # event k is acknowledged once a later done event no longer lists its file (the browser re-lists every
+    # result until it saw the verdict). Delivered grants go as {signSeq} only: the browser holds them.
+    _sign_events: int = field(default=0, repr=False, compare=False)
+    _done_events: int = field(default=0, repr=False, compare=False)
+    _undelivered: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _unacknowledged: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # Streamlit's fast reruns can start a callback while the previous one still runs: sign,
     # sign_parts and finish check-then-act on the dicts above, so one at a time per session.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -124,6 +133,11 @@ class UploadSession:
 
     def _sign(self, gateway: S3Gateway, uploader: str, requests: list[SignRequest], key_template: str | None) -> None:
         self.over_limit = {}
+        self._sign_events += 1
+        waiting = {request.file.id for request in requests}
+        for file_id, event in list(self._undelivered.items()):
+            if event < self._sign_events and file_id not in waiting:
+                del self._undelivered[file_id]
         seen: set[str] = set()
         for request in requests:
             declared = request.file
@@ -141,6 +155,8 @@ class UploadSession:
                 continue
             current_seq = previous.sign_seq if isinstance(previous, Granted) else (0 if previous is None else 1)
             if current_seq > request.held_seq or isinstance(previous, Refusal):
+                if isinstance(previous, Granted):
+                    self._undelivered[declared.id] = self._sign_events  # still waiting: it has not got it
                 continue  # already answered (a repeated event, or a refusal that stands)
             outcome = self.outcomes.get(declared.id)
             if outcome and outcome.ok:
@@ -170,6 +186,7 @@ class UploadSession:
             ):
                 self._abort_superseded(gateway, previous)
             self.grants[declared.id] = answer
+            self._undelivered[declared.id] = self._sign_events
             self.part_urls.pop(declared.id, None)
             if not isinstance(answer, Refusal):
                 self._journal.granted(uploader, answer)
@@ -223,6 +240,10 @@ class UploadSession:
 
     def _sign_parts(self, gateway: S3Gateway, requests: list[PartsRequest]) -> None:
         answered: dict[str, dict[int, PartUrl]] = {}
+        for request in requests:
+            grant = self.grants.get(request.id)
+            if isinstance(grant, MultipartGrant) and request.sign_seq == grant.sign_seq:
+                self._undelivered.pop(request.id, None)  # asking for its parts: the browser holds it
         budget = MAX_PARTS_PER_EVENT  # new signatures this event; the rest are asked for again later
         for request in requests:
             if request.id in answered:
@@ -268,13 +289,20 @@ class UploadSession:
             return self._finish(gateway, uploader, reports)
 
     def _finish(self, gateway: S3Gateway, uploader: str, reports: list[UploadReport]) -> list[Outcome]:
+        self._done_events += 1
+        listed = {report.id for report in reports}
+        for file_id, event in list(self._unacknowledged.items()):
+            if event < self._done_events and file_id not in listed:
+                del self._unacknowledged[file_id]
         to_judge: dict[str, tuple[Granted, UploadReport]] = {}
         for report in reports:
             grant = self.recall(uploader, report.id)
             if not isinstance(grant, Granted) or report.sign_seq != grant.sign_seq:
                 continue  # no grant from us, or a stale attempt: nothing we allowed to check
+            self._undelivered.pop(report.id, None)  # a report on this grant: the browser holds it
             known = self.outcomes.get(report.id)
             if known and known.sign_seq == grant.sign_seq:
+                self._unacknowledged.setdefault(report.id, self._done_events)  # its verdict, again
                 continue  # this attempt was already judged
             to_judge.setdefault(report.id, (grant, report))
         judged = list(to_judge.values())
@@ -286,6 +314,7 @@ class UploadSession:
         finished = []
         for (grant, report), outcome in zip(judged, outcomes, strict=True):
             self.outcomes[report.id] = outcome
+            self._unacknowledged[report.id] = self._done_events
             self._journal.judged(uploader, grant, asdict(outcome))
             self.part_urls.pop(report.id, None)
             finished.append(outcome)
@@ -347,13 +376,19 @@ class UploadSession:
         return None
 
     def component_data(self) -> dict:
-        """What the component needs to know now: grants by file id, and verdicts."""
+        """What the component needs to know now: grants by file id, and the verdicts it has not yet seen.
+        Sent on every rerun, so it carries what changed, not the whole session (see `_undelivered`)."""
         verified = {
-            file_id: {"ok": o.ok, "message": o.message, "signSeq": o.sign_seq} for file_id, o in self.outcomes.items()
+            file_id: {"ok": o.ok, "message": o.message, "signSeq": o.sign_seq}
+            for file_id, o in self.outcomes.items()
+            if file_id in self._unacknowledged
         }
-        # A verified file's grant is spent: leave it out so the payload stays small in long sessions.
+        # A verified file's grant is spent: leave it out. A delivered one is named with its seq only, so the
+        # browser knows this server still holds it (a grant missing altogether means the app restarted).
         grants = {
             file_id: answer.for_browser()
+            if isinstance(answer, Refusal) or file_id in self._undelivered
+            else {"signSeq": answer.sign_seq}
             for file_id, answer in self.grants.items()
             if not (file_id in self.outcomes and self.outcomes[file_id].ok)
         }

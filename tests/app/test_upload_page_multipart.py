@@ -70,7 +70,7 @@ def test_page_tells_the_component_how_large_files_go(app):
     app.run()
     data = component_data(app, UPLOADER)
     assert data["checksums"] == "required"
-    assert data["multipart"] == {"threshold": 5 * MiB, "concurrency": 4, "scope": "sandbox:bucketdesk-demo"}
+    assert data["multipart"] == {"threshold": 5 * MiB, "concurrency": 8, "scope": "sandbox:bucketdesk-demo"}
     assert data["partUrls"] == {}
 
 

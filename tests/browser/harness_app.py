@@ -6,7 +6,7 @@ It speaks the component's protocol the way lib/uploads.py does (idempotent, cumu
 `sign` answers only files holding an older grant than ours; `done` judges each grant's signSeq
 once; `verified` echoes the signSeq it judged), but signs with boto3 directly so the component can
 be tested without the rest of the app. Files over 1 MB are refused. Query parameter
-`?concurrency=N` sets how many uploads run at once. The harness's own record (signs answered,
+`?concurrency=N` sets how many uploads run at once; `?hold=1` grants nothing (files stay waiting). The harness's own record (signs answered,
 results judged) is printed as JSON in the container with key `harness-state`, for the test.
 Dummy credentials only: moto accepts anything.
 """
@@ -134,6 +134,8 @@ def sign_one(file: dict) -> dict:
 
 def on_sign() -> None:
     state.events["sign"] += 1
+    if st.query_params.get("hold"):
+        return  # ?hold=1: nothing is granted, so files stay waiting for permission
     value, grants, verified, signs = state["uploader"]["sign"] or {}, state.grants, state.verified, state.signs
     with state.lock:
         sign_all(value, grants, verified, signs)

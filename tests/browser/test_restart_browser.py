@@ -45,7 +45,9 @@ NOT_ANSWERING = "The app is not answering"
 @pytest.fixture
 def restartable(localstack) -> Iterator[Deployment]:
     """The app on a fresh LocalStack bucket that takes files up to 1 GiB; a restarted app is stopped too."""
-    for deployed in deploy_on_localstack(localstack, {"BUCKETDESK_MAX_UPLOAD_BYTES": str(1024 * MiB)}):
+    # 4 parts at once (2 x 4 signed ahead): parts still need URLs when the app goes down, so the row must say so.
+    settings = {"BUCKETDESK_MAX_UPLOAD_BYTES": str(1024 * MiB), "BUCKETDESK_MULTIPART_CONCURRENCY": "4"}
+    for deployed in deploy_on_localstack(localstack, settings):
         yield deployed
         deployed.app.stop()  # the one started again by the test (the first is stopped by the fixture)
 

@@ -411,3 +411,36 @@ def test_drop_files_on_the_zone(session: Session):
         "meta": {"uploaded-by": "harness"},
     }
     assert s.stored(ids["tiny.pdf"])["body"] == b"%PDF-1.4 tiny"
+
+
+def test_a_folder_of_ten_thousand_files_is_one_line_and_the_page_still_answers(session: Session):
+    s, page = session, session.page
+    open_harness(s, "?hold=1")  # nothing is granted: all 10,000 stay in the component, waiting
+    # The folder picker gives Files whose webkitRelativePath says where they sit; synthetic Files have
+    # none, so each gets its own (the component reads nothing else from the picker).
+    page.locator(".bd-uploader input[webkitdirectory]").evaluate(
+        """(input) => {
+            const files = [];
+            for (let n = 0; n < 10000; n++) {
+                const file = new File([`file ${n}`], `note-${n}.txt`, {type: "text/plain"});
+                Object.defineProperty(file, "webkitRelativePath", {value: `shoot/day-${n % 10}/note-${n}.txt`});
+                files.push(file);
+            }
+            Object.defineProperty(input, "files", {value: files, configurable: true});
+            input.onchange();
+        }"""
+    )
+    folder = page.locator(".bd-folder")
+    expect(folder).to_have_count(1)
+    expect(folder).to_contain_text("10,000 files")
+    expect(folder.locator(".bd-status")).to_have_text("Uploading folder")
+    assert page.locator(".bd-row:not(.bd-folder)").count() == 0, "one line for the folder, no row per file"
+
+    # The page still answers: a file chosen now can be cancelled, and says so.
+    s.choose(("later.txt", "text/plain", b"chosen while 10,000 wait"))
+    later = s.row("later.txt")
+    expect(later.locator(".bd-status")).to_have_text("Waiting for permission…")
+    later.get_by_role("button", name="Cancel upload of later.txt").click()
+    expect(later.locator(".bd-status")).to_have_text("Cancelled", timeout=5_000)
+    expect(folder).to_contain_text("10,000 files")
+    assert s.errors == []

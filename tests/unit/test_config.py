@@ -355,7 +355,7 @@ def test_config_error_message_lists_problems_one_per_line():
 
 def test_large_files_and_checksums_have_documented_defaults_and_read_from_env(tmp_path):
     defaults = load({"BUCKETDESK_BUCKET": "b"})
-    assert (defaults.profile().multipart_threshold_bytes, defaults.profile().multipart_concurrency) == (64 * 1024**2, 4)
+    assert (defaults.profile().multipart_threshold_bytes, defaults.profile().multipart_concurrency) == (64 * 1024**2, 8)
     assert defaults.profile().checksums == "required"
     assert defaults.multipart_state_dir == Path(".bucketdesk/multipart")
     env = {

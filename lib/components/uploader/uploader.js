@@ -249,7 +249,7 @@ const unreadable = (e) => `${e.name} could not be read (was it moved, deleted or
 
 /** Start queued uploads while there is a free slot. */
 function pump(inst) {
-  const limit = Math.max(1, Math.min(16, Math.floor(Number(inst.data.concurrency)) || 3));
+  const limit = Math.max(1, Math.min(16, Math.floor(Number(inst.data.concurrency)) || 6));
   let active = [...inst.files.values()].filter((e) => SLOT_STATES.includes(e.state)).length;
   let renewed = false;
   for (const e of inst.files.values()) {
@@ -504,7 +504,7 @@ function enterUploading(inst, e) {
   driveParts(inst, e);
 }
 
-const partConcurrency = (inst) => Math.max(1, Math.min(16, Math.floor(Number(inst.data.multipart?.concurrency)) || 4));
+const partConcurrency = (inst) => Math.max(1, Math.min(16, Math.floor(Number(inst.data.multipart?.concurrency)) || 8));
 
 /** Start parts while there is a free slot, hash ahead, ask for URLs; finish when all are in. */
 function driveParts(inst, e) {
@@ -1298,6 +1298,11 @@ function renderRow(inst, e, now) {
     label = { refused: "Refused", failed: "Failed", cancelled: "Cancelled" }[e.state];
   }
   if (appSilent(inst, now) && waitsOnApp(e)) detail = [APP_SILENT, detail].filter(Boolean).join(" ");
+  // A thousand rows are rendered ten times a second: touch the DOM only where something changed
+  // (each write, even of the same text, makes the browser lay the whole list out again).
+  const shown = `${tone}|${label}|${detail}|${pct}|${e.state}|${stuck}|${Boolean(e.mp)}|${Boolean(e.verdict?.ok)}`;
+  if (r.shown === shown) return;
+  r.shown = shown;
   r.li.dataset.state = tone;
   r.status.textContent = label;
   r.detail.textContent = detail;

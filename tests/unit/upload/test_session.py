@@ -307,6 +307,29 @@ def test_component_data_omits_grants_of_verified_files(session, gateway, s3):
     assert data["verified"][OTHER_ID]["ok"] is False
 
 
+def test_component_data_names_a_delivered_grant_by_its_seq_only(session, gateway):
+    sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "dog.png"}))
+    assert session.component_data()["grants"][FILE_ID]["kind"] == "post"  # just signed: the browser needs it
+    # The next sign event waits only for the other file (it lost its answer): this one's was delivered.
+    sign(session, gateway, sign_event({"id": OTHER_ID, "name": "dog.png"}))
+    grants = session.component_data()["grants"]
+    assert grants[FILE_ID] == {"signSeq": 1}
+    assert grants[OTHER_ID]["kind"] == "post" and grants[OTHER_ID]["signSeq"] == 1
+
+
+def test_component_data_drops_a_verdict_once_the_browser_stops_reporting_it(session, gateway, s3):
+    sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "dog.png"}))
+    store(s3, granted(session), BODY)
+    finish(session, gateway, done_event({}))
+    assert FILE_ID in session.component_data()["verified"]
+    finish(session, gateway, done_event({}))  # re-sent before the verdict arrived: the verdict stays
+    assert FILE_ID in session.component_data()["verified"]
+    store(s3, granted(session, OTHER_ID), BODY)
+    finish(session, gateway, done_event({"id": OTHER_ID}))  # the first no longer listed: it saw its verdict
+    verified = session.component_data()["verified"]
+    assert FILE_ID not in verified and verified[OTHER_ID]["ok"] is True
+
+
 def test_component_data_before_anything_is_empty(session):
     assert session.component_data() == {"grants": {}, "partUrls": {}, "verified": {}}
 
