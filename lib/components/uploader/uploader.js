@@ -56,6 +56,36 @@ const MAX_PER_EVENT = 1000;     // files per sign/done event (lib.limits.MAX_FIL
 // checking (a resume: comparing parts in the bucket with the file), uploading, paused (multipart).
 const ACTIVE = ["hashing", "signing", "queued", "checking", "uploading", "paused"];
 const SLOT_STATES = ["checking", "uploading"]; // states that hold one of the `concurrency` slots
+// Every state a file's upload can be in, and the states it may move to from there: the one place
+// that says so. Upload.to() refuses any other move. Derived from what each code path does:
+//   signing   waits for a grant (a new file, a retry, a renewal);      -> hashing when checksums need a
+//             whole-file SHA-256 first, queued once a grant arrives, refused, cancelled, done (a verdict
+//             on a grant held before a restart), failed (a late part refusal of a multipart retry)
+//   hashing   reads the file for its SHA-256;                          -> signing, failed (unreadable), cancelled
+//   queued    holds a grant, waits for a slot;                         -> uploading, checking (a multipart
+//             resume), signing (grant expiring, or the app forgot it), failed (bad plan), cancelled, done
+//             (a verdict), queued (a restarted app started the large file over)
+//   checking  compares parts in the bucket with the file;              -> uploading, failed, cancelled, done, queued
+//   uploading sends the file or its parts;                             -> done, failed, cancelled, paused
+//             (multipart), signing (a single upload the app forgot), queued (restarted app, new upload)
+//   paused    multipart only;                                          -> queued (Resume), failed, cancelled, done
+//   done      sent (verdict may be pending);                           -> done (the verdict), signing (Retry of a
+//             rejected completion, or a report the app forgot), queued (restarted app), failed (late part refusal)
+//   failed / cancelled  end states a Retry leaves;                     -> signing, done ("ok" wins over a browser-side
+//             failure: the object may have landed), queued (restarted app), failed (late part refusal)
+//   refused   the server will not sign it; only removed.
+const TRANSITIONS = Object.freeze({
+  signing: ["hashing", "queued", "refused", "cancelled", "done", "failed"],
+  hashing: ["signing", "failed", "cancelled"],
+  queued: ["uploading", "checking", "signing", "failed", "cancelled", "done", "queued"],
+  checking: ["uploading", "failed", "cancelled", "done", "queued"],
+  uploading: ["done", "failed", "cancelled", "paused", "signing", "queued"],
+  paused: ["queued", "failed", "cancelled", "done"],
+  done: ["done", "signing", "queued", "failed"],
+  failed: ["signing", "done", "queued", "failed"],
+  cancelled: ["signing", "done", "queued", "failed"],
+  refused: [],
+});
 // WebCrypto hashes a whole buffer at once: single uploads up to this size are read into memory to
 // hash (files above the multipart threshold are hashed part by part instead).
 const HASH_WHOLE_MAX = 512 * 1024 * 1024;
@@ -110,18 +140,60 @@ function newInstance(parentElement) {
 
 // ---- Files, grants, verdicts --------------------------------------------------------------------
 
+/** One file's upload. Its state is read as `upload.state` and changed only by `upload.to(next)`,
+ * which allows just the moves TRANSITIONS lists (the other fields are plain data). */
+class Upload {
+  #state = "signing";
+
+  constructor(fields) {
+    Object.assign(this, fields);
+  }
+
+  get state() {
+    return this.#state;
+  }
+
+  to(next) {
+    if (!TRANSITIONS[this.#state]?.includes(next)) throw new Error(`Illegal upload transition ${this.#state} -> ${next}`);
+    this.#state = next;
+  }
+
+  /** An illegal move is a bug: the file shows it as its failure rather than sit in a wrong state. */
+  failFor(error) {
+    this.#state = "failed";
+    this.message = error.message;
+  }
+}
+
+/** Move `e` to `next` and set `fields` with it; an illegal move fails the file instead (false). */
+function move(inst, e, next, fields = {}) {
+  try {
+    e.to(next);
+  } catch (error) {
+    console.error(error);
+    if (e.xhr) { e.abortReason = "failed"; e.xhr.abort(); e.xhr = null; }
+    abortParts(e, "failed");
+    e.failFor(error);
+    announce(inst, `${e.name} failed: ${e.message}`);
+    changed(inst);
+    return false;
+  }
+  Object.assign(e, fields);
+  return true;
+}
+
 /** `items`: Files, or {file, folder, batch} for the files of a dropped or chosen folder. */
 function addFiles(inst, items) {
   for (const item of items) {
     const { file, folder = "", batch = null } = item instanceof Blob ? { file: item } : item;
     const id = newFileId();
-    const e = {
+    const e = new Upload({
       id, file, folder, batch, name: file.name, size: file.size, type: file.type || "", lastModified: file.lastModified,
-      state: "signing", signAt: Date.now(), heldSeq: 0, grant: null, grantAt: 0, xhr: null,
+      signAt: Date.now(), heldSeq: 0, grant: null, grantAt: 0, xhr: null,
       abortReason: null, sent: 0, bodySent: false, startedAt: 0, endedAt: 0, lastProgressAt: 0,
       message: "", verdict: null, row: null,
       sha256: null, noChecksum: null, hashParts: false, mp: null, resumeId: null, resumeNote: "", completing: false, baseSent: 0,
-    };
+    });
     planChecksums(inst, e);
     inst.files.set(id, e);
   }
@@ -138,7 +210,7 @@ const seqOf = (grant) => Number(grant?.signSeq ?? 0);
 
 /** Ask Python for a grant newer than the one the file holds (none, expired, or already used). */
 function askForGrant(inst, e) {
-  Object.assign(e, { state: "signing", signAt: Date.now(), heldSeq: seqOf(e.grant), sent: 0, bodySent: false, message: "", verdict: null });
+  move(inst, e, "signing", { signAt: Date.now(), heldSeq: seqOf(e.grant), sent: 0, bodySent: false, message: "", verdict: null });
 }
 
 function applyData(inst) {
@@ -154,15 +226,14 @@ function applyData(inst) {
     if (g) e.orphanSince = 0;
     if (!g && !verified[e.id] && heldByServer(e)) forgotten(inst, e);
     if (g && g.refused && e.state === "signing") {
-      Object.assign(e, { state: "refused", message: String(g.refused) });
-      announce(inst, `${e.name} refused: ${e.message}`);
+      if (move(inst, e, "refused", { message: String(g.refused) })) announce(inst, `${e.name} refused: ${e.message}`);
     } else if (g && (g.kind === "post" || g.kind === "put") && g.url && seqOf(g) > seqOf(e.grant)) {
       e.grant = g;
       e.grantAt = Date.now();
     } else if (g && g.kind === "multipart" && g.uploadId && seqOf(g) > seqOf(e.grant)) {
       acceptMultipartGrant(inst, e, g);
     }
-    if (e.state === "signing" && seqOf(e.grant) > e.heldSeq) e.state = "queued";
+    if (e.state === "signing" && seqOf(e.grant) > e.heldSeq) move(inst, e, "queued");
     if (e.mp) applyPartUrls(inst, e, (inst.data.partUrls || {})[e.id] || {});
     // A verdict on this file's latest attempt. "ok" wins even over a browser-side failure: the
     // object may have landed although the response was lost (e.g. a CORS rule without this origin).
@@ -170,7 +241,7 @@ function applyData(inst) {
     if (!v || e.state === "uploading" || Number(v.signSeq ?? seqOf(e.grant)) < seqOf(e.grant)) continue;
     if (e.verdict && e.verdict.ok === v.ok && e.verdict.message === v.message) continue;
     if (v.ok || e.state === "done") {
-      Object.assign(e, { verdict: v, state: "done", sent: e.size, completing: false, resigning: false, orphanSince: 0 });
+      if (!move(inst, e, "done", { verdict: v, sent: e.size, completing: false, resigning: false, orphanSince: 0 })) continue;
       if (v.ok && e.mp) forgetUpload(inst, e);
       announce(inst, v.ok ? `${e.name} verified` : `${e.name}: ${v.message}`);
     }
@@ -209,7 +280,7 @@ function planChecksums(inst, e) {
   if (!mode || mode === "off") return;
   if (!canHash()) e.noChecksum = "insecure-context";
   else if (!multipart && e.size > HASH_WHOLE_MAX) e.noChecksum = "too-large";
-  else if (!multipart) e.state = "hashing";
+  else if (!multipart) move(inst, e, "hashing");
 }
 
 /** Hash files waiting for their whole-file SHA-256: a few at once (many small files must not wait on
@@ -229,10 +300,10 @@ function hashOne(inst, e) {
   inst.hashingBytes += e.size;
   sha256Base64(e.file).then(
     (digest) => {
-      if (e.state === "hashing") Object.assign(e, { sha256: digest, state: "signing", signAt: Date.now() });
+      if (e.state === "hashing") move(inst, e, "signing", { sha256: digest, signAt: Date.now() });
     },
     () => {
-      if (e.state === "hashing") Object.assign(e, { state: "failed", message: unreadable(e) });
+      if (e.state === "hashing") move(inst, e, "failed", { message: unreadable(e) });
     },
   ).finally(() => {
     e.hashStarted = false;
@@ -273,7 +344,7 @@ function pump(inst) {
 function startUpload(inst, e) {
   const grant = e.grant;
   const xhr = new XMLHttpRequest();
-  Object.assign(e, { state: "uploading", xhr, abortReason: null, sent: 0, bodySent: false, message: "", verdict: null });
+  if (!move(inst, e, "uploading", { xhr, abortReason: null, sent: 0, bodySent: false, message: "", verdict: null })) return;
   e.startedAt = e.lastProgressAt = Date.now();
   xhr.open(grant.kind === "put" ? "PUT" : "POST", grant.url, true);
   xhr.withCredentials = false;
@@ -315,12 +386,11 @@ function finishUpload(inst, e, xhr, how) {
     inst.sentCounter += e.size - e.sent;
     const etag = xmlText(doc, "ETag") || exposedHeader(xhr, "ETag");
     Object.assign(result, { ok: true, bytes: e.size, key: xmlText(doc, "Key") || e.grant.key, etag });
-    Object.assign(e, { state: "done", sent: e.size, message: "" });
-    announce(inst, `${e.name} uploaded`);
+    if (move(inst, e, "done", { sent: e.size, message: "" })) announce(inst, `${e.name} uploaded`);
   } else {
     Object.assign(result, describeFailure(e, xhr, how));
-    Object.assign(e, { state: result.code === "Cancelled" ? "cancelled" : "failed", message: result.message });
-    if (e.state === "failed") announce(inst, `${e.name} failed: ${e.message}`);
+    const ended = move(inst, e, result.code === "Cancelled" ? "cancelled" : "failed", { message: result.message });
+    if (ended && e.state === "failed") announce(inst, `${e.name} failed: ${e.message}`);
   }
   inst.outbox.set(e.id, result);
   pump(inst);
@@ -332,7 +402,7 @@ function cancel(inst, e) {
   if (e.state === "uploading" && e.xhr) { e.abortReason = "cancel"; e.xhr.abort(); return; } // finishUpload reports it
   if (!["hashing", "signing", "queued"].includes(e.state)) return;
   const hadGrant = e.state === "queued";
-  Object.assign(e, { state: "cancelled", message: "You cancelled this upload." });
+  if (!move(inst, e, "cancelled", { message: "You cancelled this upload." })) return;
   // Tell Python the grant it handed out will not be used.
   if (hadGrant) inst.outbox.set(e.id, newResult(e, { code: "Cancelled", message: e.message }));
   changed(inst);
@@ -347,7 +417,7 @@ function newResult(e, fields) {
 }
 
 function restartFile(inst, e) {
-  Object.assign(e, { state: "signing", signAt: Date.now(), message: "", sha256: null, noChecksum: null });
+  move(inst, e, "signing", { signAt: Date.now(), message: "", sha256: null, noChecksum: null });
   planChecksums(inst, e);
   hashNext(inst);
 }
@@ -393,7 +463,7 @@ function forgotten(inst, e) {
   if (now - e.orphanSince < ORPHAN_MS) return;
   if (e.xhr) { e.abortReason = "teardown"; e.xhr.abort(); e.xhr = null; }
   inst.outbox.delete(e.id);
-  Object.assign(e, { state: "signing", signAt: now, heldSeq: seqOf(e.grant), sent: 0, bodySent: false, message: "", verdict: null, orphanSince: 0 });
+  move(inst, e, "signing", { signAt: now, heldSeq: seqOf(e.grant), sent: 0, bodySent: false, message: "", verdict: null, orphanSince: 0 });
   changed(inst);
 }
 
@@ -417,7 +487,7 @@ function resumeAfterRestart(inst, e, g) {
   e.grantAt = Date.now();
   if (!e.mp || e.mp.uploadId !== g.uploadId) {
     abortParts(e, "failed");
-    Object.assign(e, { state: "queued", completing: false, sent: 0 });
+    move(inst, e, "queued", { completing: false, sent: 0 });
     e.mp = null;
     e.resumeId = g.uploadId;
     rememberUpload(inst, e, g.uploadId);
@@ -455,8 +525,7 @@ function startMultipart(inst, e) {
   if (e.mp.checked) {
     enterUploading(inst, e);
   } else {
-    e.state = "checking";
-    checkResume(inst, e, e.mp);
+    if (move(inst, e, "checking")) checkResume(inst, e, e.mp);
   }
   ensureTicker(inst);
   render(inst);
@@ -500,8 +569,7 @@ async function checkResume(inst, e, mp) {
 
 /** Parts go from now on; speed counts from here (bytes already in the bucket are not this run's). */
 function enterUploading(inst, e) {
-  Object.assign(e, { state: "uploading", startedAt: Date.now(), baseSent: e.sent });
-  driveParts(inst, e);
+  if (move(inst, e, "uploading", { startedAt: Date.now(), baseSent: e.sent })) driveParts(inst, e);
 }
 
 const partConcurrency = (inst) => Math.max(1, Math.min(16, Math.floor(Number(inst.data.multipart?.concurrency)) || 8));
@@ -684,7 +752,7 @@ function abortParts(e, reason) {
 
 /** Every part is in: Python completes the upload from their ETags (and verifies it). */
 function finishMultipart(inst, e) {
-  Object.assign(e, { state: "done", completing: true, sent: e.size, endedAt: Date.now() });
+  if (!move(inst, e, "done", { completing: true, sent: e.size, endedAt: Date.now() })) return;
   const parts = e.mp.parts.map((p) => ({ n: p.n, etag: p.etag, sha256: p.sha256 }));
   inst.outbox.set(e.id, newResult(e, { ok: true, status: 200, bytes: e.size, ms: e.endedAt - e.startedAt, parts }));
   announce(inst, `${e.name} uploaded; completing`);
@@ -695,7 +763,7 @@ function finishMultipart(inst, e) {
 function failMultipart(inst, e, fields) {
   abortParts(e, "failed");
   if (fields.code === "NoSuchUpload") { forgetUpload(inst, e); e.resumeId = null; }
-  Object.assign(e, { state: "failed", message: fields.message, endedAt: Date.now() });
+  if (!move(inst, e, "failed", { message: fields.message, endedAt: Date.now() })) return;
   inst.outbox.set(e.id, newResult(e, { bytes: e.sent, ms: e.endedAt - e.startedAt, ...fields }));
   announce(inst, `${e.name} failed: ${e.message}`);
   pump(inst);
@@ -705,7 +773,7 @@ function failMultipart(inst, e, fields) {
 /** Pause: no new parts; parts in flight are stopped and sent again on Resume. */
 function pause(inst, e) {
   if (e.state !== "uploading" || !e.mp) return;
-  e.state = "paused";
+  if (!move(inst, e, "paused")) return;
   abortParts(e, "pause");
   pump(inst); // the slot is free for another file
   render(inst);
@@ -713,7 +781,7 @@ function pause(inst, e) {
 
 function resume(inst, e) {
   if (e.state !== "paused") return;
-  e.state = "queued";
+  if (!move(inst, e, "queued")) return;
   pump(inst);
   changed(inst);
 }
@@ -722,7 +790,7 @@ function resume(inst, e) {
 function cancelMultipart(inst, e) {
   abortParts(e, "cancel");
   forgetUpload(inst, e);
-  Object.assign(e, { state: "cancelled", message: "You cancelled this upload.", resumeId: null, completing: false });
+  if (!move(inst, e, "cancelled", { message: "You cancelled this upload.", resumeId: null, completing: false })) return;
   inst.outbox.set(e.id, newResult(e, { code: "Cancelled", message: e.message, bytes: e.sent }));
   announce(inst, `${e.name} cancelled`);
   pump(inst);
