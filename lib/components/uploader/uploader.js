@@ -86,6 +86,17 @@ const TRANSITIONS = Object.freeze({
   cancelled: ["signing", "done", "queued", "failed"],
   refused: [],
 });
+// A multipart upload's parts: todo -> hashing (its SHA-256) -> hashed (ready: a URL is asked for) ->
+// uploading -> done, or back to hashed to be sent again (paused, failed, retried, timed out). Without
+// WebCrypto a part goes straight from todo to hashed; a resume's check moves it from todo to done
+// (its bytes are in the bucket) or to hashed (ours differ).
+const PART_TRANSITIONS = Object.freeze({
+  todo: ["hashing", "hashed", "done"],
+  hashing: ["hashed"],
+  hashed: ["uploading"],
+  uploading: ["hashed", "done"],
+  done: [],
+});
 // WebCrypto hashes a whole buffer at once: single uploads up to this size are read into memory to
 // hash (files above the multipart threshold are hashed part by part instead).
 const HASH_WHOLE_MAX = 512 * 1024 * 1024;
@@ -165,21 +176,56 @@ class Upload {
   }
 }
 
+/** One part of a multipart upload: the same, with PART_TRANSITIONS. */
+class Part {
+  #state = "todo";
+
+  constructor(fields) {
+    Object.assign(this, fields);
+  }
+
+  get state() {
+    return this.#state;
+  }
+
+  to(next) {
+    if (!PART_TRANSITIONS[this.#state]?.includes(next)) {
+      throw new Error(`Illegal upload transition ${this.#state} -> ${next} (part ${this.n})`);
+    }
+    this.#state = next;
+  }
+}
+
 /** Move `e` to `next` and set `fields` with it; an illegal move fails the file instead (false). */
 function move(inst, e, next, fields = {}) {
   try {
     e.to(next);
   } catch (error) {
-    console.error(error);
-    if (e.xhr) { e.abortReason = "failed"; e.xhr.abort(); e.xhr = null; }
-    abortParts(e, "failed");
-    e.failFor(error);
-    announce(inst, `${e.name} failed: ${e.message}`);
-    changed(inst);
-    return false;
+    return failIllegal(inst, e, error);
   }
   Object.assign(e, fields);
   return true;
+}
+
+/** Move part `p` of `e` to `next` and set `fields` with it; an illegal move fails the file (false). */
+function movePart(inst, e, p, next, fields = {}) {
+  try {
+    p.to(next);
+  } catch (error) {
+    return failIllegal(inst, e, error);
+  }
+  Object.assign(p, fields);
+  return true;
+}
+
+function failIllegal(inst, e, error) {
+  console.error(error);
+  if (e.xhr) { e.abortReason = "failed"; e.xhr.abort(); e.xhr = null; }
+  abortParts(e, "failed");
+  e.failFor(error);
+  announce(inst, `${e.name} failed: ${e.message}`);
+  changed(inst);
+  return false;
 }
 
 /** `items`: Files, or {file, folder, batch} for the files of a dropped or chosen folder. */
@@ -506,10 +552,10 @@ function newPlan(e, g) {
   for (let n = 1; n <= count; n++) {
     const start = (n - 1) * partSize;
     const end = Math.min(e.size, start + partSize);
-    parts.push({
-      n, start, end, size: end - start, state: "todo", sha256: null, url: null, urlSeq: 0, urlAt: 0, expiresAt: 0,
+    parts.push(new Part({
+      n, start, end, size: end - start, sha256: null, url: null, urlSeq: 0, urlAt: 0, expiresAt: 0,
       signed: null, wanted: false, tries: 0, retryAt: 0, xhr: null, abortReason: null, sent: 0, etag: null, lastProgressAt: 0,
-    });
+    }));
   }
   // Hashes computed earlier in this tab (a retry of the same file) are not computed again.
   const known = e.mp && e.mp.count === count && e.mp.partSize === partSize ? e.mp.known : new Map();
@@ -549,10 +595,10 @@ async function checkResume(inst, e, mp) {
     mp.known.set(n, digest);
     part.sha256 = digest;
     if (digest === info.sha256 && info.etag) {
-      Object.assign(part, { state: "done", etag: info.etag, sent: part.size });
+      if (!movePart(inst, e, part, "done", { etag: info.etag, sent: part.size })) return;
       mp.resumed++;
     } else {
-      Object.assign(part, { state: "hashed", wanted: true }); // differs from our file: send ours
+      if (!movePart(inst, e, part, "hashed", { wanted: true })) return; // differs from our file: send ours
     }
     updateSent(e);
     scheduleRender(inst);
@@ -607,21 +653,21 @@ function hashAhead(inst, e, limit) {
   if (!e.hashParts) { // no WebCrypto: the parts go without checksums
     for (const p of mp.parts) {
       if (ahead() >= PART_LOOKAHEAD * limit) break;
-      if (p.state === "todo") Object.assign(p, { state: "hashed", wanted: true });
+      if (p.state === "todo" && !movePart(inst, e, p, "hashed", { wanted: true })) return;
     }
     return;
   }
   const next = mp.parts.find((p) => p.state === "todo");
   if (!next || ahead() >= PART_LOOKAHEAD * limit) return;
+  if (!movePart(inst, e, next, "hashing")) return;
   mp.hashing = true;
-  next.state = "hashing";
   const cached = mp.known.get(next.n);
   (cached ? Promise.resolve(cached) : sha256Base64(e.file.slice(next.start, next.end))).then(
     (digest) => {
       mp.hashing = false;
       if (e.mp !== mp || next.state !== "hashing") return;
       mp.known.set(next.n, digest);
-      Object.assign(next, { state: "hashed", sha256: digest, wanted: true });
+      if (!movePart(inst, e, next, "hashed", { sha256: digest, wanted: true })) return;
       changed(inst);
       driveParts(inst, e);
     },
@@ -660,7 +706,7 @@ function partRequests(inst) {
 
 function startPart(inst, e, p) {
   const xhr = new XMLHttpRequest();
-  Object.assign(p, { state: "uploading", xhr, sent: 0, abortReason: null, lastProgressAt: Date.now() });
+  if (!movePart(inst, e, p, "uploading", { xhr, sent: 0, abortReason: null, lastProgressAt: Date.now() })) return;
   xhr.open("PUT", p.url, true);
   xhr.withCredentials = false;
   // Exactly the header the URL signed, and no other x-amz-* header (the bucket refuses unsigned ones).
@@ -684,7 +730,7 @@ function partEnded(inst, e, p, xhr, how) {
   if (p.xhr !== xhr) return;
   p.xhr = null;
   if (how === "abort" && p.abortReason !== "timeout") { // paused, cancelled, failed elsewhere, page gone
-    Object.assign(p, { state: "hashed", sent: 0 });
+    movePart(inst, e, p, "hashed", { sent: 0 });
     updateSent(e);
     return;
   }
@@ -693,7 +739,7 @@ function partEnded(inst, e, p, xhr, how) {
   const doc = how === "load" ? parseXml(xhr.responseText) : null;
   const code = xmlText(doc, "Code");
   const s3Message = xmlText(doc, "Message") || "";
-  Object.assign(p, { state: "hashed", sent: 0 });
+  if (!movePart(inst, e, p, "hashed", { sent: 0 })) return;
   updateSent(e);
   if (status === 403 && /expired/i.test(s3Message) && p.tries < PART_TRIES) { // sign it again
     Object.assign(p, { url: null, wanted: true, tries: p.tries + 1 });
@@ -716,7 +762,7 @@ function partStored(inst, e, p, xhr) {
   // The server completes from ListParts; an ETag this page can read (CORS exposes it) is checked too.
   const etag = exposedHeader(xhr, "ETag");
   inst.sentCounter += Math.max(0, p.size - p.sent);
-  Object.assign(p, { state: "done", etag, sent: p.size, url: null });
+  if (!movePart(inst, e, p, "done", { etag, sent: p.size, url: null })) return;
   updateSent(e);
   driveParts(inst, e);
   scheduleRender(inst);
