@@ -120,6 +120,31 @@ def clear_jump() -> None:
     nav().start_after = ""
 
 
+def page_buttons(kind: str, *, back: bool, on: bool, turn, previous_args: tuple, next_args: tuple, label: str) -> None:
+    """First / Previous / "Page n · …" / Next, for a folder's pages and for search results alike."""
+    st.button(
+        "First", icon=":material/first_page:", key=S + kind + "first", disabled=not back, on_click=turn, args=("first",)
+    )
+    st.button(
+        "Previous",
+        icon=":material/chevron_left:",
+        key=S + kind + "prev",
+        disabled=not back,
+        on_click=turn,
+        args=previous_args,
+    )
+    st.markdown(label, width="content")
+    st.button(
+        "Next",
+        icon=":material/chevron_right:",
+        icon_position="right",
+        key=S + kind + "next",
+        disabled=not on,
+        on_click=turn,
+        args=next_args,
+    )
+
+
 def refresh() -> None:
     nav().refresh += 1
 
@@ -513,31 +538,14 @@ with main:
 
     if result is not None:
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            st.button(
-                "First",
-                icon=":material/first_page:",
-                key=S + "s_first",
-                disabled=not result.offset,
-                on_click=nav().search_page,
-                args=("first",),
-            )
-            st.button(
-                "Previous",
-                icon=":material/chevron_left:",
-                key=S + "s_prev",
-                disabled=not result.offset,
-                on_click=nav().search_page,
-                args=("previous", result.page_size),
-            )
-            st.markdown(f"Page **{result.page_number}** · {result.objects:,} matches", width="content")
-            st.button(
-                "Next",
-                icon=":material/chevron_right:",
-                icon_position="right",
-                key=S + "s_next",
-                disabled=not result.has_more,
-                on_click=nav().search_page,
-                args=("next", result.page_size),
+            page_buttons(
+                "s_",
+                back=bool(result.offset),
+                on=bool(result.has_more),
+                turn=nav().search_page,
+                previous_args=("previous", result.page_size),
+                next_args=("next", result.page_size),
+                label=f"Page **{result.page_number}** · {result.objects:,} matches",
             )
         st.caption(
             f"Searched in {result.seconds * 1000:.0f} ms"
@@ -550,36 +558,19 @@ with main:
         )
     else:
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            st.button(
-                "First",
-                icon=":material/first_page:",
-                key=S + "first",
-                disabled=not pager.has_previous,
-                on_click=turn,
-                args=("first",),
-            )
-            st.button(
-                "Previous",
-                icon=":material/chevron_left:",
-                key=S + "prev",
-                disabled=not pager.has_previous,
-                on_click=turn,
-                args=("previous",),
-            )
             count = ", ".join(
                 f"{n:,} {word}{'' if n == 1 else 's'}"
                 for n, word in ((page.folders, "folder"), (page.objects, "object"))
                 if n or word == "object"
             )
-            st.markdown(f"Page **{pager.page_number}** · {count}", width="content")
-            st.button(
-                "Next",
-                icon=":material/chevron_right:",
-                icon_position="right",
-                key=S + "next",
-                disabled=not page.has_next,
-                on_click=turn,
-                args=("next", page.next_token),
+            page_buttons(
+                "",
+                back=pager.has_previous,
+                on=page.has_next,
+                turn=turn,
+                previous_args=("previous",),
+                next_args=("next", page.next_token),
+                label=f"Page **{pager.page_number}** · {count}",
             )
             st.space("stretch")
             with st.popover("Start after…", icon=":material/low_priority:"):
