@@ -4,7 +4,7 @@ Above the profile's `multipart_threshold_bytes` a file is not one POST but an S3
 
 1. `start_or_resume` checks the file with the same rules as a single upload, then creates the
    upload with the same pins a POST grant has (exact key, Content-Type, Content-Disposition,
-   uploader and original-name metadata, and `ChecksumAlgorithm=SHA256`), or, when the browser names
+   uploader and file-name metadata (lib.metadata), and `ChecksumAlgorithm=SHA256`), or, when the browser names
    an upload it remembers and the server's record says it is this person's upload of this file,
    resumes it: ListParts says which parts are already in the bucket (with their SHA-256).
 2. The browser hashes a few parts at a time and asks for their URLs; `sign_part` presigns an
@@ -25,9 +25,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib import metadata
 from lib.config import BucketProfile, MiB
 from lib.errors import StorageError, UploadIncomplete
-from lib.names import content_disposition, display_name, encode_metadata
+from lib.names import content_disposition, display_name
 from lib.s3 import S3Gateway
 from lib.units import human_bytes
 from lib.upload.grants import DeclaredFile, Refusal, admit, upload_key
@@ -177,7 +178,7 @@ def _start(
     upload_id = gateway.create_multipart(
         key,
         content_type=plan.content_type,
-        metadata={"uploaded-by": encode_metadata(uploader), "original-name": encode_metadata(plan.original)},
+        metadata=metadata.for_upload(uploader, plan.original),
         content_disposition=content_disposition(plan.original),
         checksum=plan.checksums,
     )
