@@ -344,6 +344,34 @@ def complete(
     store.remove(grant.upload_id)
 
 
+def already_complete(gateway: S3Gateway, grant: MultipartGrant) -> bool:
+    """Whether the object this upload makes is already in the bucket: CompleteMultipartUpload returned (the
+    app may have gone down before its verdict). So the upload is no longer open, and the object at the
+    grant's key (unique to it) has the size, type and uploader the grant pinned, and as many parts as
+    planned wherever its ETag or checksum says how many. A browser asking to resume it must not start it
+    over: the report it re-sends until answered is verified instead. One HEAD when there is no object yet."""
+    head = gateway.head(grant.key)
+    if head is None or not _made_by(head, grant):
+        return False
+    try:
+        gateway.list_parts(grant.key, grant.upload_id)
+    except StorageError as exc:
+        if exc.code in _GONE:
+            return True
+        raise
+    return False  # still open: the upload continues, whatever stands at its key
+
+
+def _made_by(head: dict[str, Any], grant: MultipartGrant) -> bool:
+    counts = {composite_parts(str(head.get("ETag") or "").strip('"')), composite_parts(head.get("ChecksumSHA256"))}
+    return (
+        head.get("ContentLength") == grant.size
+        and head.get("ContentType") == grant.content_type
+        and metadata.read(head.get("Metadata")).uploader == grant.uploader
+        and counts - {None} <= {grant.part_count}
+    )
+
+
 def _already_gone(gateway: S3Gateway, store: OpenUploadStore, grant: MultipartGrant) -> None:
     """NoSuchUpload: fine when an earlier attempt completed it (the object is there), else say so."""
     store.remove(grant.upload_id)

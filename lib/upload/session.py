@@ -161,6 +161,8 @@ class UploadSession:
             outcome = self.outcomes.get(declared.id)
             if outcome and outcome.ok:
                 continue  # stored and verified: nothing to re-sign
+            if self._completed_before(gateway, previous, request):
+                continue  # its report, re-sent until answered, is verified against this grant
             # Above the browser's too: a browser that outlived this server's records numbers on from its own.
             next_seq = max(current_seq, request.held_seq) + 1
             answer: Grant | MultipartGrant | Refusal
@@ -190,6 +192,17 @@ class UploadSession:
             self.part_urls.pop(declared.id, None)
             if not isinstance(answer, Refusal):
                 self._journal.granted(uploader, answer)
+
+    def _completed_before(self, gateway: S3Gateway, previous: Granted | Refusal | None, request: SignRequest) -> bool:
+        """A large file whose upload an earlier self completed but did not judge (the app restarted in between):
+        the browser, its grant gone from the page, asks again naming that upload. Starting it over would send
+        every byte again, so the grant stands and the file goes straight to verification."""
+        return (
+            isinstance(previous, MultipartGrant)
+            and request.resume_upload_id == previous.upload_id
+            and not self.outcomes_for(previous)
+            and multipart.already_complete(gateway, previous)
+        )
 
     def _key(
         self,
