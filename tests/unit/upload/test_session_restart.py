@@ -8,6 +8,7 @@ import pytest
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB
 from lib.upload.grants import Grant
+from lib.upload.journal import GrantJournal
 from lib.upload.multipart import MultipartGrant
 from lib.upload.resume import OpenUploadStore
 from lib.upload.session import UploadSession
@@ -226,3 +227,44 @@ def test_an_upload_still_open_with_every_part_in_is_resumed_not_taken_for_comple
     again = after.grants[FILE_ID]
     assert isinstance(again, MultipartGrant) and (again.upload_id, again.sign_seq) == (grant.upload_id, 2)
     assert [p.number for p in again.in_bucket] == [1, 2, 3]
+
+
+def in_batch(n: int, name: str, batch: str = "b" * 24, **fields) -> dict:
+    return small_file(id=f"{n:016x}", name=name, batch=batch, folder="shoot", **fields)
+
+
+def test_a_name_that_sanitises_like_one_granted_before_the_restart_gets_its_own_key(make_gateway, tmp_path):
+    gateway = make_gateway(upload_prefix="uploads/{uuid}/{relative_path}")
+    before = new_session(tmp_path)
+    sign(before, gateway, in_batch(1, "a b.png"))
+    first = before.grants[f"{1:016x}"].key
+
+    after = new_session(tmp_path)
+    # The new file comes first in the event, before the one granted earlier is asked for again.
+    sign(after, gateway, in_batch(2, "a_b.png"), in_batch(1, "a b.png", signSeq=1))
+    sign(after, gateway, in_batch(3, "a?b.png"))
+
+    keys = {fid: grant.key for fid, grant in after.grants.items()}
+    assert keys[f"{1:016x}"] == first and first.endswith("/shoot/a_b.png")
+    assert keys[f"{2:016x}"] == first.replace("/a_b.png", "/a_b-2.png")
+    assert keys[f"{3:016x}"] == first.replace("/a_b.png", "/a_b-3.png")
+
+
+def test_a_key_is_claimed_once_in_a_batch_and_never_changes_hands(tmp_path):
+    journal = GrantJournal(tmp_path)
+    assert journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1")
+    assert journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1"), "the same file again: still its own"
+    assert not journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f2")
+    assert not GrantJournal(tmp_path).claim_key(UPLOADER, "b1", "up/x/a.png", "f2"), "after a restart too"
+    assert journal.claim_key(UPLOADER, "b2", "up/x/a.png", "f2"), "another batch is another set of keys"
+    assert journal.claim_key("mallory@example.com", "b1", "up/x/a.png", "f3"), "another user's batch too"
+    memory = GrantJournal(None)
+    assert memory.claim_key(UPLOADER, "b1", "k", "f1") and not memory.claim_key(UPLOADER, "b1", "k", "f2")
+
+
+def test_a_claim_torn_by_a_crash_counts_as_taken(tmp_path):
+    journal = GrantJournal(tmp_path)
+    assert journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1")
+    [claim] = (tmp_path / "grants").glob("key-*.json")
+    claim.write_text('{"user": "')  # the server died mid-write
+    assert not journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1")
