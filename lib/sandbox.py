@@ -15,8 +15,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from lib import metadata
 from lib.config import SANDBOX_PROFILE, BucketProfile
-from lib.names import encode_metadata
 from lib.s3 import make_client
 
 DEMO_BUCKET = "bucketdesk-demo"
@@ -103,7 +103,7 @@ def _seed(client) -> None:
             Key=key,
             Body=body,
             ContentType=content_type,
-            Metadata={"uploaded-by": "sandbox", "original-name": encode_metadata(key.rsplit("/", 1)[-1])},
+            Metadata=metadata.for_upload("sandbox", key.rsplit("/", 1)[-1]),
         )
 
     for name, colours in {"sunrise": ((255, 170, 60), (90, 40, 140)), "sea": ((20, 120, 200), (200, 240, 255))}.items():

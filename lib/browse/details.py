@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from lib import metadata as stored_metadata
 from lib import mime
 from lib.browse.thumbnails import store_for
 from lib.errors import DeleteNotAllowed, StorageError
@@ -90,6 +91,7 @@ def object_details(gateway: S3Gateway, key: str, *, with_versions: bool = True) 
     if head is None:
         return None
     metadata = {name.lower(): decode_metadata(value) for name, value in (head.get("Metadata") or {}).items()}
+    ours = stored_metadata.read(head.get("Metadata"))
     headers = {label: head[name] for name, label in _HEADERS if head.get(name) not in (None, "")}
     if "Storage class" not in headers:
         headers["Storage class"] = "STANDARD"  # HEAD leaves it out for STANDARD objects
@@ -101,8 +103,8 @@ def object_details(gateway: S3Gateway, key: str, *, with_versions: bool = True) 
         modified=head.get("LastModified"),
         storage_class=headers["Storage class"],
         encryption=head.get("ServerSideEncryption") or "",
-        uploader=metadata.get("uploaded-by", ""),
-        original_name=metadata.get("original-name", ""),
+        uploader=ours.uploader or "",
+        original_name=ours.filename or "",
         headers=headers,
         metadata=metadata,
     )

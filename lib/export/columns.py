@@ -2,8 +2,8 @@
 
 Every column of the listing schema (lib.inventory.schema.SCHEMA, Athena's names) can be exported,
 plus three that are not in a listing and cost one HEAD request per object (`HEAD_COLUMNS`):
-the object's Content-Type and the `uploaded-by` and `original-name` metadata bucketdesk pins on
-every upload.
+the object's Content-Type and the uploader and file-name metadata bucketdesk pins on every upload
+(lib.metadata).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Columns a listing does not carry: one HEAD request per object, only when the analyst asks.
 
-`content_type`, `uploaded_by` and `original_name` (bucketdesk's `x-amz-meta-uploaded-by` and
-`x-amz-meta-original-name`, percent-decoded) come from HeadObject. A bounded thread pool sends
-at most `concurrency` requests at once, one batch at a time, so memory stays that of one batch
-however large the export. Delete markers have no object to HEAD and get nulls; so does an object
+`content_type`, `uploaded_by` and `original_name` (bucketdesk's uploader and file-name metadata, read
+by lib.metadata, so objects stored under the earlier name `original-name` count too) come from
+HeadObject. A bounded thread pool sends at most `concurrency` requests at once, one batch at a time,
+so memory stays that of one batch however large the export. Delete markers have no object to HEAD and get nulls; so does an object
 deleted between the listing and its HEAD.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from lib import metadata
 from lib.export.columns import HEAD_COLUMNS, HEAD_FIELDS, export_schema, listing_columns, needs_head
 from lib.export.sources import conform
-from lib.names import decode_metadata
 
 # HEAD requests in flight at once unless the caller says otherwise.
 DEFAULT_HEAD_CONCURRENCY = 16
@@ -66,13 +66,5 @@ def _head_values(gateway: Any, key: str, version_id: str | None, is_delete_marke
     response = gateway.head(key, version_id=version_id)
     if response is None:
         return (None, None, None)
-    metadata = {name.lower(): value for name, value in (response.get("Metadata") or {}).items()}
-    return (
-        response.get("ContentType"),
-        _decoded(metadata.get("uploaded-by")),
-        _decoded(metadata.get("original-name")),
-    )
-
-
-def _decoded(value: str | None) -> str | None:
-    return None if value is None else decode_metadata(value)
+    ours = metadata.read(response.get("Metadata"))
+    return (response.get("ContentType"), ours.uploader, ours.filename)

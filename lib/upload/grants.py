@@ -4,7 +4,7 @@ This is the one signing seam: the browser declares a file (name, size, type) and
 grant that pins everything the bucket must enforce, or a sentence saying why not. A grant is, by the
 profile's `upload_method`, either a POST policy (`post`) or a presigned PutObject URL (`put`).
 Either pins: the bucket, the exact key, the exact size, the exact Content-Type and
-Content-Disposition, the uploader's identity, the original name, the SHA-256 when the browser sent
+Content-Disposition, the uploader's identity and file name (lib.metadata), the SHA-256 when the browser sent
 one, and a short expiry. A POST policy pins them as conditions; a PUT URL as signed headers (any
 header the browser sends that the URL does not sign, x-amz-meta-* included, is refused too). The
 bucket enforces them, so a browser that lies gets nothing stored.
@@ -17,14 +17,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib import mime
+from lib import metadata, mime
 from lib.config import OBJECT_LIMIT, POST_UPLOAD_LIMIT, BucketProfile
 from lib.errors import BadContentType
 from lib.limits import MAX_FILES_PER_EVENT
 from lib.names import (
     content_disposition,
     display_name,
-    encode_metadata,
     render_key,
     safe_name,
 )
@@ -244,8 +243,7 @@ def sign_upload(
         "Content-Type": content_type,
         "Content-Disposition": content_disposition(original),
         "success_action_status": "201",
-        "x-amz-meta-uploaded-by": encode_metadata(uploader),
-        "x-amz-meta-original-name": encode_metadata(original),
+        **metadata.as_headers(metadata.for_upload(uploader, original)),
     }
     if sha256:
         # Both fields: S3-compatible stores (LocalStack among them) only check the checksum
@@ -290,7 +288,7 @@ def _sign_put(
         size=declared.size,
         content_type=content_type,
         content_disposition=content_disposition(original),
-        metadata={"uploaded-by": encode_metadata(uploader), "original-name": encode_metadata(original)},
+        metadata=metadata.for_upload(uploader, original),
         sha256=sha256,
         expires_in=gateway.profile.policy_expiry_seconds,
     )

@@ -8,9 +8,11 @@ the app answers. This journal is what lets the new session take them up where th
   instead of being stored a second time under a new key;
 - a grant handed out before the restart keeps its key and sign sequence when asked for again;
 - a verdict reached just before the restart is given again, not reached twice;
-- the files of a dropped folder keep their batch's one {uuid}.
+- the files of a dropped folder keep their batch's one {uuid}, and no key is handed out twice in a
+  batch: each is claimed once, by one file id (two names may sanitise alike, and the file that
+  claimed a key may have been granted by the earlier self).
 Records are bound to the user: a file id (random, 96 bits, from the browser) only finds a record of
-the same user's. One small JSON file per file id (and per folder batch) under
+the same user's. One small JSON file per file id (and per folder batch, and per key claimed in it) under
 `<multipart_state_dir>/grants/`, written atomically like lib.upload.resume's records; they are
 removed once older than GRANT_RECORD_SECONDS (grants expire long before that).
 """
@@ -27,7 +29,7 @@ from typing import Any
 from lib.limits import GRANT_RECORD_SECONDS
 from lib.upload.grants import Grant
 from lib.upload.multipart import MultipartGrant, PartInBucket
-from lib.upload.resume import load_json, write_json
+from lib.upload.resume import create_json, load_json, write_json
 
 Granted = Grant | MultipartGrant
 _PRUNE_EVERY_SECONDS = 3600
@@ -89,6 +91,20 @@ class GrantJournal:
 
     def remember_batch(self, user: str, batch: str, unique: str) -> None:
         self._write(_name("batch", user, batch), {"user": user, "batch": batch, "uuid": unique})
+
+    def claim_key(self, user: str, batch: str, key: str, file_id: str) -> bool:
+        """Claim `key` in a folder batch for a file: True when it is that file's (claimed now or before),
+        False when another file of the batch holds it. A claim is made once and never changes hands."""
+        name = _name("key", user, "\0".join((batch, key)))
+        record = {"user": user, "batch": batch, "key": key, "file_id": file_id}
+        if self.directory is None:
+            held = self._memory.setdefault(name, record)
+        elif create_json(self.directory / name, record):
+            return True
+        else:
+            # Unreadable (torn by a crash) counts as held by another: a fresh key costs nothing.
+            held = load_json(self.directory / name) or {}
+        return held.get("file_id") == file_id and held.get("key") == key and held.get("user") == user
 
     def _read(self, name: str) -> dict[str, Any] | None:
         if self.directory is None:

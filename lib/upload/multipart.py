@@ -4,7 +4,7 @@ Above the profile's `multipart_threshold_bytes` a file is not one POST but an S3
 
 1. `start_or_resume` checks the file with the same rules as a single upload, then creates the
    upload with the same pins a POST grant has (exact key, Content-Type, Content-Disposition,
-   uploader and original-name metadata, and `ChecksumAlgorithm=SHA256`), or, when the browser names
+   uploader and file-name metadata (lib.metadata), and `ChecksumAlgorithm=SHA256`), or, when the browser names
    an upload it remembers and the server's record says it is this person's upload of this file,
    resumes it: ListParts says which parts are already in the bucket (with their SHA-256).
 2. The browser hashes a few parts at a time and asks for their URLs; `sign_part` presigns an
@@ -25,9 +25,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib import metadata
 from lib.config import BucketProfile, MiB
 from lib.errors import StorageError, UploadIncomplete
-from lib.names import content_disposition, display_name, encode_metadata
+from lib.names import content_disposition, display_name
 from lib.s3 import S3Gateway
 from lib.units import human_bytes
 from lib.upload.grants import DeclaredFile, Refusal, admit, upload_key
@@ -177,7 +178,7 @@ def _start(
     upload_id = gateway.create_multipart(
         key,
         content_type=plan.content_type,
-        metadata={"uploaded-by": encode_metadata(uploader), "original-name": encode_metadata(plan.original)},
+        metadata=metadata.for_upload(uploader, plan.original),
         content_disposition=content_disposition(plan.original),
         checksum=plan.checksums,
     )
@@ -341,6 +342,34 @@ def complete(
             resumable=True,
         ) from exc
     store.remove(grant.upload_id)
+
+
+def already_complete(gateway: S3Gateway, grant: MultipartGrant) -> bool:
+    """Whether the object this upload makes is already in the bucket: CompleteMultipartUpload returned (the
+    app may have gone down before its verdict). So the upload is no longer open, and the object at the
+    grant's key (unique to it) has the size, type and uploader the grant pinned, and as many parts as
+    planned wherever its ETag or checksum says how many. A browser asking to resume it must not start it
+    over: the report it re-sends until answered is verified instead. One HEAD when there is no object yet."""
+    head = gateway.head(grant.key)
+    if head is None or not _made_by(head, grant):
+        return False
+    try:
+        gateway.list_parts(grant.key, grant.upload_id)
+    except StorageError as exc:
+        if exc.code in _GONE:
+            return True
+        raise
+    return False  # still open: the upload continues, whatever stands at its key
+
+
+def _made_by(head: dict[str, Any], grant: MultipartGrant) -> bool:
+    counts = {composite_parts(str(head.get("ETag") or "").strip('"')), composite_parts(head.get("ChecksumSHA256"))}
+    return (
+        head.get("ContentLength") == grant.size
+        and head.get("ContentType") == grant.content_type
+        and metadata.read(head.get("Metadata")).uploader == grant.uploader
+        and counts - {None} <= {grant.part_count}
+    )
 
 
 def _already_gone(gateway: S3Gateway, store: OpenUploadStore, grant: MultipartGrant) -> None:

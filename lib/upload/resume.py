@@ -126,6 +126,20 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def create_json(path: Path, data: dict[str, Any]) -> bool:
+    """Write a record only if none is there: True when this call created it, False when one existed. Of two
+    writers racing for one path exactly one wins (O_EXCL). A crash mid-write leaves a record `load_json`
+    cannot read, which a caller must treat as someone else's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    return True
+
+
 def load_json(path: Path) -> dict[str, Any] | None:
     """A record written by `write_json`; None when missing or unreadable."""
     try:

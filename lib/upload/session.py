@@ -67,11 +67,10 @@ class UploadSession:
     part_urls: dict[str, dict[int, PartUrl]] = field(default_factory=dict)
     # Refusals for files past MAX_FILES_PER_SESSION in the last sign event (not kept beyond it).
     over_limit: dict[str, Refusal] = field(default_factory=dict)
-    # A dropped folder's files share one {uuid}: the browser's batch id -> the uuid this server chose,
-    # and the keys handed out in it (two names that sanitise alike must not overwrite each other);
-    # a file signed again keeps its key, so a retry does not move it out of its folder.
+    # A dropped folder's files share one {uuid}: the browser's batch id -> the uuid this server chose;
+    # a file signed again keeps its key, so a retry does not move it out of its folder. Which keys the
+    # batch has handed out is the journal's to say (it outlives this session): see `_key`.
     batches: dict[str, str] = field(default_factory=dict)
-    batch_keys: dict[str, set[str]] = field(default_factory=dict)
     folder_keys: dict[str, str] = field(default_factory=dict)
     # The server-wide record of grants and verdicts by file id (outlives this session: an app restarted
     # mid-upload takes up the uploads its earlier self granted). Defaults to one beside `open_uploads`.
@@ -161,6 +160,8 @@ class UploadSession:
             outcome = self.outcomes.get(declared.id)
             if outcome and outcome.ok:
                 continue  # stored and verified: nothing to re-sign
+            if self._completed_before(gateway, previous, request):
+                continue  # its report, re-sent until answered, is verified against this grant
             # Above the browser's too: a browser that outlived this server's records numbers on from its own.
             next_seq = max(current_seq, request.held_seq) + 1
             answer: Grant | MultipartGrant | Refusal
@@ -191,6 +192,17 @@ class UploadSession:
             if not isinstance(answer, Refusal):
                 self._journal.granted(uploader, answer)
 
+    def _completed_before(self, gateway: S3Gateway, previous: Granted | Refusal | None, request: SignRequest) -> bool:
+        """A large file whose upload an earlier self completed but did not judge (the app restarted in between):
+        the browser, its grant gone from the page, asks again naming that upload. Starting it over would send
+        every byte again, so the grant stands and the file goes straight to verification."""
+        return (
+            isinstance(previous, MultipartGrant)
+            and request.resume_upload_id == previous.upload_id
+            and not self.outcomes_for(previous)
+            and multipart.already_complete(gateway, previous)
+        )
+
     def _key(
         self,
         gateway: S3Gateway,
@@ -212,16 +224,16 @@ class UploadSession:
             unique = uuid.uuid4().hex
             self._journal.remember_batch(uploader, declared.batch, unique)
         self.batches[declared.batch] = unique
-        taken = self.batch_keys.setdefault(declared.batch, set())
         key = upload_key(gateway.profile, declared, uploader, unique, template=template)
         stem, dot, ext = key.rpartition(".")
         if not dot or "/" in ext:
             stem, dot, ext = key, "", ""
         copy = 1
-        while key in taken:  # "a b.jpg" and "a_b.jpg" both sanitise to a_b.jpg
+        # "a b.jpg" and "a_b.jpg" both sanitise to a_b.jpg; the file that holds it may have been granted
+        # before the app restarted, so the claims live in the journal, not in this session.
+        while not self._journal.claim_key(uploader, declared.batch, key, declared.id):
             copy += 1
             key = f"{stem}-{copy}{dot}{ext}"
-        taken.add(key)
         self.folder_keys[declared.id] = key
         return key
 

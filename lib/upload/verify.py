@@ -15,9 +15,9 @@ from typing import Protocol
 
 from PIL import Image
 
+from lib import metadata as stored_metadata
 from lib import mime
 from lib.errors import StorageError
-from lib.names import decode_metadata
 from lib.s3 import S3Gateway
 from lib.units import human_bytes
 
@@ -146,13 +146,12 @@ def verify_upload(gateway: S3Gateway, grant: Signed) -> Verification:
     result.size = head.get("ContentLength")
     result.content_type = head.get("ContentType")
     result.checksum_sha256 = head.get("ChecksumSHA256")
-    metadata = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
 
     if result.size != grant.size:
         result.problems.append(f"Its size is {result.size} bytes, but {grant.size} were signed.")
     if result.content_type != grant.content_type:
         result.problems.append(f"Its type is {result.content_type}, but {grant.content_type} was signed.")
-    if decode_metadata(metadata.get("uploaded-by", "")) != grant.uploader:
+    if stored_metadata.read(head.get("Metadata")).uploader != grant.uploader:
         result.problems.append("Its uploader metadata does not match who signed the upload.")
 
     if not result.problems:

@@ -37,7 +37,7 @@ def seeded():
         Key=f"{root}mixed/notes.txt",
         Body=b"hello from the notes\n",
         ContentType="text/plain",
-        Metadata={"uploaded-by": "alice@example.com", "original-name": "Notes%20%C3%A9t%C3%A9.txt"},
+        Metadata={"uploaded-by": "alice@example.com", "filename": "Notes%20%C3%A9t%C3%A9.txt"},
         Tagging="project=apollo&review=done",
     )
     client.put_object(Bucket=bucket, Key=f"{root}mixed/data.csv", Body=b"a,b\n1,2\n3,4\n", ContentType="text/csv")

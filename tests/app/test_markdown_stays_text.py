@@ -30,7 +30,7 @@ def seeded():
         Key=key,
         Body=b"plain",
         ContentType="text/plain",
-        Metadata={"uploaded-by": encode_metadata("_mallory_"), "original-name": encode_metadata(HOSTILE + ".txt")},
+        Metadata={"uploaded-by": encode_metadata("_mallory_"), "filename": encode_metadata(HOSTILE + ".txt")},
     )
     return {"root": root, "key": key}
 

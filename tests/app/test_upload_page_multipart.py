@@ -145,3 +145,33 @@ def test_a_page_without_webcrypto_is_refused_with_a_sentence(app):
     app.run()
     refusal = sign_large(app, noChecksum="insecure-context")
     assert refusal["code"] == "no_checksum" and "https://" in refusal["refused"]
+
+
+def test_after_a_restart_an_upload_completed_before_its_verdict_is_verified_not_started_over(app, app_test, tmp_path):
+    """The app completed the upload and went down before its verdict. The browser, its grant gone from
+    the new page, asks again naming its upload (before re-sending its report): no new upload starts,
+    the grant stands, and the re-sent report is verified."""
+    app.run()
+    grant = sign_large(app)
+    reported = put_parts(app)
+    gateway = S3Gateway(start_sandbox().profile)
+    parts = [{"PartNumber": p["n"], "ETag": p["etag"], "ChecksumSHA256": p["sha256"]} for p in reported]
+    gateway.complete_multipart(grant["key"], grant["uploadId"], parts)  # ...and the app went down
+    uploads_before = {u["UploadId"] for u in open_uploads()}
+
+    restarted = app_test("pages/upload.py")  # a new session; the records on disk survived
+    restarted.run()
+    file = {"id": FILE_ID, "name": "clip.mp4", "size": len(BODY), "type": "video/mp4", "lastModified": 1}
+    trigger(restarted, UPLOADER, "sign", {"files": [{**file, "signSeq": 1, "uploadId": grant["uploadId"]}]})
+    assert not restarted.exception
+    assert component_data(restarted, UPLOADER)["grants"][FILE_ID] == {"signSeq": 1}, "the grant it holds stands"
+    assert {u["UploadId"] for u in open_uploads()} == uploads_before - {grant["uploadId"]}
+
+    results = [{"id": FILE_ID, "signSeq": 1, "ok": True, "status": 200, "parts": reported}]
+    trigger(restarted, UPLOADER, "done", {"results": results})
+
+    data = component_data(restarted, UPLOADER)
+    assert data["verified"][FILE_ID] == {"ok": True, "message": "Verified: 11.0 MB video/mp4.", "signSeq": 1}
+    assert requests.get(restarted.code[0].value, timeout=30).content == BODY
+    assert [(e["outcome"], e["key"]) for e in recorded(tmp_path, action="upload")] == [("ok", grant["key"])]
+    assert {e["key"] for e in recorded(tmp_path, action="sign")} == {grant["key"]}, "no other key was signed"

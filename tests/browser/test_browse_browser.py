@@ -52,6 +52,7 @@ def seeded(localstack_app: Deployment) -> dict:
         "d-notes.txt": (
             notes,
             "text/plain",
+            # As bucketdesk stored the file name before lib.metadata renamed it: still read.
             {"original-name": encode_metadata(ORIGINAL_NAME), "uploaded-by": "alice@example.com"},
         ),
     }

@@ -204,9 +204,9 @@ def open_uploads(app: App) -> list[dict]:
     return app.s3.list_multipart_uploads(Bucket=app.bucket).get("Uploads", [])
 
 
-def assert_stored_exactly(app: App, key: str, path: Path, parts: int) -> None:
+def assert_stored_exactly(app: App, key: str, path: Path, parts: int, part_size: int = PART) -> None:
     """The object is the file: its full SHA-256 (downloaded) and the bucket's composite checksum."""
-    local_hex, part_digests = sha256_of(path, PART)
+    local_hex, part_digests = sha256_of(path, part_size)
     head = app.s3.head_object(Bucket=app.bucket, Key=key, ChecksumMode="ENABLED")
     assert head["ContentLength"] == path.stat().st_size
     assert head["ContentType"] == "video/mp4"

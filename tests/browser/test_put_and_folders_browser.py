@@ -1,21 +1,25 @@
 """The real app in Chromium: PUT grants, dropped folders, and many small files.
 
-On the embedded sandbox (moto checks no signatures; the enforce tier proves what the bucket refuses).
-PUT mode is not run against LocalStack 4.9.2: it refuses every PUT that carries an Origin header
-(tests/enforce/test_put_grant_enforced.py pins that bug).
+PUT mode runs on the embedded sandbox (moto checks no signatures) and on LocalStack, which checks every
+signed header (the enforce tier proves what it refuses). LocalStack 4.9.2 counts a header as signed when
+its name occurs inside a signed one, so the Origin every browser sends would break a PUT whose signed
+names contained "origin" (lib.metadata says why the file name is `x-amz-meta-filename`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import UPLOAD_LIMIT, Deployment, _deploy
+from lib.names import content_disposition
+from tests.browser.conftest import UPLOAD_LIMIT, Deployment, _deploy, deploy_on_localstack
 from tests.browser.test_upload_browser import HOSTILE, bucket_client, write_png, write_text
+from tests.support.checksums import sha256_b64
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 180_000
@@ -30,6 +34,16 @@ def put_app() -> Iterator[Deployment]:
     )
 
 
+@pytest.fixture(scope="module")
+def localstack_put_app(localstack) -> Iterator[Deployment]:
+    yield from deploy_on_localstack(localstack, {"BUCKETDESK_UPLOAD_METHOD": "put"})
+
+
+@pytest.fixture(params=["sandbox", "localstack"])
+def put_deployment(request) -> Deployment:
+    return request.getfixturevalue("put_app" if request.param == "sandbox" else "localstack_put_app")
+
+
 def stored_under(deployment: Deployment, page) -> tuple[object, str, dict[str, dict]]:
     link = page.locator("[data-testid=stCode] code").first.inner_text().strip()
     s3, bucket = bucket_client(deployment, link)
@@ -37,25 +51,53 @@ def stored_under(deployment: Deployment, page) -> tuple[object, str, dict[str, d
     return s3, bucket, keys
 
 
-def test_put_mode_sends_each_file_with_one_put_and_it_is_verified(put_app: Deployment, page, tmp_path):
-    files = [write_png(tmp_path / "photo.png", (64, 48), 1), write_text(tmp_path / "notes.txt", 5_000, 2)]
-    methods: list[str] = []
-    page.on("request", lambda r: methods.append(r.method) if "X-Amz-Signature" in r.url else None)
-    page.goto(f"{put_app.url}/upload")
+def test_put_mode_sends_each_file_with_one_put_of_signed_headers_only_and_it_is_verified(
+    put_deployment: Deployment, page, tmp_path
+):
+    files = [
+        write_png(tmp_path / "photo.png", (64, 48), 1),
+        write_text(tmp_path / "notes.txt", 5_000, 2),
+        write_png(tmp_path / "Été 2026 — plage.png", (8, 8), 3),
+    ]
+    sent = []  # every request carrying a signature, as Chromium sent it
+    page.on("request", lambda r: sent.append(r) if "X-Amz-Signature" in r.url else None)
+    page.goto(f"{put_deployment.url}/upload")
     page.locator(FILES_INPUT).wait_for(state="attached", timeout=60_000)
     page.locator(FILES_INPUT).set_input_files([str(p) for p in files])
 
     for path in files:
         row = page.locator(".bd-row", has=page.locator(".bd-name", has_text=path.name))
         expect(row.locator(".bd-status")).to_have_text("Verified", timeout=TIMEOUT_MS)
-    assert [m for m in methods if m in {"PUT", "POST"}] == ["PUT", "PUT"]
-    s3, bucket, keys = stored_under(put_app, page)
+    puts = [r for r in sent if r.method == "PUT"]
+    assert [r.method for r in sent if r.method in {"PUT", "POST"}] == ["PUT"] * len(files)
+
+    # Nothing unsigned: every header the page chose is signed; what Chromium adds by itself (Origin,
+    # Referer, Sec-Fetch-*, …) is neither an x-amz-* header nor part of a signed header's name.
+    for request in puts:
+        signed = parse_qs(urlsplit(request.url).query)["X-Amz-SignedHeaders"][0]
+        headers = request.all_headers()
+        chosen = {name for name in headers if name.startswith(("x-amz-", "content-"))}
+        assert chosen <= set(signed.split(";")), (chosen, signed)
+        assert {"x-amz-meta-uploaded-by", "x-amz-meta-filename", "x-amz-checksum-sha256"} <= chosen
+        browser_added = set(headers) - set(signed.split(";"))
+        assert "origin" in browser_added, "a browser's PUT carries its Origin"
+        assert [name for name in browser_added if name in signed] == [], browser_added
+    checksums_sent = sorted(request.all_headers()["x-amz-checksum-sha256"] for request in puts)
+    assert checksums_sent == sorted(sha256_b64(path.read_bytes()) for path in files)
+
+    s3, bucket, keys = stored_under(put_deployment, page)
+    user = os.environ.get("USER") or __import__("getpass").getuser()
     for path in files:
-        (key,) = [k for k in keys if k.endswith("/" + path.name)]
-        head = s3.head_object(Bucket=bucket, Key=key)
-        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == path.read_bytes()
-        assert unquote(head["Metadata"]["original-name"]) == path.name
-        assert head["ContentDisposition"].startswith('attachment; filename="')
+        (key,) = [k for k in keys if unquote(s3.head_object(Bucket=bucket, Key=k)["Metadata"]["filename"]) == path.name]
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        body = path.read_bytes()
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+        assert head["ContentType"] == ("text/plain" if path.suffix == ".txt" else "image/png")
+        assert head["ContentDisposition"] == content_disposition(path.name)
+        assert unquote(head["Metadata"]["uploaded-by"]) == f"local:{user}"
+        if put_deployment.s3 is not None:  # LocalStack checks and keeps it; moto keeps none from a presigned PUT
+            assert head["ChecksumSHA256"] == sha256_b64(body)
+    assert len(keys) == len(files)
 
 
 def test_a_chosen_folder_keeps_its_structure_under_one_prefix(sandbox_app: Deployment, page, tmp_path):

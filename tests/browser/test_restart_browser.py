@@ -111,3 +111,68 @@ def test_the_app_restarting_mid_upload_loses_nothing_and_the_uploads_finish_by_t
     assert open_uploads(app) == []
     assert sorted(set(traffic.stored)) == list(range(1, BIG_PARTS + 1))
     print(f"\n[restart] {len(traffic.started)} part requests for {BIG_PARTS} parts")
+
+
+SMALL_PART = 8 * MiB  # the part size for a file just above an 8 MiB threshold
+DONE_MB = 40
+DONE_PARTS = -(-DONE_MB * MiB // SMALL_PART)  # 5
+
+
+@pytest.fixture
+def restartable_small_parts(localstack) -> Iterator[Deployment]:
+    settings = {
+        "BUCKETDESK_MAX_UPLOAD_BYTES": str(1024 * MiB),
+        "BUCKETDESK_MULTIPART_THRESHOLD_BYTES": str(SMALL_PART),
+        "BUCKETDESK_MULTIPART_CONCURRENCY": "4",
+    }
+    for deployed in deploy_on_localstack(localstack, settings):
+        yield deployed
+        deployed.app.stop()
+
+
+def complete_as_the_app_did(app: Deployment, upload: dict) -> None:
+    """CompleteMultipartUpload from ListParts, as lib.upload.multipart.complete sends it."""
+    listed = app.s3.list_parts(Bucket=app.bucket, Key=upload["Key"], UploadId=upload["UploadId"])["Parts"]
+    parts = [{"PartNumber": p["PartNumber"], "ETag": p["ETag"], "ChecksumSHA256": p["ChecksumSHA256"]} for p in listed]
+    app.s3.complete_multipart_upload(
+        Bucket=app.bucket, Key=upload["Key"], UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+    )
+
+
+def test_an_upload_completed_just_before_the_restart_is_verified_without_sending_its_bytes_again(
+    restartable_small_parts: Deployment, page: Page, tmp_path: Path
+):
+    """The app completed the multipart upload and went down before its verdict: the restarted app
+    recognises the object its grant names and verifies it; no part and no new upload is started.
+    (The page sends the re-sent report and the renewed grant request in one trigger list, report
+    first; tests/app/test_upload_page_multipart.py sends the request alone first, which the server
+    must not answer with a new upload either.)"""
+    app = restartable_small_parts
+    big = write_test_file(tmp_path / "finished.mp4", DONE_MB)
+    traffic = PartTraffic().watch(page)
+    stopped: list[bool] = []
+
+    def stop_before_the_last_part(route):
+        if f"partNumber={DONE_PARTS}&" in route.request.url + "&" and not stopped:
+            app.app.stop()  # the report that follows the last part cannot reach the app
+            stopped.append(True)
+        route.continue_()
+
+    page.route(lambda url: app.bucket in url and "partNumber=" in url, stop_before_the_last_part)
+    open_upload_page(page, app)
+    choose(page, big)
+    wait_until(page, lambda: len(set(traffic.stored)) == DONE_PARTS, 120, "every part in the bucket")
+    page.unroute_all(behavior="ignoreErrors")
+    assert stopped
+    expect(row(page, big.name).locator(".bd-detail")).to_contain_text(NOT_ANSWERING, timeout=60_000)
+    [upload] = open_uploads(app)
+    complete_as_the_app_did(app, upload)  # ...what the app did just before it went down
+    sent_before = len(traffic.started)
+
+    app.app = start_again(app.app)
+
+    expect(row(page, big.name).locator(".bd-status")).to_have_text("Verified", timeout=120_000)
+    assert len(traffic.started) == sent_before, "no part is sent again"
+    assert list(stored_objects(app)) == [upload["Key"]]
+    assert open_uploads(app) == [], "no new multipart upload was started"
+    assert_stored_exactly(app, upload["Key"], big, DONE_PARTS, SMALL_PART)

@@ -125,7 +125,7 @@ def test_chosen_files_reach_the_bucket_directly(deployment: Deployment, page, fi
     by_name = {}
     for key in stored:
         head = s3.head_object(Bucket=bucket, Key=key)
-        by_name[unquote(head["Metadata"]["original-name"])] = (key, head)
+        by_name[unquote(head["Metadata"]["filename"])] = (key, head)
     assert set(by_name) == {name.replace("/", "_") for name in allowed}
     user = os.environ.get("USER") or __import__("getpass").getuser()
     for name, path in allowed.items():

@@ -114,7 +114,7 @@ CHANGES = {
     "Content-Disposition": lambda grant: "inline",
     "success_action_status": lambda grant: "200",
     "x-amz-meta-uploaded-by": lambda grant: "mallory@example.com",
-    "x-amz-meta-original-name": lambda grant: "invoice.pdf",
+    "x-amz-meta-filename": lambda grant: "invoice.pdf",
 }
 
 
@@ -140,7 +140,7 @@ def test_another_key_outside_the_prefix_is_rejected(gateway, s3, bucket):
 
 
 @pytest.mark.parametrize(
-    "field", ["Content-Type", "Content-Disposition", "x-amz-meta-uploaded-by", "x-amz-meta-original-name"]
+    "field", ["Content-Type", "Content-Disposition", "x-amz-meta-uploaded-by", "x-amz-meta-filename"]
 )
 def test_omitting_a_pinned_field_is_rejected(gateway, s3, bucket, field):
     grant = sign(gateway)
@@ -228,7 +228,7 @@ def test_extra_unsigned_field__not_enforced_by_localstack(gateway, s3, bucket):
     assert stored_keys(s3, bucket) == [grant.key]
     assert s3.head_object(Bucket=bucket, Key=grant.key)["Metadata"] == {
         "uploaded-by": ALICE,
-        "original-name": "cat.png",
+        "filename": "cat.png",
         "evil": "1",
     }
     pytest.xfail(NO_EXTRA_FIELD_CHECK)
@@ -298,7 +298,7 @@ def test_hostile_name_lands_under_the_prefix(gateway, profile, s3, bucket, name,
     stored = s3.get_object(Bucket=bucket, Key=grant.key)
     assert stored["Body"].read() == data
     assert stored["ContentType"] == type
-    assert decode_metadata(stored["Metadata"]["original-name"]) == display_name(name)
+    assert decode_metadata(stored["Metadata"]["filename"]) == display_name(name)
     assert stored["ContentDisposition"] == grant.fields["Content-Disposition"]
     assert stored["ContentDisposition"].isascii() and "<" not in stored["ContentDisposition"]
 

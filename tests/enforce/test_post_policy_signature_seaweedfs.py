@@ -338,12 +338,12 @@ CHANGES = {
     "Content-Disposition": lambda grant: "inline",
     "success_action_status": lambda grant: "200",
     "x-amz-meta-uploaded-by": lambda grant: "mallory@example.com",
-    "x-amz-meta-original-name": lambda grant: "invoice.pdf",
+    "x-amz-meta-filename": lambda grant: "invoice.pdf",
 }
 # SeaweedFS names the failed condition only for x-amz-* fields.
 NAMED_CONDITION = {
     "x-amz-meta-uploaded-by": f"{CONDITION_FAILED}: [eq, $x-amz-meta-uploaded-by, {ALICE}]",
-    "x-amz-meta-original-name": f"{CONDITION_FAILED}: [eq, $x-amz-meta-original-name, cat.png]",
+    "x-amz-meta-filename": f"{CONDITION_FAILED}: [eq, $x-amz-meta-filename, cat.png]",
 }
 
 
@@ -375,7 +375,7 @@ def test_another_key_outside_the_prefix_is_rejected(sw_gateway, sw_s3, sw_bucket
         "Content-Disposition",
         "success_action_status",
         "x-amz-meta-uploaded-by",
-        "x-amz-meta-original-name",
+        "x-amz-meta-filename",
     ],
 )
 def test_omitting_a_pinned_field_is_rejected(sw_gateway, sw_s3, sw_bucket, field):

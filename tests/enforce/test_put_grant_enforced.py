@@ -1,18 +1,19 @@
 """PUT grants (upload_method = "put") against stores that check signed headers: LocalStack 4.9.2 and SeaweedFS.
 
 A PUT grant is a presigned PutObject URL whose signed headers pin the exact Content-Length,
-Content-Type, Content-Disposition, uploader and original-name metadata and the SHA-256. Each test
-sends the request a browser would (the grant's headers, an Origin) with one thing changed, and
-checks three things: the status, S3's error Code, and that the bucket holds nothing.
+Content-Type, Content-Disposition, uploader and file-name metadata and the SHA-256. Each test
+sends the request a browser would (the grant's headers, and the Origin a browser adds) with one
+thing changed, and checks three things: the status, S3's error Code, and that the bucket holds nothing.
 
 What each store enforced when this was written (the parametrised ids say which store):
 - LocalStack 4.9.2 and SeaweedFS: every pin. Another length, type, disposition, uploader or checksum
   header: 403 SignatureDoesNotMatch; other bytes than the signed checksum: 400 BadDigest; an unsigned
   x-amz-meta-* header: 403 AccessDenied (LocalStack) or SignatureDoesNotMatch (SeaweedFS); an
   expired URL: 403 AccessDenied.
-- LocalStack 4.9.2 refuses a correct PUT that carries an Origin header (every browser's does): see
-  ORIGIN_IN_SIGNED_HEADERS. So the refusal tests send no Origin, and PUT mode is not usable from a
-  browser against LocalStack; the browser tier proves PUT mode on the sandbox.
+- LocalStack 4.9.2 counts a request header as signed when its name occurs anywhere in
+  X-Amz-SignedHeaders (SUBSTRING_HEADERS). The file name was once pinned as `x-amz-meta-original-name`,
+  which contains "origin", so every browser PUT (browsers always send Origin) was refused; it is
+  `x-amz-meta-filename` now (lib.metadata), and a browser's PUT is stored (the browser tier proves it).
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ def grant_for(store: Store, *, body: bytes = PNG, checksum: bool = True, **overr
 
 
 def browser_put(grant: Grant, body: bytes, headers: dict | None = None) -> requests.Response:
-    """PUT as the component does: exactly the grant's headers (or those given). Without an Origin: see
-    test_matching_put_from_the_apps_origin_is_stored for why (a LocalStack bug)."""
-    return requests.put(grant.url, data=body, headers=grant.headers if headers is None else headers, timeout=30)
+    """PUT as the component does: exactly the grant's headers (or those given), plus the Origin every
+    browser adds by itself (no signature covers it)."""
+    sent = grant.headers if headers is None else headers
+    return requests.put(grant.url, data=body, headers={"Origin": APP_ORIGIN, **sent}, timeout=30)
 
 
 def code_of(response: requests.Response) -> str | None:
@@ -150,29 +152,61 @@ def test_matching_put_stores_exactly_what_was_signed(store, checksum):
     assert stored["ContentType"] == "image/png"
     assert stored["ContentDisposition"] == grant.headers["Content-Disposition"]
     assert stored["Metadata"]["uploaded-by"] == grant.headers["x-amz-meta-uploaded-by"]
-    assert stored["Metadata"]["original-name"] == grant.headers["x-amz-meta-original-name"]
+    assert stored["Metadata"]["filename"] == grant.headers["x-amz-meta-filename"]
     if checksum:
         assert store.s3.head_object(Bucket=store.bucket, Key=grant.key, ChecksumMode="ENABLED").get(
             "ChecksumSHA256"
         ) == sha256_b64(PNG)
 
 
-ORIGIN_IN_SIGNED_HEADERS = (
-    "LocalStack 4.9.2 matches header names against X-Amz-SignedHeaders as a substring "
-    "(presigned_url.py: `if header_low in signed_headers`), so the browser's Origin header counts as signed "
-    "because 'origin' is inside 'x-amz-meta-original-name', and a correct PUT from a browser gets 403 "
-    'SignatureDoesNotMatch. Real S3 and SeaweedFS accept it. Use upload_method = "post" with LocalStack.'
+SUBSTRING_HEADERS = (
+    "LocalStack 4.9.2 matches request header names against X-Amz-SignedHeaders as substrings "
+    "(presigned_url.py: `if header_low in signed_headers`), so an unsigned Origin header counts as signed "
+    "when a signed name contains 'origin', and the PUT gets 403 SignatureDoesNotMatch. Real S3 and SeaweedFS "
+    "accept it. bucketdesk's metadata names contain no header a browser sends (lib.metadata)."
 )
 
 
 def test_matching_put_from_the_apps_origin_is_stored(store):
-    """What a browser sends: the grant's headers plus its Origin (which no signature covers)."""
+    """What a browser sends: the grant's headers plus its Origin, Referer and the rest no signature covers."""
     grant = grant_for(store)
-    response = browser_put(grant, PNG, {**grant.headers, "Origin": APP_ORIGIN})
-    if store.name == "localstack" and response.status_code == 403 and code_of(response) == "SignatureDoesNotMatch":
-        pytest.xfail(ORIGIN_IN_SIGNED_HEADERS)
+    browser_adds = {
+        "Referer": APP_ORIGIN + "/upload",
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0.0.0",
+        "Accept": "*/*",
+        "Accept-Language": "en-US,en;q=0.9",
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "cors",
+        "Sec-Fetch-Dest": "empty",
+        "Priority": "u=1, i",
+    }
+    response = browser_put(grant, PNG, {**grant.headers, **browser_adds})
     assert response.status_code == 200, response.text
     assert stored_keys(store.s3, store.bucket) == [grant.key]
+
+
+def test_a_signed_name_containing_origin_makes_the_store_refuse_a_browsers_put(store):
+    """Why the file name is `x-amz-meta-filename`: signed under the name used before, a browser's PUT
+    (with its Origin) is refused by LocalStack 4.9.2 though every signed header matches."""
+    gateway = store.gateway()
+    url, headers = gateway.presign_put(
+        "uploads/legacy.png",
+        size=len(PNG),
+        content_type="image/png",
+        content_disposition='attachment; filename="cat.png"',
+        metadata={"uploaded-by": "alice%40example.com", "original-name": "cat.png"},
+        sha256=None,
+        expires_in=300,
+    )
+    without_origin = requests.put(url, data=PNG, headers=headers, timeout=30)
+    assert without_origin.status_code == 200, without_origin.text
+    store.s3.delete_object(Bucket=store.bucket, Key="uploads/legacy.png")
+    with_origin = requests.put(url, data=PNG, headers={**headers, "Origin": APP_ORIGIN}, timeout=30)
+    if store.name == "localstack":
+        assert (with_origin.status_code, code_of(with_origin)) == (403, "SignatureDoesNotMatch"), SUBSTRING_HEADERS
+        assert stored_keys(store.s3, store.bucket) == []
+    else:
+        assert with_origin.status_code == 200, with_origin.text
 
 
 # --- each pin, broken once ----------------------------------------------------------------------------

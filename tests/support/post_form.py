@@ -75,9 +75,9 @@ def assert_stored_exactly(s3, bucket: str, grant: Grant, body: bytes, name: str,
     assert stored["Body"].read() == body
     assert stored["ContentLength"] == len(body)
     assert stored["ContentType"] == grant.content_type
-    assert stored["Metadata"] == {"uploaded-by": encode_metadata(uploader), "original-name": encode_metadata(name)}
+    assert stored["Metadata"] == {"uploaded-by": encode_metadata(uploader), "filename": encode_metadata(name)}
     assert decode_metadata(stored["Metadata"]["uploaded-by"]) == uploader
-    assert decode_metadata(stored["Metadata"]["original-name"]) == name
+    assert decode_metadata(stored["Metadata"]["filename"]) == name
     assert stored["ContentDisposition"] == grant.fields["Content-Disposition"]
     assert stored["ContentDisposition"].startswith('attachment; filename="')
     assert stored["ContentDisposition"].endswith("filename*=UTF-8''" + quote(name, safe=""))

@@ -58,7 +58,7 @@ def _moto(tmp_path_factory):
 
 @pytest.fixture
 def s3(_moto):
-    """The mocked S3 with an empty unit bucket; a plain boto3 client for arranging and inspecting."""
+    """The mocked S3 with an empty unit bucket (no objects, no open uploads); a plain boto3 client for arranging and inspecting."""
     _empty(_moto)
     yield _moto
     _empty(_moto)
@@ -69,6 +69,8 @@ def _empty(client) -> None:
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if keys:
             client.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
+    for upload in client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
 
 
 _gateways: dict[tuple, S3Gateway] = {}

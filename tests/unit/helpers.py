@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from lib.names import encode_metadata
+from lib import metadata
 from lib.upload.grants import DeclaredFile, Grant
 from tests.support.checksums import sha256_b64
 
@@ -93,10 +93,7 @@ def store(
         Key=key or grant.key,
         Body=body,
         ContentType=content_type or grant.content_type,
-        Metadata={
-            "uploaded-by": encode_metadata(grant.uploader if uploader is None else uploader),
-            "original-name": encode_metadata(grant.original_name),
-        },
+        Metadata=metadata.for_upload(grant.uploader if uploader is None else uploader, grant.original_name),
     )
 
 

@@ -120,9 +120,22 @@ def test_head_columns_come_from_each_objects_type_and_metadata(gateway, s3):
         Key="up/cat.png",
         Body=b"x",
         ContentType="image/png",
-        Metadata={"uploaded-by": encode_metadata("zoë@example.com"), "original-name": encode_metadata("Chat, 1.png")},
+        Metadata={"uploaded-by": encode_metadata("zoë@example.com"), "filename": encode_metadata("Chat, 1.png")},
     )
-    listing = [row("up/cat.png"), row("up/deleted-since", 1), row("up/marker", None, is_delete_marker=True)]
+    # Stored before the file-name metadata was renamed (lib.metadata): still read.
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="up/old.png",
+        Body=b"x",
+        ContentType="image/png",
+        Metadata={"uploaded-by": "bob%40example.com", "original-name": encode_metadata("Vieux, 2.png")},
+    )
+    listing = [
+        row("up/cat.png"),
+        row("up/old.png"),
+        row("up/deleted-since", 1),
+        row("up/marker", None, is_delete_marker=True),
+    ]
     columns = ("key", "content_type", "uploaded_by", "original_name")
     source = [pa.RecordBatch.from_pylist(listing, schema=SCHEMA).select(list(enrich.columns_to_list(columns)))]
     calls = []
@@ -141,7 +154,13 @@ def test_head_columns_come_from_each_objects_type_and_metadata(gateway, s3):
             "uploaded_by": "zoë@example.com",
             "original_name": "Chat, 1.png",
         },
+        {
+            "key": "up/old.png",
+            "content_type": "image/png",
+            "uploaded_by": "bob@example.com",
+            "original_name": "Vieux, 2.png",
+        },
         {"key": "up/deleted-since", "content_type": None, "uploaded_by": None, "original_name": None},
         {"key": "up/marker", "content_type": None, "uploaded_by": None, "original_name": None},
     ]
-    assert sorted(calls) == ["up/cat.png", "up/deleted-since"]  # no HEAD for a delete marker
+    assert sorted(calls) == ["up/cat.png", "up/deleted-since", "up/old.png"]  # no HEAD for a delete marker

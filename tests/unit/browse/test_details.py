@@ -30,7 +30,7 @@ def notes(s3, gateway):
         CacheControl="max-age=60",
         Metadata={
             "uploaded-by": encode_metadata("alice@example.com"),
-            "original-name": encode_metadata("Nötes 1.txt"),
+            "filename": encode_metadata("Nötes 1.txt"),
             "team": "ops",
         },
         Tagging="project=apollo&stage=draft",
@@ -44,10 +44,22 @@ def test_details_carry_everything_head_says(gateway, notes):
     assert info.uploader == "alice@example.com" and info.original_name == "Nötes 1.txt" and info.name == "Nötes 1.txt"
     assert info.encryption == "AES256" and info.storage_class == "STANDARD"
     assert info.headers["Cache-Control"] == "max-age=60" and info.headers["Encryption"] == "AES256"
-    assert info.metadata == {"uploaded-by": "alice@example.com", "original-name": "Nötes 1.txt", "team": "ops"}
+    assert info.metadata == {"uploaded-by": "alice@example.com", "filename": "Nötes 1.txt", "team": "ops"}
     assert info.tags == {"project": "apollo", "stage": "draft"} and not info.tags_error
     assert info.versioning == "" and info.versions == []
     assert info.preview == "text"
+
+
+def test_an_object_stored_before_the_file_name_metadata_was_renamed_shows_its_name(gateway, s3):
+    s3.put_object(
+        Bucket=gateway.bucket,
+        Key="docs/old.txt",
+        Body=b"hello",
+        ContentType="text/plain",
+        Metadata={"uploaded-by": "bob%40example.com", "original-name": encode_metadata("Vieux été.txt")},
+    )
+    info = object_details(gateway, "docs/old.txt")
+    assert (info.uploader, info.original_name, info.name) == ("bob@example.com", "Vieux été.txt", "Vieux été.txt")
 
 
 def test_details_of_a_missing_object_is_none(s3, gateway):

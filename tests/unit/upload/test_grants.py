@@ -80,9 +80,9 @@ def test_non_ascii_uploader_is_percent_encoded_and_round_trips(gateway):
     assert decode_metadata(pinned) == "josé@example.com"
 
 
-def test_original_name_is_pinned_percent_encoded(gateway):
+def test_the_file_name_is_pinned_percent_encoded(gateway):
     grant = grant_for(gateway, declared(name="Café ü.png"))
-    pinned = exact_conditions(policy_of(grant))["x-amz-meta-original-name"]
+    pinned = exact_conditions(policy_of(grant))["x-amz-meta-filename"]
     assert pinned == "Caf%C3%A9 %C3%BC.png"
     assert pinned.isascii(), "S3 metadata travels in HTTP headers"
     assert decode_metadata(pinned) == "Café ü.png" == grant.original_name

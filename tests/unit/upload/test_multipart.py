@@ -120,7 +120,7 @@ def test_start_creates_one_upload_pinned_like_a_post_grant_and_records_it(large,
     head = s3.head_object(Bucket=BUCKET, Key=grant.key)
     assert head["ContentType"] == "video/mp4"
     assert decode_metadata(head["Metadata"]["uploaded-by"]) == UPLOADER
-    assert decode_metadata(head["Metadata"]["original-name"]) == ".._Holiday clip.mp4"
+    assert decode_metadata(head["Metadata"]["filename"]) == ".._Holiday clip.mp4"
     assert head["ContentDisposition"].startswith('attachment; filename="')
 
 

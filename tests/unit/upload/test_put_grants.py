@@ -38,18 +38,18 @@ def test_a_put_grant_signs_length_type_disposition_uploader_name_and_checksum(pu
         "content-type",
         "content-disposition",
         "x-amz-meta-uploaded-by",
-        "x-amz-meta-original-name",
+        "x-amz-meta-filename",
         "x-amz-checksum-sha256",
     }
     assert grant.headers == {
         "Content-Type": "image/png",
         "Content-Disposition": content_disposition("Straße café.png"),
         "x-amz-meta-uploaded-by": grant.headers["x-amz-meta-uploaded-by"],
-        "x-amz-meta-original-name": grant.headers["x-amz-meta-original-name"],
+        "x-amz-meta-filename": grant.headers["x-amz-meta-filename"],
         "x-amz-checksum-sha256": SHA256_B64,
     }
     assert decode_metadata(grant.headers["x-amz-meta-uploaded-by"]) == UPLOADER
-    assert decode_metadata(grant.headers["x-amz-meta-original-name"]) == "Straße café.png"
+    assert decode_metadata(grant.headers["x-amz-meta-filename"]) == "Straße café.png"
     assert all(value.isascii() for value in grant.headers.values()), "headers must be ASCII"
     assert unquote(urlsplit(grant.url).path).endswith("/" + grant.key)
     assert grant.fields == {}

@@ -8,6 +8,7 @@ import pytest
 from lib.components.uploader import parse_done, parse_parts, parse_sign
 from lib.config import MiB
 from lib.upload.grants import Grant
+from lib.upload.journal import GrantJournal
 from lib.upload.multipart import MultipartGrant
 from lib.upload.resume import OpenUploadStore
 from lib.upload.session import UploadSession
@@ -138,3 +139,132 @@ def test_a_large_upload_continues_after_the_restart_under_the_same_key_and_uploa
     [outcome] = report(after, gateway, sign_seq=2, status=200)
     assert outcome.ok, outcome.message
     assert objects(s3) == [first.key]
+
+
+def large_file(**fields) -> dict:
+    file = {"id": FILE_ID, "name": "clip.mp4", "size": LARGE, "type": "video/mp4", "lastModified": 7, "signSeq": 0}
+    return {**file, **fields}
+
+
+def fill(s3, grant: MultipartGrant) -> list[dict]:
+    """Every part PUT as uploader.js sends them; the parts as CompleteMultipartUpload takes them."""
+    parts = []
+    for n in range(1, grant.part_count + 1):
+        body = LARGE_BODY[(n - 1) * PART : n * PART]
+        digest = sha256_b64(body)
+        answer = s3.upload_part(
+            Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id, PartNumber=n, Body=body, ChecksumSHA256=digest
+        )
+        parts.append({"PartNumber": n, "ETag": answer["ETag"], "ChecksumSHA256": digest})
+    return parts
+
+
+def started_uploads(s3) -> list[str]:
+    return [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
+
+
+@pytest.mark.parametrize("record", ["removed", "left"], ids=["record-removed", "died-before-removing-record"])
+@pytest.mark.parametrize("order", ["sign-first", "done-first"])
+def test_a_large_upload_completed_just_before_the_restart_is_verified_not_started_over(
+    make_gateway, s3, tmp_path, order, record
+):
+    gateway = make_gateway(max_upload_bytes=64 * MiB, multipart_threshold_bytes=5 * MiB)
+    before = new_session(tmp_path)
+    sign(before, gateway, large_file())
+    grant = before.grants[FILE_ID]
+    assert isinstance(grant, MultipartGrant)
+    parts = fill(s3, grant)
+    # The report arrived and CompleteMultipartUpload returned; the app went down before its verdict.
+    s3.complete_multipart_upload(
+        Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id, MultipartUpload={"Parts": parts}
+    )
+    if record == "removed":
+        before.open_uploads.remove(grant.upload_id)  # as lib.upload.multipart.complete does next
+
+    # uploader.js re-sends its report and, its grant gone from the new page, asks again naming its upload.
+    after = new_session(tmp_path)
+    asked_again = large_file(signSeq=1, uploadId=grant.upload_id)
+    if order == "sign-first":
+        sign(after, gateway, asked_again)
+        assert after.grants[FILE_ID] == grant, "the grant stands: no new upload, no new key"
+    [outcome] = report(after, gateway, sign_seq=1, status=200)
+    sign(after, gateway, asked_again)
+
+    assert outcome.ok and outcome.key == grant.key, outcome.message
+    assert after.grants[FILE_ID] == grant
+    assert started_uploads(s3) == []
+    assert objects(s3) == [grant.key]
+    assert after.component_data()["verified"][FILE_ID]["ok"] is True
+    assert after.open_uploads.get(grant.upload_id) is None
+
+
+def test_an_object_at_the_key_that_is_not_the_one_signed_does_not_count_as_complete(make_gateway, s3, tmp_path):
+    gateway = make_gateway(max_upload_bytes=64 * MiB, multipart_threshold_bytes=5 * MiB)
+    before = new_session(tmp_path)
+    sign(before, gateway, large_file())
+    grant = before.grants[FILE_ID]
+    s3.abort_multipart_upload(Bucket=BUCKET, Key=grant.key, UploadId=grant.upload_id)
+    s3.put_object(Bucket=BUCKET, Key=grant.key, Body=b"x" * LARGE, ContentType="video/mp4")  # no uploader on it
+
+    after = new_session(tmp_path)
+    sign(after, gateway, large_file(signSeq=1, uploadId=grant.upload_id))
+
+    again = after.grants[FILE_ID]
+    assert isinstance(again, MultipartGrant) and again.sign_seq == 2 and again.upload_id != grant.upload_id
+    assert started_uploads(s3) == [again.upload_id]
+
+
+def test_an_upload_still_open_with_every_part_in_is_resumed_not_taken_for_complete(make_gateway, s3, tmp_path):
+    gateway = make_gateway(max_upload_bytes=64 * MiB, multipart_threshold_bytes=5 * MiB)
+    before = new_session(tmp_path)
+    sign(before, gateway, large_file())
+    grant = before.grants[FILE_ID]
+    fill(s3, grant)
+
+    after = new_session(tmp_path)
+    sign(after, gateway, large_file(signSeq=1, uploadId=grant.upload_id))
+
+    again = after.grants[FILE_ID]
+    assert isinstance(again, MultipartGrant) and (again.upload_id, again.sign_seq) == (grant.upload_id, 2)
+    assert [p.number for p in again.in_bucket] == [1, 2, 3]
+
+
+def in_batch(n: int, name: str, batch: str = "b" * 24, **fields) -> dict:
+    return small_file(id=f"{n:016x}", name=name, batch=batch, folder="shoot", **fields)
+
+
+def test_a_name_that_sanitises_like_one_granted_before_the_restart_gets_its_own_key(make_gateway, tmp_path):
+    gateway = make_gateway(upload_prefix="uploads/{uuid}/{relative_path}")
+    before = new_session(tmp_path)
+    sign(before, gateway, in_batch(1, "a b.png"))
+    first = before.grants[f"{1:016x}"].key
+
+    after = new_session(tmp_path)
+    # The new file comes first in the event, before the one granted earlier is asked for again.
+    sign(after, gateway, in_batch(2, "a_b.png"), in_batch(1, "a b.png", signSeq=1))
+    sign(after, gateway, in_batch(3, "a?b.png"))
+
+    keys = {fid: grant.key for fid, grant in after.grants.items()}
+    assert keys[f"{1:016x}"] == first and first.endswith("/shoot/a_b.png")
+    assert keys[f"{2:016x}"] == first.replace("/a_b.png", "/a_b-2.png")
+    assert keys[f"{3:016x}"] == first.replace("/a_b.png", "/a_b-3.png")
+
+
+def test_a_key_is_claimed_once_in_a_batch_and_never_changes_hands(tmp_path):
+    journal = GrantJournal(tmp_path)
+    assert journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1")
+    assert journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1"), "the same file again: still its own"
+    assert not journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f2")
+    assert not GrantJournal(tmp_path).claim_key(UPLOADER, "b1", "up/x/a.png", "f2"), "after a restart too"
+    assert journal.claim_key(UPLOADER, "b2", "up/x/a.png", "f2"), "another batch is another set of keys"
+    assert journal.claim_key("mallory@example.com", "b1", "up/x/a.png", "f3"), "another user's batch too"
+    memory = GrantJournal(None)
+    assert memory.claim_key(UPLOADER, "b1", "k", "f1") and not memory.claim_key(UPLOADER, "b1", "k", "f2")
+
+
+def test_a_claim_torn_by_a_crash_counts_as_taken(tmp_path):
+    journal = GrantJournal(tmp_path)
+    assert journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1")
+    [claim] = (tmp_path / "grants").glob("key-*.json")
+    claim.write_text('{"user": "')  # the server died mid-write
+    assert not journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1")

@@ -281,13 +281,13 @@ def test_a_quarantined_copy_keeps_type_disposition_and_metadata_above_the_copy_t
         Body=body,
         ContentType="image/png",
         ContentDisposition='attachment; filename="cat.png"',
-        Metadata={"uploaded-by": "alice%40example.com", "original-name": "cat.png"},
+        Metadata={"uploaded-by": "alice%40example.com", "filename": "cat.png"},
     )
     result = verify_upload(gateway, grant)  # the size differs from the grant's
     assert result.action == "quarantined"
     head = s3.head_object(Bucket=grant.bucket, Key=result.final_key)
     assert head["ContentType"] == "image/png" and head["ContentDisposition"] == 'attachment; filename="cat.png"'
-    assert head["Metadata"] == {"uploaded-by": "alice%40example.com", "original-name": "cat.png"}
+    assert head["Metadata"] == {"uploaded-by": "alice%40example.com", "filename": "cat.png"}
     assert head["ContentLength"] == len(body)
 
 
