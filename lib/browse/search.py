@@ -122,9 +122,17 @@ class SearchIndex:
         self._views: dict[str, duckdb.DuckDBPyConnection] = {}
         self._lock = threading.Lock()
 
-    def latest(self) -> Snapshot | None:
-        """The newest snapshot of the whole bucket (a snapshot of one prefix cannot answer for the rest)."""
-        return next((s for s in self.store.list() if s.manifest.prefix == ""), None)
+    def latest(self, versions: bool | None = None) -> Snapshot | None:
+        """The newest snapshot of the whole bucket (a snapshot of one prefix cannot answer for the rest);
+        with `versions`, the newest one that does (True) or does not (False) list every version."""
+        return next(
+            (
+                s
+                for s in self.store.list()
+                if s.manifest.prefix == "" and (versions is None or s.manifest.versions == versions)
+            ),
+            None,
+        )
 
     def search(
         self,
