@@ -609,8 +609,9 @@ class Desk:
     def index_info(self) -> IndexInfo | None:
         """The latest whole-bucket snapshot's size and age (None: no index yet)."""
         self._require_search("")
-        snapshot = _search_index(self.gateway).latest()
-        return IndexInfo.of(snapshot) if snapshot else None
+        index = _search_index(self.gateway)
+        snapshot = index.latest()
+        return index.info(snapshot) if snapshot else None
 
     def search_everywhere(self, query: ObjectQuery, page_size: int, offset: int = 0) -> SearchResult | None:
         """One page of the latest snapshot's matches under this person's allowed prefixes, with the

@@ -39,8 +39,9 @@ class IndexInfo:
     finished: datetime
 
     @classmethod
-    def of(cls, snapshot: Snapshot) -> IndexInfo:
-        return cls(snapshot.id, snapshot.manifest.rows, snapshot.manifest.finished_at)
+    def of(cls, snapshot: Snapshot, objects: int | None = None) -> IndexInfo:
+        """`objects`: the current objects, when the manifest's row count is not that (a versions snapshot)."""
+        return cls(snapshot.id, snapshot.manifest.rows if objects is None else objects, snapshot.manifest.finished_at)
 
     def age(self, now: datetime | None = None) -> str:
         """How old the snapshot is, in words ("5 minutes old")."""
@@ -120,6 +121,7 @@ class SearchIndex:
     def __init__(self, store: SnapshotStore):
         self.store = store
         self._views: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._objects: dict[str, int] = {}  # current objects of versions snapshots, counted once each
         self._lock = threading.Lock()
 
     def latest(self, versions: bool | None = None) -> Snapshot | None:
@@ -133,6 +135,21 @@ class SearchIndex:
             ),
             None,
         )
+
+    def info(self, snapshot: Snapshot) -> IndexInfo:
+        """How many objects `snapshot` answers for and how old it is. A snapshot with every version
+        (the audit page builds those) has more rows than objects: its current objects are counted."""
+        if not snapshot.manifest.versions:
+            return IndexInfo.of(snapshot)
+        objects = self._objects.get(snapshot.id)
+        if objects is None:
+            cursor = self._view(snapshot).cursor()
+            try:
+                objects = inventory_query.count_current(cursor)
+            finally:
+                cursor.close()
+            self._objects = {snapshot.id: objects}  # the latest snapshot's only
+        return IndexInfo.of(snapshot, objects)
 
     def search(
         self,
@@ -160,7 +177,7 @@ class SearchIndex:
             page_size=page_size,
             has_more=page.has_more,
             overlaid=page.overlaid,
-            index=IndexInfo.of(snapshot),
+            index=self.info(snapshot),
             seconds=time.perf_counter() - started,
         )
 
