@@ -607,11 +607,15 @@ class Desk:
     # --- whole-bucket search (the inventory index) ------------------------------------------------
 
     def index_info(self) -> IndexInfo | None:
-        """The latest whole-bucket snapshot's size and age (None: no index yet)."""
-        self._require_search("")
+        """The latest whole-bucket snapshot's size and age (None: no index yet). A person scoped to
+        some prefixes is not told the size: it counts objects outside them."""
+        scope = self._require_search("")
         index = _search_index(self.gateway)
         snapshot = index.latest()
-        return index.info(snapshot) if snapshot else None
+        if snapshot is None:
+            return None
+        info = index.info(snapshot)
+        return info if scope is None else replace(info, objects=None)
 
     def search_everywhere(self, query: ObjectQuery, page_size: int, offset: int = 0) -> SearchResult | None:
         """One page of the latest snapshot's matches under this person's allowed prefixes, with the

@@ -35,7 +35,7 @@ class IndexInfo:
     """What the page says about the snapshot it answers from."""
 
     snapshot_id: str
-    objects: int
+    objects: int | None  # None: not told (the whole bucket's size is not a scoped person's to know)
     finished: datetime
 
     @classmethod
@@ -54,9 +54,8 @@ class IndexInfo:
 
     def describe(self, now: datetime | None = None) -> str:
         n = self.objects
-        return (
-            f"Index of {n:,} object{'' if n == 1 else 's'}, {self.age(now)} (built {self.finished:%Y-%m-%d %H:%M} UTC)"
-        )
+        of = "your folders" if n is None else f"{n:,} object{'' if n == 1 else 's'}"
+        return f"Index of {of}, {self.age(now)} (built {self.finished:%Y-%m-%d %H:%M} UTC)"
 
 
 @dataclass
