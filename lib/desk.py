@@ -68,7 +68,6 @@ from lib.inventory import query as inventory_query
 from lib.inventory.jobs import BuildJob
 from lib.inventory.query import ObjectQuery, RecentWrite
 from lib.inventory.store import Snapshot, SnapshotStore
-from lib.inventory.walk import WalkProgress
 from lib.limits import VIEW_LINK_SECONDS
 from lib.names import display_name, render_key
 from lib.s3 import S3Gateway
@@ -493,22 +492,6 @@ class Desk:
         """A DuckDB connection with the view `objects` over one snapshot (lib.audit.usage reads it)."""
         return self._audit("usage", lambda: inventory_query.connect(snapshot.local_files()), snapshot=snapshot.id)
 
-    def build_snapshot(
-        self,
-        *,
-        versions: bool = True,
-        progress: Callable[[WalkProgress], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Snapshot:
-        """List the whole bucket into a new snapshot (with versions: it answers hidden storage too)."""
-        self._require(Action.INDEX, WHOLE_BUCKET, BuildIndex)
-        event = BuildIndex(who=self.who, bucket=self.bucket, key=WHOLE_BUCKET)
-        built = self._act(
-            event, lambda: self._snapshot_store().build(versions=versions, progress=progress, cancel=cancel)
-        )
-        self._record(replace(event, objects=built.manifest.rows))
-        return built
-
     def unfinished_uploads(
         self, store: OpenUploadStore, prefix: str = "", limit: int = 200
     ) -> tuple[list[hidden.UnfinishedUpload], bool]:
@@ -624,10 +607,15 @@ class Desk:
     # --- whole-bucket search (the inventory index) ------------------------------------------------
 
     def index_info(self) -> IndexInfo | None:
-        """The latest whole-bucket snapshot's size and age (None: no index yet)."""
-        self._require_search("")
-        snapshot = _search_index(self.gateway).latest()
-        return IndexInfo.of(snapshot) if snapshot else None
+        """The latest whole-bucket snapshot's size and age (None: no index yet). A person scoped to
+        some prefixes is not told the size: it counts objects outside them."""
+        scope = self._require_search("")
+        index = _search_index(self.gateway)
+        snapshot = index.latest()
+        if snapshot is None:
+            return None
+        info = index.info(snapshot)
+        return info if scope is None else replace(info, objects=None)
 
     def search_everywhere(self, query: ObjectQuery, page_size: int, offset: int = 0) -> SearchResult | None:
         """One page of the latest snapshot's matches under this person's allowed prefixes, with the
@@ -646,20 +634,32 @@ class Desk:
         self._record(replace(event, rows=result.objects), quiet_repeats=True)
         return result
 
-    def build_index(self) -> BuildJob:
-        """Start (or join) a build of the whole bucket's index in the background."""
-        self._require(Action.INDEX, "", BuildIndex)
+    def build_index(self, *, versions: bool = False) -> BuildJob:
+        """Start (or join) a build of the whole bucket's snapshot in the background (lib.inventory.jobs:
+        progress, cancel, the previous snapshot kept until the new one is complete). With `versions`
+        it lists every version and delete marker too: the audit page's hidden storage needs them,
+        and search answers from such a snapshot as well (current objects only)."""
+        self._require(Action.INDEX, WHOLE_BUCKET, BuildIndex)
         index = _search_index(self.gateway)
-        previous = index.latest()
+        previous = index.latest(versions=versions)
 
         def run(progress, cancel):
-            event = BuildIndex(who=self.who, bucket=self.bucket, key="")
-            snapshot = self._act(event, lambda: index.store.build(progress=progress, cancel=cancel))
+            event = BuildIndex(who=self.who, bucket=self.bucket, key=WHOLE_BUCKET)
+            snapshot = self._act(event, lambda: index.store.build(versions=versions, progress=progress, cancel=cancel))
             self._record(replace(event, objects=snapshot.manifest.rows))
             return snapshot
 
-        job, _ = jobs.start(self._job_key, run, expected=previous.manifest.rows if previous else None)
+        expected = previous.manifest.rows if previous else None
+        job, _ = jobs.start(self._job_key, run, expected=expected, versions=versions)
         return job
+
+    def cancel_index_build(self) -> None:
+        """Stop the bucket's running build at its next progress report; the previous snapshot stays
+        the latest, and the build's own event is recorded as failed (cancelled)."""
+        self._require(Action.INDEX, WHOLE_BUCKET, BuildIndex)
+        job = jobs.current(self._job_key)
+        if job is not None and job.running:
+            job.cancel.set()
 
     def index_build(self) -> BuildJob | None:
         """The bucket's running index build, or the last one (for its progress bar)."""

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from lib import metadata
 from lib.config import SANDBOX_PROFILE, BucketProfile
 from lib.s3 import make_client
+from lib.upload.cors import cors_rule
 
 DEMO_BUCKET = "bucketdesk-demo"
 # Fake keys: moto accepts any; they only exist so boto3 can sign. Not a secret.
@@ -44,21 +45,6 @@ class Sandbox:
 
     def stop(self) -> None:
         self._server.stop()
-
-
-def cors_rule(origins: list[str]) -> dict:
-    """The bucket CORS rule bucketdesk needs: POST/PUT from the app's origin, ETag readable."""
-    return {
-        "CORSRules": [
-            {
-                "AllowedOrigins": origins,
-                "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
-                "AllowedHeaders": ["*"],
-                "ExposeHeaders": ["ETag", "x-amz-checksum-sha256"],
-                "MaxAgeSeconds": 3000,
-            }
-        ]
-    }
 
 
 _lock = threading.RLock()

@@ -1,12 +1,18 @@
-"""What every page shares: the run's AppContext, its own gate, and showing a BucketdeskError as words."""
+"""What every page shares: the run's AppContext, its own gate, showing a BucketdeskError as words, and
+the bucket's snapshot build (start, progress, cancel, how it ended) for Browse and Audit alike."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from lib.access import WHOLE_BUCKET, Action
 from lib.context import AppContext
+from lib.desk import Desk
 from lib.errors import BucketdeskError, PermissionDenied
+from lib.inventory import jobs
 from lib.names import escape_markdown
+
+BUILD_ERROR = "bucketdesk:build_error"  # a refused start or cancel, shown by the next run of the page
 
 
 def app_context(page: str | None = None) -> AppContext:
@@ -36,3 +42,57 @@ def show_error(error: BucketdeskError | str, hint: str = "") -> None:
     st.error(escape_markdown(message), icon=":material/error:")
     if hint:
         st.caption(escape_markdown(hint))
+
+
+# --- the bucket's snapshot build (lib.inventory.jobs: one per bucket, in its own thread) ---------------
+
+
+def start_build(desk: Desk, versions: bool = False) -> None:
+    """A button's on_click: start (or join) the bucket's build; a refusal is shown by `build_status`."""
+    try:
+        desk.build_index(versions=versions)
+    except BucketdeskError as exc:
+        st.session_state[BUILD_ERROR] = exc
+
+
+def _cancel_build(desk: Desk) -> None:
+    try:
+        desk.cancel_index_build()
+    except BucketdeskError as exc:
+        st.session_state[BUILD_ERROR] = exc
+
+
+def build_status(desk: Desk, noun: str, key: str) -> bool:
+    """The bucket's build as this page shows it; True while one runs (the page offers no other).
+
+    Running: a progress bar, polled every second by a fragment, with Cancel for those who may build;
+    the whole page reruns when the build ends. Ended badly (failed, cancelled): its sentence, until
+    the next build starts. Leaving the page leaves the build running."""
+    if (failed := st.session_state.pop(BUILD_ERROR, None)) is not None:
+        show_error(failed)
+    job = desk.index_build()
+    if job is None:
+        return False
+    if not job.running:
+        status = job.status()
+        if status.state in (jobs.FAILED, jobs.CANCELLED):
+            st.warning(escape_markdown(status.describe()), icon=":material/error:")
+        return False
+    may_cancel = desk.can(Action.INDEX, WHOLE_BUCKET)
+    what = f"{noun}, with every version and delete marker" if job.versions else noun
+
+    @st.fragment(run_every="1s")
+    def poll() -> None:
+        running = desk.index_build()
+        if running is None or not running.running:
+            st.rerun(scope="app")
+        status = running.status()
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.progress(status.fraction, text=f":material/manage_search: Building {what}: {status.describe()}")
+            if may_cancel:
+                st.button(
+                    "Cancel", key=key + "cancel_build", icon=":material/cancel:", on_click=_cancel_build, args=(desk,)
+                )
+
+    poll()
+    return True

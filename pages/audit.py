@@ -17,7 +17,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from lib.access import Action
+from lib.access import WHOLE_BUCKET, Action
 from lib.audit import events_export, hidden, usage
 from lib.audit.config_review import TITLES, Finding, Status, origin_of, summarise
 from lib.errors import BucketdeskError
@@ -25,7 +25,7 @@ from lib.events import FAILED, OK, REFUSED, Event, EventFilter
 from lib.names import code_span, escape_markdown
 from lib.units import human_bytes, human_duration
 from lib.upload.resume import OpenUploadStore
-from pages import app_context, show_error
+from pages import app_context, build_status, show_error, start_build
 
 ctx = app_context()
 desk = ctx.desk
@@ -101,36 +101,14 @@ def with_sizes(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 # --- snapshots ----------------------------------------------------------------------------------
 
 
-def build_button(label: str, previous_rows: int | None) -> None:
-    """Build a versions snapshot (it answers usage and hidden storage alike), with progress.
-
-    The build runs in this session's own script run: Streamlit runs every session's script in its
-    own thread, so other people's pages keep answering, and the listing's requests release the GIL.
-    Clicking anything (or leaving) stops the run at the next progress update; the snapshot store
-    then removes the partial files and the previous snapshot stays the latest. A background thread
-    would outlive the session and need its own lifecycle and polling for the same result."""
-    if not desk.can(Action.INDEX):
+def build_button(label: str) -> None:
+    """Build a versions snapshot (it answers usage, hidden storage and search alike) in the
+    background, like Browse's "Update index": the bar shows while it runs, Cancel stops it, and the
+    previous snapshot stays the latest until the new one is complete."""
+    if not desk.can(Action.INDEX, WHOLE_BUCKET):
         st.caption("Building a snapshot needs the index permission (analysts and admins).")
         return
-    if not st.button(label, key=S + "build", icon=":material/inventory_2:"):
-        return
-    bar = st.progress(0.0, text="Listing the bucket…")
-
-    def progress(done) -> None:
-        fraction = min(done.objects / previous_rows, 0.99) if previous_rows else 0.0
-        bar.progress(
-            fraction,
-            text=f"{done.objects:,} rows listed ({done.objects_per_second:,.0f}/s, "
-            f"{done.elapsed_seconds:.0f} s, {done.prefixes_left} ranges left)",
-        )
-
-    try:
-        built = desk.build_snapshot(versions=True, progress=progress)
-    except BucketdeskError as exc:
-        show_error(exc)
-        return
-    bar.progress(1.0, text=f"Snapshot {built.id}: {built.manifest.rows:,} rows.")
-    st.rerun()
+    st.button(label, key=S + "build", icon=":material/inventory_2:", on_click=start_build, args=(desk, True))
 
 
 # --- usage --------------------------------------------------------------------------------------
@@ -165,18 +143,21 @@ def folder_picker(frame: pd.DataFrame, state: str, key: str, columns: tuple[str,
 
 def usage_section(snapshots: list) -> None:
     latest = snapshots[0] if snapshots else None
+    building = build_status(desk, "a snapshot", S)
     if latest is None:
-        st.info(
-            "There is no snapshot of this bucket yet. A snapshot lists every object (and every version) once, "
-            "in parallel, into Parquet files that this page, search and exports read without listing again.",
-            icon=":material/inventory_2:",
-        )
-        build_button("Build a snapshot now", None)
+        if not building:
+            st.info(
+                "There is no snapshot of this bucket yet. A snapshot lists every object (and every version) once, "
+                "in parallel, into Parquet files that this page, search and exports read without listing again.",
+                icon=":material/inventory_2:",
+            )
+            build_button("Build a snapshot now")
         return
     now = datetime.now(UTC)
     st.caption(snapshot_note(latest, now))
     note = snapshot_ref(latest)
-    build_button("Build a new snapshot", latest.manifest.rows)
+    if not building:
+        build_button("Build a new snapshot")
     con = desk.open_snapshot(latest)
 
     counted = usage.totals(con)

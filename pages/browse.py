@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from lib.access import Action
+from lib.access import WHOLE_BUCKET, Action
 from lib.browse import filters, listing, thumbnails
 from lib.browse.details import ObjectDetails, object_details, text_preview, versions_frame
 from lib.browse.search import SearchResult
@@ -25,11 +25,10 @@ from lib.components import copybutton
 from lib.context import AppContext
 from lib.desk import Fetchers
 from lib.errors import BucketdeskError, PermissionDenied
-from lib.inventory import jobs
 from lib.inventory.query import MODES, ObjectQuery
 from lib.names import code_span, escape_markdown
 from lib.units import human_bytes
-from pages import app_context, show_error
+from pages import app_context, build_status, show_error, start_build
 
 ctx: AppContext = app_context("browse")
 profile = ctx.profile
@@ -265,44 +264,17 @@ toolbar = bar.container(horizontal=True, vertical_alignment="center", gap="small
 # --- the page of the listing ----------------------------------------------------------------------
 
 
-def update_index() -> None:
-    try:
-        desk.build_index()
-    except BucketdeskError as exc:
-        st.session_state[S + "index_error"] = exc
-
-
-def index_progress() -> None:
-    """The running build's progress bar (a fragment polls it); the page reruns when it ends."""
-
-    @st.fragment(run_every="1s")
-    def poll() -> None:
-        job = desk.index_build()
-        if job is None or not job.running:
-            st.rerun(scope="app")
-        status = job.status()
-        st.progress(status.fraction, text=f":material/manage_search: Building the index: {status.describe()}")
-
-    poll()
-
-
 def search_everywhere(text: str, page_size: int) -> SearchResult:
     """The index's status line and one page of results; stops the page when there is nothing to show."""
-    if (failed := st.session_state.pop(S + "index_error", None)) is not None:
-        show_error(failed)
-    may_build = desk.can(Action.INDEX, "")
-    job = desk.index_build()
-    if job is not None and job.running:
-        index_progress()
-    elif job is not None and job.status().state in (jobs.FAILED, jobs.CANCELLED):
-        st.warning(job.status().describe(), icon=":material/error:")
+    may_build = desk.can(Action.INDEX, WHOLE_BUCKET)
+    building = build_status(desk, "the index", S)
     try:
         info = desk.index_info()
     except BucketdeskError as exc:
         show_error(exc)
         st.stop()
     if info is None:
-        if job is None or not job.running:
+        if not building:
             st.info(
                 "There is no index of this bucket yet, so it cannot be searched everywhere. "
                 + (
@@ -313,12 +285,20 @@ def search_everywhere(text: str, page_size: int) -> SearchResult:
                 icon=":material/manage_search:",
             )
             if may_build:
-                st.button("Build the index", icon=":material/manage_search:", type="primary", on_click=update_index)
+                st.button(
+                    "Build the index",
+                    icon=":material/manage_search:",
+                    type="primary",
+                    on_click=start_build,
+                    args=(desk,),
+                )
         st.stop()
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.caption(f":material/manage_search: {escape_markdown(info.describe())}")
-        if may_build and (job is None or not job.running):
-            st.button("Update index", icon=":material/refresh:", key=S + "update_index", on_click=update_index)
+        if may_build and not building:
+            st.button(
+                "Update index", icon=":material/refresh:", key=S + "update_index", on_click=start_build, args=(desk,)
+            )
     if not text.strip():
         st.info("Type any part of a name to search every folder.", icon=":material/search:")
         st.stop()

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from lib.errors import BadCredentials, BucketNotFound, EndpointUnreachable, StorageError
 from lib.s3 import BUCKET_CONFIGURATIONS, S3Gateway
-from lib.sandbox import cors_rule
+from lib.upload.cors import NEEDED_EXPOSED, NEEDED_HEADERS, NEEDED_METHODS, cors_rule
 
 
 class Status(StrEnum):
@@ -66,11 +66,6 @@ PERMISSIONS: dict[str, str] = {
 NOT_IMPLEMENTED = {"NotImplemented", "NotImplementedError", "XNotImplemented", "501"}
 # Errors after which no check can say anything: the review raises them once, for the page to show.
 _FATAL = (EndpointUnreachable, BadCredentials, BucketNotFound)
-
-# What the uploader needs from the bucket's CORS rule (lib/components/uploader sends these).
-CORS_METHODS = ("POST", "PUT")
-CORS_HEADERS = ("x-amz-checksum-sha256", "content-type")
-CORS_EXPOSED = "ETag"
 
 PUBLIC_GROUPS = {
     "http://acs.amazonaws.com/groups/global/AllUsers": "everyone (AllUsers)",
@@ -541,11 +536,11 @@ def _gaps(rule: dict[str, Any], origin: str, method: str) -> list[tuple[str, str
         gaps.append(("origin", f"does not admit the origin {origin}"))
     if method not in {m.upper() for m in rule.get("AllowedMethods", [])}:
         gaps.append(("method", f"does not allow {method}"))
-    for header in CORS_HEADERS:
+    for header in NEEDED_HEADERS:
         if not any(_matches(h, header, case=False) for h in rule.get("AllowedHeaders", [])):
             gaps.append(("header", f"does not allow the header {header}"))
-    if CORS_EXPOSED.lower() not in {h.lower() for h in rule.get("ExposeHeaders", [])}:
-        gaps.append(("expose", f"does not expose {CORS_EXPOSED}"))
+    if NEEDED_EXPOSED.lower() not in {h.lower() for h in rule.get("ExposeHeaders", [])}:
+        gaps.append(("expose", f"does not expose {NEEDED_EXPOSED}"))
     return gaps
 
 
@@ -565,7 +560,7 @@ def cors_problems(rules: list[dict[str, Any]], origin: str) -> dict[int, list[st
     """What keeps the uploader from working, as phrases per rule index; empty when POST and PUT
     are both served properly; None when no rule admits the origin at all."""
     problems: dict[int, list[str]] = {}
-    for method in CORS_METHODS:
+    for method in NEEDED_METHODS:
         index = _rule_for(rules, origin, method)
         if index is None:
             return None
@@ -579,12 +574,14 @@ def _repaired(rule: dict[str, Any]) -> dict[str, Any]:
     """The rule with the methods and headers the uploader needs added, and ETag exposed."""
     rule = dict(rule)
     methods = list(rule.get("AllowedMethods", []))
-    rule["AllowedMethods"] = methods + [m for m in CORS_METHODS if m not in {x.upper() for x in methods}]
+    rule["AllowedMethods"] = methods + [m for m in NEEDED_METHODS if m not in {x.upper() for x in methods}]
     headers = list(rule.get("AllowedHeaders", []))
-    rule["AllowedHeaders"] = headers + [h for h in CORS_HEADERS if not any(_matches(p, h, case=False) for p in headers)]
+    rule["AllowedHeaders"] = headers + [
+        h for h in NEEDED_HEADERS if not any(_matches(p, h, case=False) for p in headers)
+    ]
     exposed = list(rule.get("ExposeHeaders", []))
-    if CORS_EXPOSED.lower() not in {h.lower() for h in exposed}:
-        exposed.append(CORS_EXPOSED)
+    if NEEDED_EXPOSED.lower() not in {h.lower() for h in exposed}:
+        exposed.append(NEEDED_EXPOSED)
     rule["ExposeHeaders"] = exposed
     return rule
 

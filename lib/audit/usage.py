@@ -21,9 +21,8 @@ import duckdb
 import pandas as pd
 
 from lib import mime
-from lib.inventory.query import EXTENSION_SQL
+from lib.inventory.query import CURRENT, EXTENSION_SQL
 
-CURRENT = "coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)"
 NONCURRENT = "NOT coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)"
 DELETE_MARKER = "coalesce(is_delete_marker, false)"
 

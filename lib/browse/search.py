@@ -35,12 +35,13 @@ class IndexInfo:
     """What the page says about the snapshot it answers from."""
 
     snapshot_id: str
-    objects: int
+    objects: int | None  # None: not told (the whole bucket's size is not a scoped person's to know)
     finished: datetime
 
     @classmethod
-    def of(cls, snapshot: Snapshot) -> IndexInfo:
-        return cls(snapshot.id, snapshot.manifest.rows, snapshot.manifest.finished_at)
+    def of(cls, snapshot: Snapshot, objects: int | None = None) -> IndexInfo:
+        """`objects`: the current objects, when the manifest's row count is not that (a versions snapshot)."""
+        return cls(snapshot.id, snapshot.manifest.rows if objects is None else objects, snapshot.manifest.finished_at)
 
     def age(self, now: datetime | None = None) -> str:
         """How old the snapshot is, in words ("5 minutes old")."""
@@ -53,9 +54,8 @@ class IndexInfo:
 
     def describe(self, now: datetime | None = None) -> str:
         n = self.objects
-        return (
-            f"Index of {n:,} object{'' if n == 1 else 's'}, {self.age(now)} (built {self.finished:%Y-%m-%d %H:%M} UTC)"
-        )
+        of = "your folders" if n is None else f"{n:,} object{'' if n == 1 else 's'}"
+        return f"Index of {of}, {self.age(now)} (built {self.finished:%Y-%m-%d %H:%M} UTC)"
 
 
 @dataclass
@@ -120,11 +120,35 @@ class SearchIndex:
     def __init__(self, store: SnapshotStore):
         self.store = store
         self._views: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._objects: dict[str, int] = {}  # current objects of versions snapshots, counted once each
         self._lock = threading.Lock()
 
-    def latest(self) -> Snapshot | None:
-        """The newest snapshot of the whole bucket (a snapshot of one prefix cannot answer for the rest)."""
-        return next((s for s in self.store.list() if s.manifest.prefix == ""), None)
+    def latest(self, versions: bool | None = None) -> Snapshot | None:
+        """The newest snapshot of the whole bucket (a snapshot of one prefix cannot answer for the rest);
+        with `versions`, the newest one that does (True) or does not (False) list every version."""
+        return next(
+            (
+                s
+                for s in self.store.list()
+                if s.manifest.prefix == "" and (versions is None or s.manifest.versions == versions)
+            ),
+            None,
+        )
+
+    def info(self, snapshot: Snapshot) -> IndexInfo:
+        """How many objects `snapshot` answers for and how old it is. A snapshot with every version
+        (the audit page builds those) has more rows than objects: its current objects are counted."""
+        if not snapshot.manifest.versions:
+            return IndexInfo.of(snapshot)
+        objects = self._objects.get(snapshot.id)
+        if objects is None:
+            cursor = self._view(snapshot).cursor()
+            try:
+                objects = inventory_query.count_current(cursor)
+            finally:
+                cursor.close()
+            self._objects = {snapshot.id: objects}  # the latest snapshot's only
+        return IndexInfo.of(snapshot, objects)
 
     def search(
         self,
@@ -152,7 +176,7 @@ class SearchIndex:
             page_size=page_size,
             has_more=page.has_more,
             overlaid=page.overlaid,
-            index=IndexInfo.of(snapshot),
+            index=self.info(snapshot),
             seconds=time.perf_counter() - started,
         )
 

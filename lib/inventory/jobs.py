@@ -1,9 +1,14 @@
-"""Snapshot builds that outlive the request that started them (the Browse page's "Update index").
+"""Snapshot builds that outlive the request that started them: the one way the app builds a snapshot
+(Browse's "Update index" and the audit page's "Build a snapshot" alike; the command line builds in
+its own process).
 
 A build of a large bucket takes minutes; a Streamlit rerun takes milliseconds. So a build runs in a
-thread of its own, one per bucket at a time (a second "Update index" joins the running build), and
-the page polls `BuildJob.status()` for its progress bar. Finished jobs stay readable until the next
-build of that bucket starts, so the person who started one sees how it ended.
+thread of its own, one per bucket at a time (a second request joins the running build, whichever
+page it came from), and pages poll `BuildJob.status()` for a progress bar and set `BuildJob.cancel`
+to stop it. Leaving the page does not stop a build: whoever comes back sees its progress. A failed
+or cancelled build leaves the previous snapshot the latest (lib.inventory.store publishes the
+manifest last). Finished jobs stay readable until the next build of that bucket starts, so the
+person who started one sees how it ended.
 """
 
 from __future__ import annotations
@@ -53,12 +58,17 @@ class BuildStatus:
 
 
 class BuildJob:
-    """One build running in its own thread; `run(progress, cancel)` returns the new snapshot."""
+    """One build running in its own thread; `run(progress, cancel)` returns the new snapshot.
+    `versions`: the build lists every version and delete marker (what the page says it is doing)."""
 
     def __init__(
-        self, run: Callable[[Callable[[WalkProgress], None], threading.Event], Snapshot], expected: int | None
+        self,
+        run: Callable[[Callable[[WalkProgress], None], threading.Event], Snapshot],
+        expected: int | None,
+        versions: bool = False,
     ):
         self.expected = expected
+        self.versions = versions
         self.cancel = threading.Event()
         self._started = time.monotonic()
         self._progress: WalkProgress | None = None
@@ -120,13 +130,15 @@ _jobs: dict[str, BuildJob] = {}
 _jobs_lock = threading.Lock()
 
 
-def start(bucket_key: str, run, expected: int | None = None) -> tuple[BuildJob, bool]:
-    """The running build of this bucket, or a new one; True when this call started it."""
+def start(bucket_key: str, run, expected: int | None = None, versions: bool = False) -> tuple[BuildJob, bool]:
+    """The running build of this bucket, or a new one; True when this call started it. A running
+    build is joined whatever it lists: the pages offer no build while one runs, so only two clicks
+    at the same moment meet here, and one listing of the bucket at a time matters more."""
     with _jobs_lock:
         job = _jobs.get(bucket_key)
         if job is not None and job.running:
             return job, False
-        job = _jobs[bucket_key] = BuildJob(run, expected)
+        job = _jobs[bucket_key] = BuildJob(run, expected, versions)
         return job, True
 
 

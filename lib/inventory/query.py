@@ -31,6 +31,9 @@ MODES = ("substring", "glob", "regex")
 VERSION_SCOPES = ("latest", "all")
 APP_PREFIX = ".bucketdesk/"  # thumbnails and snapshots the app keeps in the bucket
 ORDER_BY = "key, is_latest DESC NULLS LAST, last_modified_date DESC NULLS LAST, version_id NULLS FIRST"
+# The objects a listing shows: the latest version, not a delete marker (a snapshot without versions
+# has no is_latest: null counts as latest).
+CURRENT = "coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)"
 
 # A key's extension as the audit groups it (lower case, no dot, "" when none): a dot inside the last
 # name, followed by 1-12 letters or digits. Every extension lib.mime knows has that shape, so a
@@ -96,7 +99,7 @@ class ObjectQuery:
         if self.versions not in VERSION_SCOPES:
             raise BadQuery(f"Versions must be one of {', '.join(VERSION_SCOPES)}, not {self.versions!r}.")
         if self.versions == "latest":
-            add("coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)")
+            add(CURRENT)
         return (" AND ".join(clauses) or "true"), params
 
     def _range_clauses(self, add) -> None:
@@ -219,6 +222,12 @@ def connect(files: Iterable[Path | str]) -> duckdb.DuckDBPyConnection:
     listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)  # our own cache paths
     con.execute(f"CREATE VIEW objects AS SELECT * FROM read_parquet([{listed}])")
     return con
+
+
+def count_current(cursor: duckdb.DuckDBPyConnection) -> int:
+    """How many current objects the view `objects` holds (a versions snapshot has more rows)."""
+    row = cursor.execute(f"SELECT count(*) FROM objects WHERE {CURRENT}").fetchone()
+    return int(row[0]) if row else 0
 
 
 @dataclass(frozen=True)

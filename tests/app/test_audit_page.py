@@ -4,13 +4,17 @@ neither the page nor its actions."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 
 from lib.audit.config_review import CHECKS, TITLES
+from lib.inventory import jobs
+from lib.inventory.store import SnapshotStore
 from lib.s3 import make_client
 from lib.sandbox import start_sandbox
+from tests.support.markdown import as_read
 
 pytestmark = pytest.mark.app
 S = "audit:sandbox:"
@@ -50,14 +54,28 @@ def captions(at) -> list[str]:
     return [c.value for c in at.caption]
 
 
+def build_from_the_page(at):
+    """Click the Usage tab's build button: the build runs in the background (lib.inventory.jobs) and
+    the page shows its progress bar; once it is done, the next run shows the new snapshot."""
+    before = set(map(id, jobs._jobs.values()))
+    at.button(key=S + "build").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    building = [job for job in jobs._jobs.values() if id(job) not in before]
+    for job in building:
+        job.join(120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return building
+
+
 def test_an_admin_sees_every_section_and_builds_the_first_snapshot(app_test, unfinished):
     at = opened(app_test)
     assert at.title[0].value == "Audit"
     assert [tab.label for tab in at.tabs] == ["Usage", "Hidden storage", "Configuration review", "Who did what"]
     assert any("no snapshot of this bucket yet" in info.value for info in at.info)
 
-    at.button(key=S + "build").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    [job] = build_from_the_page(at)
+    assert job.versions and job.status().state == jobs.DONE
     shown = metrics(at)
     assert int(shown["Objects"].replace(",", "")) > 0  # the sandbox's sample objects at least
     assert {"Bytes (current)", "Stored versions", "Bytes billed (all versions)"} <= set(shown)
@@ -101,12 +119,58 @@ def test_an_admin_sees_every_section_and_builds_the_first_snapshot(app_test, unf
 def test_drilling_into_a_folder_shows_its_subfolders(app_test, unfinished):
     at = opened(app_test)
     if at.button(key=S + "build").proto.label == "Build a snapshot now":
-        at.button(key=S + "build").click().run()
+        build_from_the_page(at)
     folder = unfinished.split("/")[0] + "/"
     at.session_state[S + "prefix"] = folder
     at.run()
     assert not at.exception
     assert any(folder in c.value.replace("\\", "") for c in at.caption)
+
+
+def hold_builds(monkeypatch) -> threading.Event:
+    """From now on a build lists pages of two keys and, after its first page, waits until it is
+    cancelled: long enough to look at its progress. The returned event is set once a page is listed."""
+    listed = threading.Event()
+    report = jobs.BuildJob._report
+
+    def held(job, progress):
+        report(job, progress)
+        listed.set()
+        job.cancel.wait(30)
+
+    monkeypatch.setattr(jobs.BuildJob, "_report", held)
+    build = SnapshotStore.build
+    monkeypatch.setattr(SnapshotStore, "build", lambda store, **options: build(store, page_size=2, **options))
+    return listed
+
+
+def test_a_running_build_shows_progress_and_cancel_keeps_the_previous_snapshot(app_test, monkeypatch):
+    monkeypatch.setenv("BUCKETDESK_INVENTORY_STORE", "disk")  # this test's own snapshots, in its own folder
+    at = opened(app_test)
+    build_from_the_page(at)
+    [first] = [c for c in captions(at) if c.startswith("From snapshot ")]
+
+    listed = hold_builds(monkeypatch)
+    before = set(map(id, jobs._jobs.values()))
+    at.button(key=S + "build").click().run()
+    [job] = [job for job in jobs._jobs.values() if id(job) not in before]
+    assert listed.wait(30)
+    at.run()
+    [bar] = at.get("progress")
+    assert bar.proto.text.startswith(
+        ":material/manage_search: Building a snapshot, with every version and delete marker: 2 objects listed"
+    )
+    assert S + "build" not in [b.key for b in at.button]  # no second build while one runs
+
+    at.button(key=S + "cancel_build").click().run()
+    job.join(30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert job.status().state == jobs.CANCELLED
+    assert [as_read(w.value) for w in at.warning] == ["The listing was cancelled before it finished."]
+    assert not at.get("progress")
+    assert [c for c in captions(at) if c.startswith("From snapshot ")] == [first]  # still the latest
+    assert at.button(key=S + "build").proto.label == "Build a new snapshot"
 
 
 @pytest.mark.parametrize("roles", ["viewer", "uploader", "analyst", "viewer,uploader,analyst"])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from lib.upload.cors import cors_rule
 from tests.conftest import require_or_skip
 from tests.support.app_server import CountingProxy, RunningApp, free_port, start_app
 from tests.support.browser import chromium_path, launch_chromium
@@ -84,19 +85,7 @@ def deploy_on_localstack(localstack, settings: dict[str, str] | None = None) -> 
     s3.create_bucket(Bucket=bucket)
 
     def allow(origin: str) -> None:
-        s3.put_bucket_cors(
-            Bucket=bucket,
-            CORSConfiguration={
-                "CORSRules": [
-                    {
-                        "AllowedOrigins": [origin],
-                        "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
-                        "AllowedHeaders": ["*"],
-                        "ExposeHeaders": ["ETag", "x-amz-checksum-sha256"],
-                    }
-                ]
-            },
-        )
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors_rule([origin]))
 
     env = {
         "BUCKETDESK_BUCKET": bucket,

@@ -377,6 +377,14 @@ def test_a_scoped_persons_search_never_returns_keys_outside_their_prefixes(desk_
     assert len(keys(desk_for(ADMIN).search_everywhere(ObjectQuery(text="txt"), 100))) == 5
 
 
+def test_a_scoped_person_is_told_the_index_age_but_not_the_whole_buckets_size(desk_for, seeded):
+    build(desk_for(ADMIN))
+    whole, scoped = desk_for(ADMIN).index_info(), desk_for(DESIGNER).index_info()
+    assert whole is not None and scoped is not None
+    assert (whole.objects, scoped.objects, scoped.finished) == (5, None, whole.finished)
+    assert scoped.describe().startswith("Index of your folders, less than a minute old")
+
+
 def test_a_deeply_nested_key_is_found_by_part_of_its_name_and_paged(desk_for, s3):
     for i in range(5):
         s3.put_object(Bucket=BUCKET, Key=f"design/{i}.txt", Body=b"x")

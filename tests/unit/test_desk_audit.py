@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 
 import pytest
 
@@ -12,6 +13,8 @@ import lib.s3
 from lib.audit import usage
 from lib.errors import PermissionDenied
 from lib.events import EventFilter, Upload
+from lib.inventory import jobs
+from lib.inventory.store import Snapshot, SnapshotStore
 from lib.upload.resume import OpenUploadStore
 from tests.unit.helpers import BUCKET, local_desk, recorded
 
@@ -60,10 +63,18 @@ def test_no_audit_call_is_answered_without_the_admin_role(make_gateway, tmp_path
     assert {e["action"] for e in recorded(desk.events)} == {"audit", "abort-unfinished"}
 
 
-def test_building_a_snapshot_needs_the_index_role(make_gateway, tmp_path, no_s3):
+def finished(job) -> Snapshot:
+    job.join(60)
+    assert job.status().state == jobs.DONE, job.status().message
+    assert job.snapshot is not None
+    return job.snapshot
+
+
+@pytest.mark.parametrize("call", ["build_index", "cancel_index_build"])
+def test_building_or_cancelling_a_snapshot_needs_the_index_role(make_gateway, tmp_path, no_s3, call):
     viewer = local_desk(make_gateway(), tmp_path, who="vic@example.com", roles=("viewer", "uploader"))
     with pytest.raises(PermissionDenied):
-        viewer.build_snapshot()
+        getattr(viewer, call)()
     assert recorded(viewer.events)[-1] | {"details": None} == {
         "who": "vic@example.com",
         "action": "index",
@@ -77,7 +88,8 @@ def test_building_a_snapshot_needs_the_index_role(make_gateway, tmp_path, no_s3)
 def test_an_admin_builds_a_snapshot_and_reads_usage_from_it_both_recorded(admin, s3):
     s3.put_object(Bucket=BUCKET, Key="a/one.txt", Body=b"12345")
     s3.put_object(Bucket=BUCKET, Key="a/two.txt", Body=b"123")
-    built = admin.build_snapshot()
+    built = finished(admin.build_index(versions=True))
+    assert built.manifest.versions  # the audit page's build: hidden storage reads versions
     assert [s.id for s in admin.audit_snapshots()] == [built.id]
     counted = usage.totals(admin.open_snapshot(built))
     assert (counted.objects, counted.bytes) == (2, 8)
@@ -85,6 +97,31 @@ def test_an_admin_builds_a_snapshot_and_reads_usage_from_it_both_recorded(admin,
     assert [(e["action"], e["outcome"]) for e in events] == [("index", "ok"), ("audit", "ok"), ("audit", "ok")]
     assert events[0]["details"]["objects"] == 2
     assert events[2]["details"] == {"view": "usage", "snapshot": built.id}
+
+
+def test_cancelling_the_running_build_keeps_the_previous_snapshot_and_records_why(admin, s3, monkeypatch):
+    for n in range(6):
+        s3.put_object(Bucket=BUCKET, Key=f"a/{n}.txt", Body=b"x")
+    first = finished(admin.build_index(versions=True))
+    listed_a_page = threading.Event()
+    report = jobs.BuildJob._report
+
+    def held(job, progress):  # the walk reports its first page, then waits until someone cancels
+        report(job, progress)
+        listed_a_page.set()
+        job.cancel.wait(10)
+
+    monkeypatch.setattr(jobs.BuildJob, "_report", held)
+    build = SnapshotStore.build
+    monkeypatch.setattr(SnapshotStore, "build", lambda store, **options: build(store, page_size=2, **options))
+    job = admin.build_index(versions=True)
+    assert listed_a_page.wait(10)
+    admin.cancel_index_build()
+    job.join(10)
+    assert (job.status().state, job.snapshot) == (jobs.CANCELLED, None)
+    assert [s.id for s in admin.audit_snapshots()] == [first.id]
+    builds = [(e["outcome"], e["details"].get("message")) for e in recorded(admin.events, action="index")]
+    assert builds == [("ok", None), ("failed", "The listing was cancelled before it finished.")]
 
 
 def test_a_page_of_events_and_its_count_agree(admin):

@@ -112,3 +112,27 @@ def test_the_index_says_how_old_it_is_and_how_many_objects_it_holds():
     assert info.age(built + timedelta(seconds=20)) == "less than a minute old"
     assert info.age(built + timedelta(hours=3, minutes=5)) == "3 hours old"
     assert info.describe(built + timedelta(days=1)).startswith("Index of 12,345 objects, 1 day old")
+
+
+def test_a_snapshot_with_every_version_counts_its_current_objects_not_its_rows(s3, make_gateway, tmp_path):
+    bucket = "bucketdesk-unit-search-versions"  # its own: versioning cannot be turned off again
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    try:
+        for body in (b"1", b"2"):
+            s3.put_object(Bucket=bucket, Key="a.txt", Body=body)
+        s3.put_object(Bucket=bucket, Key="b.txt", Body=b"")
+        s3.delete_object(Bucket=bucket, Key="b.txt")
+        store = SnapshotStore(make_gateway(bucket=bucket), mode="disk", cache_dir=tmp_path)
+        index = SearchIndex(store)
+        plain = store.build()
+        versions = store.build(versions=True)
+        assert versions.manifest.rows == 4  # two versions of a.txt, b.txt and its delete marker
+        assert (index.info(versions).objects, index.info(plain).objects) == (1, 1)
+        assert [index.latest().id, index.latest(versions=False).id] == [versions.id, plain.id]
+        assert index.search(versions, ObjectQuery(text="txt"), None).index.objects == 1
+    finally:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+        s3.delete_bucket(Bucket=bucket)
