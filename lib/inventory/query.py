@@ -1,7 +1,9 @@
 """Search snapshots with DuckDB: the one home of object filters (search, audit and export reuse it).
 
 `connect(files)` opens an in-memory DuckDB with a view `objects` over a snapshot's Parquet files
-(DuckDB's built-in reader; no extension is downloaded). `ObjectQuery` says which objects; its
+(DuckDB's built-in reader; no extension is downloaded); `connect_database(path)` the same view over
+the snapshot's local search database (lib.inventory.localdb: the rows sorted in ORDER_BY, where a
+page of matches is found without reading them all). Both run in QUERY_MEMORY. `ObjectQuery` says which objects; its
 `where_sql(allowed_prefixes)` is a WHERE clause with `?` parameters, so nothing a person types is
 ever spliced into SQL. `search` pages through the matches in a stable order (key, then version);
 `recent` writes the app made after the snapshot are overlaid so they appear or vanish at once.
@@ -13,6 +15,7 @@ means nothing).
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -208,16 +211,43 @@ def _check_regex(pattern: str, typed: str | None = None) -> str:
 # --- the view, the search and the overlay ---------------------------------------------------
 
 
+QUERY_MEMORY = "256MB"  # per connection; sorts and aggregates beyond it spill to QUERY_SPILL_DIR
+QUERY_SPILL_DIR = Path(tempfile.gettempdir()) / "bucketdesk-duckdb"
+
+
+def sql_text(text: str) -> str:
+    """A SQL string literal, for the few places DuckDB takes no parameter (our own file paths)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _bounded() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that stays within QUERY_MEMORY (DuckDB's default is 80 % of the machine)."""
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{QUERY_MEMORY}'")
+    # Not DuckDB's default (.tmp in the working directory): spills belong in the system's temp.
+    con.execute(f"SET temp_directory = {sql_text(str(QUERY_SPILL_DIR))}")
+    return con
+
+
 def connect(files: Iterable[Path | str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view `objects` over these Parquet files (in SCHEMA)."""
     paths = [str(path) for path in files]
-    con = duckdb.connect()
+    con = _bounded()
     if not paths:
         con.register("_empty_objects", pa.Table.from_batches([], schema=SCHEMA))
         con.execute("CREATE VIEW objects AS SELECT * FROM _empty_objects")
         return con
-    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)  # our own cache paths
+    listed = ", ".join(sql_text(path) for path in paths)  # our own cache paths
     con.execute(f"CREATE VIEW objects AS SELECT * FROM read_parquet([{listed}])")
+    return con
+
+
+def connect_database(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view `objects` over a snapshot's local search database (read only;
+    lib.inventory.localdb builds it)."""
+    con = _bounded()
+    con.execute(f"ATTACH {sql_text(str(path))} AS snapshot (READ_ONLY)")
+    con.execute("CREATE VIEW objects AS SELECT * FROM snapshot.objects")
     return con
 
 
@@ -306,7 +336,8 @@ def count(
     where, params = query.where_sql(allowed_prefixes)
     source, name = _source(con, recent, bucket)
     try:
-        return con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]  # type: ignore[index]
+        # fetchall, not fetchone: DuckDB refuses other work on a connection with an unfinished result.
+        return con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchall()[0][0]
     finally:
         if name:
             con.unregister(name)

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 import pytest
 
 from lib.errors import BadQuery
+from lib.inventory import localdb
 from lib.inventory.query import (
     EXTENSION_SQL,
     ObjectQuery,
     RecentWrite,
     connect,
+    connect_database,
     count,
     glob_to_regex,
     iter_matches,
@@ -40,13 +42,22 @@ KEYS = [
 ]
 
 
-@pytest.fixture
-def con(tmp_path):
+def rows_of_a_snapshot() -> list[dict]:
     rows = [{"key": key} for key in KEYS]
     rows.append({"key": "brand/logo.png", "version_id": "old", "is_latest": False, "size": 1})
     rows.append({"key": "docs/deleted.txt", "version_id": "dm", "is_delete_marker": True, "size": None})
     rows.append({"key": "cold/archive.zip", "storage_class": "GLACIER", "size": 10**9})
-    return connect([parquet_of(tmp_path, rows)])
+    return rows
+
+
+@pytest.fixture(params=["parquet", "search database"])
+def con(request, tmp_path):
+    """Every test of this module runs over a snapshot's Parquet files and over its local search
+    database (lib.inventory.localdb): the two must answer alike."""
+    files = [parquet_of(tmp_path, rows_of_a_snapshot())]
+    if request.param == "parquet":
+        return connect(files)
+    return connect_database(localdb.build(tmp_path, "snapshot-1", files))
 
 
 def keys(con, query, allowed=None, **kwargs):
@@ -233,3 +244,10 @@ def test_recent_writes_appear_and_vanish_at_once(con):
     # A record for a key seen later wins: uploaded again after a delete.
     again = [RecentWrite("brand/logo.png", deleted=True), RecentWrite("brand/logo.png", 9, now, "g")]
     assert "brand/logo.png" in search(con, ObjectQuery(text="logo"), recent=iter(again)).keys
+
+
+def test_a_count_then_a_search_with_recent_writes_share_one_connection(con):
+    """The overlay registers a table on the connection, which DuckDB refuses while a result is unread."""
+    recent = [RecentWrite("brand/new-logo.png", 42, datetime.now(UTC), "e")]
+    assert count(con, ObjectQuery(text="logo"), recent=recent) == 6
+    assert "brand/new-logo.png" in search(con, ObjectQuery(text="logo"), recent=recent).keys
