@@ -121,12 +121,22 @@ class ObjectQuery:
             else:
                 add("contains(lower(key), ?)", self.text.lower())
         elif self.mode == "glob":
-            add("regexp_full_match(key, ?)", _check_regex(glob_to_regex(self.text, self.case_sensitive)))
+            pattern = _check_regex(glob_to_regex(self.text, self.case_sensitive))
+            self._literal_clause(add, glob_to_regex(self.text, case_sensitive=True))
+            add("regexp_full_match(key, ?)", pattern)
         elif self.mode == "regex":
-            pattern = self.text if self.case_sensitive else "(?i)" + self.text
-            add("regexp_matches(key, ?)", _check_regex(pattern, typed=self.text))
+            pattern = _check_regex(self.text if self.case_sensitive else "(?i)" + self.text, typed=self.text)
+            self._literal_clause(add, self.text)
+            add("regexp_matches(key, ?)", pattern)
         else:
             raise BadQuery(f"Search mode must be one of {', '.join(MODES)}, not {self.mode!r}.")
+
+    def _literal_clause(self, add, pattern: str) -> None:
+        """A cheap test every match passes, before the regular expression: DuckDB checks it while it
+        reads keys, so the expression runs on a few rows and a page of matches is found early."""
+        literal = required_literal(pattern, self.case_sensitive)
+        if len(literal) >= 2:
+            add("contains(key, ?)" if self.case_sensitive else "contains(lower(key), ?)", literal)
 
 
 def _any_prefix(add, prefixes: tuple[str, ...]) -> None:
@@ -187,6 +197,106 @@ def glob_to_regex(pattern: str, case_sensitive: bool = False) -> str:
     body = "".join(out)
     anchored = body if "/" in pattern else f"(?:.*/)?{body}"
     return ("" if case_sensitive else "(?i)") + anchored
+
+
+# Characters a case-insensitive literal may keep: RE2's (?i) matches exactly the characters whose
+# lower() is the literal's, for printable ASCII but "s" (it also matches U+017F, the long s, whose
+# lower() is itself) - checked against every code point.
+_FOLD_SAFE = frozenset(chr(c) for c in range(32, 127)) - {"s", "S"}
+
+
+def required_literal(pattern: str, case_sensitive: bool) -> str:
+    """The longest run of plain characters that every match of the RE2 `pattern` contains (lower
+    case unless `case_sensitive`), or "" when none is certain. Conservative: an alternative at the
+    top level, a flag group or an escape it does not know gives up; a group, a class, an anchor or
+    a quantifier ends a run (a quantified character leaves it)."""
+    runs, run, index = [], "", 0
+    while index < len(pattern):
+        char, following = pattern[index], pattern[index + 1 : index + 2]
+        step = 1
+        if char == "\\":
+            if following and following.isascii() and not following.isalnum():
+                run += following  # an escaped punctuation character is itself
+                index += 2
+                continue
+            if not following or following not in "dDwWsSbB":
+                return ""  # \x41, \pL, \Q…\E: what it spells is not worth parsing here
+            runs.append(run)
+            run, step = "", 2
+        elif char in "?*+{":  # the character before may be absent or repeated
+            runs.append(run[:-1])
+            run = ""
+            if char == "{":
+                end = pattern.find("}", index)
+                if end == -1:
+                    return ""
+                step = end - index + 1
+            if pattern[index + step : index + step + 1] in ("?", "+"):
+                step += 1
+        elif char == "|":
+            return ""
+        elif char in "([":
+            if pattern.startswith("(?", index) and not pattern.startswith("(?:", index):
+                return ""  # flags such as (?i) or (?s:…) change what the rest means
+            end = (_group_end if char == "(" else _class_end)(pattern, index)
+            if end is None:
+                return ""
+            runs.append(run)
+            run, step = "", end - index + 1
+        elif char in ".^$)]}":
+            runs.append(run)
+            run = ""
+        else:
+            run += char
+        index += step
+    runs.append(run)
+    if not case_sensitive:
+        pieces = (piece for run in runs for piece in re.split(r"[^\x20-\x7e]|[sS]", run))
+        runs = [piece.lower() for piece in pieces if set(piece) <= _FOLD_SAFE]
+    return max(runs, key=len, default="")
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    """The index of the "]" closing the class opened at `start`."""
+    index = start + 1
+    index += pattern.startswith("^", index)
+    index += pattern.startswith("]", index)  # a "]" first is a member
+    while index < len(pattern):
+        if pattern[index] == "\\":
+            index += 2
+        elif pattern.startswith("[:", index):
+            close = pattern.find(":]", index + 2)
+            if close == -1:
+                return None
+            index = close + 2
+        elif pattern[index] == "]":
+            return index
+        else:
+            index += 1
+    return None
+
+
+def _group_end(pattern: str, start: int) -> int | None:
+    """The index of the ")" closing the group opened at `start`."""
+    depth, index = 0, start
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            end = _class_end(pattern, index)
+            if end is None:
+                return None
+            index = end
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return None
 
 
 _checker = duckdb.connect()

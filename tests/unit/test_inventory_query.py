@@ -18,6 +18,7 @@ from lib.inventory.query import (
     count,
     glob_to_regex,
     iter_matches,
+    required_literal,
     search,
 )
 from tests.unit.inventory_helpers import parquet_of
@@ -251,3 +252,69 @@ def test_a_count_then_a_search_with_recent_writes_share_one_connection(con):
     recent = [RecentWrite("brand/new-logo.png", 42, datetime.now(UTC), "e")]
     assert count(con, ObjectQuery(text="logo"), recent=recent) == 6
     assert "brand/new-logo.png" in search(con, ObjectQuery(text="logo"), recent=recent).keys
+
+
+FOLDING_KEYS = [
+    "docs/ſtar.txt",  # long s: RE2's (?i)s matches it, lower() keeps it
+    "docs/STAR.TXT",
+    "docs/\u212aelvin-logo.png",  # Kelvin sign: (?i)k matches it, lower() makes it k
+    "docs/ÄRGER-logo.JPG",
+    "docs/report_17.pdf",
+    "docs/report_x7.pdf",
+    "docs/lo-go.png",
+    "docs/loooogo.png",
+    "a|b/c(d).txt",
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "case_sensitive", "literal"),
+    [
+        ("(?:.*/)?logo[^/]*\\.png", False, "logo"),
+        ("report_\\d+7\\.pdf$", False, "report_"),
+        ("needle-review(-v\\d)?\\.pdf$", False, "needle-review"),
+        ("logos?", True, "logo"),
+        ("lo+go", True, "go"),
+        ("Ab[cd]efgh{2,3}", True, "efg"),
+        ("Assets", False, "et"),  # "s" may be the long s: never part of a case-insensitive literal
+        ("ÄRGER-logo", True, "ÄRGER-logo"),
+        ("ÄRGER-logo", False, "rger-logo"),
+        ("a|b", True, ""),  # either side may match
+        ("(?i)abc", True, ""),  # flags change what follows
+        ("\\x41bc", True, ""),  # an escape it does not spell out
+        ("[]abc]def", True, "def"),
+    ],
+)
+def test_the_literal_every_match_contains(pattern, case_sensitive, literal):
+    assert required_literal(pattern, case_sensitive) == literal
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"),
+    [
+        ("*star*", "glob"),
+        ("**/*elvin*", "glob"),
+        ("*ärger*", "glob"),
+        ("*lo*go*", "glob"),
+        ("a[|]b/*", "glob"),
+        ("star", "regex"),
+        ("kelvin", "regex"),
+        ("ärger-logo", "regex"),
+        ("report_\\d*7\\.pdf", "regex"),
+        ("lo+go", "regex"),
+        ("a\\|b/c\\(d\\)", "regex"),
+        ("(lo|re)[a-z]*", "regex"),
+    ],
+)
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_globs_and_regexes_find_what_the_expression_alone_finds(tmp_path, text, mode, case_sensitive):
+    """The literal checked before the expression only makes it faster: it never loses a match,
+    whatever the case folding of RE2 and of lower() do with unusual letters."""
+    con = connect([parquet_of(tmp_path, [{"key": k} for k in FOLDING_KEYS])])
+    query = ObjectQuery(text=text, mode=mode, case_sensitive=case_sensitive)
+    if mode == "glob":
+        pattern, function = glob_to_regex(text, case_sensitive), "regexp_full_match"
+    else:
+        pattern, function = ("" if case_sensitive else "(?i)") + text, "regexp_matches"
+    alone = con.execute(f"SELECT key FROM objects WHERE {function}(key, ?) ORDER BY key", [pattern]).fetchall()
+    assert keys(con, query) == [key for (key,) in alone]
