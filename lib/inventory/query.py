@@ -238,11 +238,11 @@ def required_literal(pattern: str, case_sensitive: bool) -> str:
         elif char in "([":
             if pattern.startswith("(?", index) and not pattern.startswith("(?:", index):
                 return ""  # flags such as (?i) or (?s:…) change what the rest means
-            end = (_group_end if char == "(" else _class_end)(pattern, index)
-            if end is None:
+            closed = (_group_end if char == "(" else _class_end)(pattern, index)
+            if closed is None:
                 return ""
             runs.append(run)
-            run, step = "", end - index + 1
+            run, step = "", closed - index + 1
         elif char in ".^$)]}":
             runs.append(run)
             run = ""
