@@ -505,13 +505,15 @@ def _connections(args) -> dict:
     return {path: paths[path]() for path in args.paths}
 
 
-def _run_search(con, label: str) -> tuple[float, int]:
+def _run_search(con, label: str) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (every thread of this process: what the search costs whatever the
+    machine's load) and rows on the page."""
     from lib.inventory.query import ObjectQuery, search
 
     _, fields, scope, offset = next(s for s in SEARCHES if s[0] == label)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     page = search(con, ObjectQuery(**fields), scope, limit=100, offset=offset)
-    return time.perf_counter() - started, len(page.keys)
+    return time.perf_counter() - started, time.process_time() - cpu, len(page.keys)
 
 
 def search_child(args) -> None:
@@ -529,14 +531,16 @@ def search_child(args) -> None:
     else:
         cons = _connections(args)
         times: dict = {f"{path}|{s[0]}": [] for path in cons for s in SEARCHES}
+        cpu: dict = {f"{path}|{s[0]}": [] for path in cons for s in SEARCHES}
         pages: dict = {}
         for _ in range(args.repeat):  # interleaved: the shared cores' load hits every path alike
             for label, *_ in SEARCHES:
                 for path, con in cons.items():
-                    seconds, shown = _run_search(con, label)
+                    seconds, cpu_seconds, shown = _run_search(con, label)
                     times[f"{path}|{label}"].append(seconds)
+                    cpu[f"{path}|{label}"].append(cpu_seconds)
                     pages.setdefault(label, {})[path] = shown
-        result = {"times": times, "pages": pages}
+        result = {"times": times, "cpu": cpu, "pages": pages}
     result["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(result))
 
@@ -580,16 +584,21 @@ def search_bench(args) -> None:
             )
             timed = _child("--role", "time", "--repeat", str(args.repeat), "--paths", "baseline", "database", *common)
             load = _load()
-            print(f"  {'search (one page of 100)':<32} {'baseline':>9} {'database':>9} {'speed-up':>9}  rows")
+            print(
+                f"  {'search (one page of 100)':<32} {'baseline':>9} {'database':>9} {'speed-up':>9}  "
+                f"{'CPU s: baseline':>15} {'database':>9}  rows  database best/worst"
+            )
             for label, *_ in SEARCHES:
-                old = statistics.median(timed["times"][f"baseline|{label}"])
-                new = statistics.median(timed["times"][f"database|{label}"])
-                worst = max(timed["times"][f"database|{label}"])
+                old, new = (statistics.median(timed["times"][f"{path}|{label}"]) for path in ("baseline", "database"))
+                old_cpu, new_cpu = (
+                    statistics.median(timed["cpu"][f"{path}|{label}"]) for path in ("baseline", "database")
+                )
+                runs = timed["times"][f"database|{label}"]
                 shown = timed["pages"][label]
                 assert shown["baseline"] == shown["database"], (label, shown)
                 print(
-                    f"  {label:<32} {old:>9.3f} {new:>9.3f} {old / new:>8.0f}x  {shown['database']:>4}"
-                    f"   (database worst {worst:.3f})"
+                    f"  {label:<32} {old:>9.3f} {new:>9.3f} {old / new:>8.0f}x  {old_cpu:>15.3f} {new_cpu:>9.3f}"
+                    f"  {shown['database']:>4}  {min(runs):.3f}/{max(runs):.3f}"
                 )
             print(f"  load average after: {load}")
             rss = {
