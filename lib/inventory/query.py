@@ -334,7 +334,7 @@ def _check_regex(pattern: str, typed: str | None = None) -> str:
 # --- the view, the search and the overlay ---------------------------------------------------
 
 
-QUERY_MEMORY = "256MB"  # per connection; sorts and aggregates beyond it spill to QUERY_SPILL_DIR
+QUERY_MEMORY = "128MB"  # per connection; sorts and aggregates beyond it spill to QUERY_SPILL_DIR
 QUERY_SPILL_DIR = Path(tempfile.gettempdir()) / "bucketdesk-duckdb"
 
 

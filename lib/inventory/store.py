@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lib.errors import AccessDenied, InventoryError, StorageError
+from lib.errors import AccessDenied, BucketdeskError, InventoryError, StorageError
 from lib.inventory import localdb, query
 from lib.inventory.schema import SCHEMA
 from lib.inventory.walk import WalkProgress, walk
@@ -343,9 +343,12 @@ class SnapshotStore:
         with lock:  # one build per snapshot in this process; another process builds its own copy
             if self._database(manifest) is not None:
                 return True
-            files = self._local_files(manifest)
             try:
+                files = self._local_files(manifest)
                 localdb.build(self.root / "snapshots" / manifest.id, manifest.id, files)
+            except BucketdeskError as exc:  # the download failed: the next search says so itself
+                log.warning("could not fetch snapshot %s for its search database: %s", manifest.id, exc.message)
+                return False
             except (duckdb.Error, OSError) as exc:  # e.g. a full disk: searches read the Parquet files
                 log.warning("could not build the search database of snapshot %s: %s", manifest.id, exc)
                 return False

@@ -227,3 +227,47 @@ def test_a_snapshot_kept_in_the_bucket_is_downloaded_then_built_on_another_serve
     assert snapshot is not None and snapshot.prepare_search()
     assert str(database_file(snapshot)).startswith(str(tmp_path / "other"))
     assert count(snapshot.connect(), ObjectQuery(versions="all", include_app_files=True)) == len(ROWS)
+
+
+def test_audit_and_export_answer_alike_from_the_database(store):
+    from lib.audit import hidden, usage
+    from lib.export import sources
+
+    snapshot = publish(store)
+    now = BASE + timedelta(days=400)
+    checksums = [("brand/logo.png", "aa"), ("zeta/last.png", "aa"), ("gone.txt", "aa")]
+
+    def answers():
+        con = snapshot.connect()
+        exported = sources.snapshot(snapshot, ObjectQuery(text="logo", versions="all"), ["brand/", "deep/"])
+        return (
+            usage.totals(con),
+            usage.by_prefix(con).to_dict("list"),
+            usage.by_extension(con).to_dict("list"),
+            usage.by_storage_class(con).to_dict("list"),
+            usage.by_age(con, now).to_dict("list"),
+            usage.largest(con).to_dict("list"),
+            hidden.duplicates_by_checksum(con, checksums).groups.to_dict("list"),
+            [batch.to_pylist() for batch in exported],
+            sources.snapshot_count(snapshot, ObjectQuery(type_family="image"), None),
+        )
+
+    from_parquet = answers()
+    assert snapshot.prepare_search()
+    assert answers() == from_parquet
+    assert from_parquet[7] and from_parquet[-1] > 0
+
+
+def test_a_failed_download_leaves_no_database_and_no_traceback(s3, gateway, tmp_path, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    publish(SnapshotStore(gateway, mode="bucket", cache_dir=tmp_path / "builder"))
+    other = SnapshotStore(gateway, mode="bucket", cache_dir=tmp_path / "other")
+    snapshot = other.latest()
+    assert snapshot is not None
+
+    def refuse(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetObject")
+
+    monkeypatch.setattr(gateway.client, "download_file", refuse)
+    assert snapshot.prepare_search() is False and not snapshot.search_ready()
