@@ -14,12 +14,16 @@ and prints its peak RSS.
 latency: the same against a synthetic store whose requests each take --delay-ms and overlap (S3).
 latency-http: that store over HTTP (its own process), so the build's listing path (signing, sending,
 parsing XML) is measured too: the paginator, the build, and the build forced onto boto3's parser.
-search: writes N synthesised rows as Parquet and times a substring search for one page of results.
+search: synthesises N rows of realistic keys as a snapshot's Parquet, builds its local search
+database (lib.inventory.localdb), and times one page of results for each search mode, over the
+database and over the Parquet files as searches read them before (the baseline), interleaved in one
+process; peak RSS of the build and of a process searching on each path alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import socket
 import statistics
@@ -390,6 +394,43 @@ def latency_http(args) -> None:
 
 # --- search -----------------------------------------------------------------------------
 
+# Keys as buckets hold them: departments, years, projects, optional subfolders, camera names and
+# named files, a dozen extensions in mixed case; rows in no particular order (as a walk delivers).
+DEPARTMENTS = (
+    "marketing design engineering sales people legal finance product support media research operations".split()
+)
+ADJECTIVES = (
+    "blue red green autumn spring summer winter bright quiet global local rapid open north south east west new old big"
+)
+NOUNS = (
+    "launch campaign river mountain falcon harbor garden rocket studio market bridge canvas signal orbit pixel forest"
+)
+SUBFOLDERS = ["", "", "", "raw/", "final/", "drafts/", "exports/", "assets/", "archive/", "v2/", "shots/2024-05-01/"]
+STEMS = "logo photo report invoice banner draft final scan icon video header hero contract slides budget poster mockup"
+CAMERAS = ["IMG_", "DSC", "GOPR", "Screenshot 2024-03-"]
+EXTENSIONS = {".png": 14, ".jpg": 18, ".JPG": 6, ".pdf": 10, ".txt": 4, ".mp4": 5, ".svg": 4, ".psd": 3, ".docx": 6}
+EXTENSIONS |= {".xlsx": 4, ".mov": 3, ".webp": 5, ".zip": 3, ".json": 2, "": 2}
+# One object each, in the middle of the key space: a search that has to look at every key.
+NEEDLES = ["media/2019/old-orbit/raw/Quarterly-Needle-Review.pdf", "design/2022/blue-river/Needle-Review-v2.pdf"]
+SCOPE = ["marketing/2020/", "design/"]  # a person allowed two prefixes (~9 % of the keys)
+SEARCHES = [  # label, ObjectQuery fields, allowed prefixes, offset
+    ("substring, common term", {"text": "logo"}, None, 0),
+    ("substring, common, page 10", {"text": "logo"}, None, 900),
+    ("substring, rare term (2 rows)", {"text": "needle-review"}, None, 0),
+    ("substring, no match", {"text": "zqxj"}, None, 0),
+    ("glob **/logo*.png", {"text": "**/logo*.png", "mode": "glob"}, None, 0),
+    ("glob, rare *needle*.pdf", {"text": "*needle*.pdf", "mode": "glob"}, None, 0),
+    ("regex report_\\d+7\\.pdf$", {"text": r"report_\d+7\.pdf$", "mode": "regex"}, None, 0),
+    ("regex, rare", {"text": r"needle-review(-v\d)?\.pdf$", "mode": "regex"}, None, 0),
+    ("scoped (2 prefixes), common", {"text": "logo"}, SCOPE, 0),
+    ("scoped (2 prefixes), rare", {"text": "needle-review"}, SCOPE, 0),
+    ("filters: .png, >1 MB, common", {"text": "logo", "extensions": ("png",), "min_size": 10**6}, None, 0),
+    ("common + 200 recent writes", {"text": "logo"}, None, 0),
+    ("rare + 200 recent writes", {"text": "needle-review"}, None, 0),
+]
+# The app's own uploads and deletes since the snapshot, laid over it (lib.browse.search).
+RECENT_WRITES = 200
+
 
 def synthesise(path: Path, rows: int) -> None:
     import numpy as np
@@ -400,20 +441,35 @@ def synthesise(path: Path, rows: int) -> None:
     from lib.inventory.schema import SCHEMA
     from lib.inventory.store import ROW_GROUP_ROWS
 
-    words = np.array(["logo", "photo", "report", "invoice", "banner", "draft", "final", "scan", "icon", "video"])
-    exts = np.array([".png", ".jpg", ".pdf", ".txt", ".mp4", ".svg"])
     rng = np.random.default_rng(7)
+    weights = np.array(list(EXTENSIONS.values()), float)
+
+    def pick(words, n, p=None):
+        return pa.array(words).take(pa.array(rng.choice(len(words), n, p=p)))
+
+    def text(numbers):
+        return pc.cast(pa.array(numbers), pa.string())
+
     with pq.ParquetWriter(path, SCHEMA, compression="zstd") as writer:
         for start in range(0, rows, 1_000_000):
             n = min(1_000_000, rows - start)
             ids = np.arange(start, start + n)
-            key = pc.binary_join_element_wise(
-                pa.array(np.char.add("team", (ids % 97).astype(str))),
-                pa.array(np.char.add("project-", (ids % 1013).astype(str))),
-                pa.array(np.char.add(words[rng.integers(0, 10, n)], np.char.add("-", ids.astype(str)))),
-                "/",
+            project = pc.binary_join_element_wise(pick(ADJECTIVES.split(), n), pick(NOUNS.split(), n), "-")
+            folder = pc.binary_join_element_wise(
+                pick(DEPARTMENTS, n), text(2015 + rng.integers(0, 11, n)), project, "/"
             )
-            key = pc.binary_join_element_wise(key, pa.array(exts[rng.integers(0, 6, n)]), "")
+            name = pc.if_else(
+                pa.array(rng.random(n) < 0.3),
+                pc.binary_join_element_wise(pick(CAMERAS, n), text(ids % 100_000), ""),
+                pc.binary_join_element_wise(pick(STEMS.split(), n), text(ids), "_"),
+            )
+            key = pc.binary_join_element_wise(
+                folder, "/", pick(SUBFOLDERS, n), name, pick(list(EXTENSIONS), n, weights / weights.sum()), ""
+            )
+            if start <= rows // 2 < start + n:
+                key = key.to_numpy(zero_copy_only=False).astype(object)
+                key[rows // 2 - start : rows // 2 - start + len(NEEDLES)] = NEEDLES
+                key = pa.array(key, pa.string())
             table = pa.table(
                 {
                     "bucket": pa.array(["bench"] * n),
@@ -422,12 +478,12 @@ def synthesise(path: Path, rows: int) -> None:
                     "is_latest": pa.array(np.ones(n, bool)),
                     "is_delete_marker": pa.array(np.zeros(n, bool)),
                     "size": pa.array(rng.integers(0, 10**8, n)),
-                    "last_modified_date": pa.array((1_700_000_000_000 + ids * 1000).astype("datetime64[ms]")).cast(
-                        pa.timestamp("ms", tz="UTC")
-                    ),
-                    "e_tag": pa.array(np.char.add("e", ids.astype(str))),
-                    "storage_class": pa.array(["STANDARD"] * n),
-                    "is_multipart_uploaded": pa.array(np.zeros(n, bool)),
+                    "last_modified_date": pa.array(
+                        (1_600_000_000_000 + rng.integers(0, 10**11, n)).astype("datetime64[ms]")
+                    ).cast(pa.timestamp("ms", tz="UTC")),
+                    "e_tag": text(rng.integers(0, 2**62, n)),
+                    "storage_class": pick(["STANDARD", "STANDARD", "STANDARD", "STANDARD_IA", "GLACIER"], n),
+                    "is_multipart_uploaded": pa.array(rng.random(n) < 0.1),
                     "checksum_algorithm": pa.nulls(n, pa.string()),
                 },
                 schema=SCHEMA,
@@ -435,29 +491,144 @@ def synthesise(path: Path, rows: int) -> None:
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
 
-def search_bench(args) -> None:
-    from lib.inventory.query import ObjectQuery, connect, search
+def _baseline_connect(files):
+    """The search path before the local database (kept here only): a view over the Parquet files in
+    an unbounded in-memory DuckDB."""
+    import duckdb
 
+    con = duckdb.connect()
+    listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+    con.execute(f"CREATE VIEW objects AS SELECT * FROM read_parquet([{listed}])")
+    return con
+
+
+def _connections(args) -> dict:
+    from lib.inventory.query import connect_database
+
+    paths = {"baseline": lambda: _baseline_connect([args.parquet]), "database": lambda: connect_database(args.db)}
+    return {path: paths[path]() for path in args.paths}
+
+
+def _run_search(con, label: str) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (every thread of this process: what the search costs whatever the
+    machine's load) and rows on the page."""
+    from lib.inventory.query import ObjectQuery, search
+
+    _, fields, scope, offset = next(s for s in SEARCHES if s[0] == label)
+    recent = _recent_writes() if "recent writes" in label else []
+    started, cpu = time.perf_counter(), time.process_time()
+    page = search(con, ObjectQuery(**fields), scope, limit=100, offset=offset, recent=recent, bucket="bench")
+    return time.perf_counter() - started, time.process_time() - cpu, len(page.keys)
+
+
+def _recent_writes() -> list:
+    from lib.inventory.query import RecentWrite
+
+    now = datetime.now(UTC)
+    uploads = [
+        RecentWrite(f"{DEPARTMENTS[n % 12]}/2025/new/logo-{n}.png", 1000, now) for n in range(RECENT_WRITES // 2)
+    ]
+    deletes = [RecentWrite(f"design/2015/gone-{n}.png", deleted=True) for n in range(RECENT_WRITES // 2)]
+    return uploads + deletes
+
+
+def search_child(args) -> None:
+    """One measurement in a process of its own, answered as JSON on stdout."""
+    import json
+
+    if args.role == "build":
+        from lib.inventory import localdb
+
+        folder = Path(args.db).parent
+        started = time.perf_counter()
+        built = localdb.build(folder, "bench", [Path(args.parquet)])
+        built.rename(args.db)
+        result = {"seconds": time.perf_counter() - started, "bytes": Path(args.db).stat().st_size}
+    else:
+        cons = _connections(args)
+        times: dict = {f"{path}|{s[0]}": [] for path in cons for s in SEARCHES}
+        cpu: dict = {f"{path}|{s[0]}": [] for path in cons for s in SEARCHES}
+        pages: dict = {}
+        for _ in range(args.repeat):  # interleaved: the shared cores' load hits every path alike
+            for label, *_ in SEARCHES:
+                for path, con in cons.items():
+                    seconds, cpu_seconds, shown = _run_search(con, label)
+                    times[f"{path}|{label}"].append(seconds)
+                    cpu[f"{path}|{label}"].append(cpu_seconds)
+                    pages.setdefault(label, {})[path] = shown
+        result = {"times": times, "cpu": cpu, "pages": pages}
+    result["peak_rss_mb"] = _peak_rss_mb()
+    print(json.dumps(result))
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak (VmHWM): ru_maxrss would also count the parent's peak before exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(*extra: str) -> dict:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, __file__, "search-child", *extra], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def search_bench(args) -> None:
+    """For each size: synthesise the snapshot's Parquet, build its search database (a child process:
+    time, size, peak RSS), then time one page of every search over both paths, interleaved in one
+    child; then the peak RSS of a child running every search on one path only."""
+    print(f"2 cores shared; load average at start {_load()}. Medians of {args.repeat} interleaved runs, seconds.")
     with tempfile.TemporaryDirectory() as folder:
         for rows in args.rows:
-            path = Path(folder) / f"{rows}.parquet"
+            parquet, db = Path(folder) / f"{rows}.parquet", Path(folder) / f"{rows}.duckdb"
             started = time.perf_counter()
-            synthesise(path, rows)
+            synthesise(parquet, rows)
             print(
-                f"{rows:,} rows written in {time.perf_counter() - started:.0f} s ({path.stat().st_size / 1e6:,.0f} MB)"
+                f"\n{rows:,} rows: Parquet (zstd) {parquet.stat().st_size / 1e6:,.0f} MB written in "
+                f"{time.perf_counter() - started:.0f} s"
             )
-            con = connect([path])
-            for text, note in (("logo-12345", "rare"), ("LOGO", "common: ~10 % of rows"), ("project-7/", "a folder")):
-                query = ObjectQuery(text=text)
-                times = []
-                for _ in range(args.repeat):
-                    started = time.perf_counter()
-                    page = search(con, query, ["team1", "team2", "team3"] if args.scoped else None, limit=100)
-                    times.append(time.perf_counter() - started)
-                print(
-                    f"  substring {text!r:<14} ({note}): first {times[0]:.3f} s, median {statistics.median(times):.3f} s, "
-                    f"{len(page.keys)} rows on the page"
+            common = ["--parquet", str(parquet), "--db", str(db)]
+            build = _child("--role", "build", *common)
+            print(
+                f"  search database built in {build['seconds']:.1f} s, {build['bytes'] / 1e6:,.0f} MB, "
+                f"build peak RSS {build['peak_rss_mb']:,.0f} MB   (load {_load()})"
+            )
+            timed = _child("--role", "time", "--repeat", str(args.repeat), "--paths", "baseline", "database", *common)
+            load = _load()
+            print(
+                f"  {'search (one page of 100)':<32} {'baseline':>9} {'database':>9} {'speed-up':>9}  "
+                f"{'CPU s: baseline':>15} {'database':>9}  rows  database best/worst"
+            )
+            for label, *_ in SEARCHES:
+                old, new = (statistics.median(timed["times"][f"{path}|{label}"]) for path in ("baseline", "database"))
+                old_cpu, new_cpu = (
+                    statistics.median(timed["cpu"][f"{path}|{label}"]) for path in ("baseline", "database")
                 )
+                runs = timed["times"][f"database|{label}"]
+                shown = timed["pages"][label]
+                assert shown["baseline"] == shown["database"], (label, shown)
+                print(
+                    f"  {label:<32} {old:>9.3f} {new:>9.3f} {old / new:>8.0f}x  {old_cpu:>15.3f} {new_cpu:>9.3f}"
+                    f"  {shown['database']:>4}  {min(runs):.3f}/{max(runs):.3f}"
+                )
+            print(f"  load average after: {load}")
+            rss = {
+                path: _child("--role", "rss", "--repeat", "2", "--paths", path, *common)["peak_rss_mb"]
+                for path in ("baseline", "database")
+            }
+            print(
+                f"  peak RSS of a process running every search twice: baseline {rss['baseline']:,.0f} MB, "
+                f"database {rss['database']:,.0f} MB"
+            )
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -484,8 +655,13 @@ def main() -> None:
     lah.add_argument("--repeat", type=int, default=3)
     sea = sub.add_parser("search")
     sea.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    sea.add_argument("--repeat", type=int, default=3)
-    sea.add_argument("--scoped", action="store_true", help="as a user allowed three prefixes")
+    sea.add_argument("--repeat", type=int, default=5)
+    child = sub.add_parser("search-child")  # one measurement in its own process (peak RSS)
+    child.add_argument("--role", choices=("build", "time", "rss"), required=True)
+    child.add_argument("--parquet", required=True)
+    child.add_argument("--db", required=True)
+    child.add_argument("--repeat", type=int, default=5)
+    child.add_argument("--paths", nargs="+", default=["baseline", "database"])
     args = parser.parse_args()
     {
         "listing": listing,
@@ -493,6 +669,7 @@ def main() -> None:
         "latency": latency,
         "latency-http": latency_http,
         "search": search_bench,
+        "search-child": search_child,
     }[args.what](args)
 
 

@@ -64,7 +64,6 @@ from lib.events import (
 from lib.export import request as exports
 from lib.identity import Identity
 from lib.inventory import jobs
-from lib.inventory import query as inventory_query
 from lib.inventory.jobs import BuildJob
 from lib.inventory.query import ObjectQuery, RecentWrite
 from lib.inventory.store import Snapshot, SnapshotStore
@@ -490,7 +489,7 @@ class Desk:
 
     def open_snapshot(self, snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with the view `objects` over one snapshot (lib.audit.usage reads it)."""
-        return self._audit("usage", lambda: inventory_query.connect(snapshot.local_files()), snapshot=snapshot.id)
+        return self._audit("usage", snapshot.connect, snapshot=snapshot.id)
 
     def unfinished_uploads(
         self, store: OpenUploadStore, prefix: str = "", limit: int = 200
@@ -647,6 +646,7 @@ class Desk:
             event = BuildIndex(who=self.who, bucket=self.bucket, key=WHOLE_BUCKET)
             snapshot = self._act(event, lambda: index.store.build(versions=versions, progress=progress, cancel=cancel))
             self._record(replace(event, objects=snapshot.manifest.rows))
+            index.prepare(snapshot)  # its search database, in the background: searches are fast sooner
             return snapshot
 
         expected = previous.manifest.rows if previous else None

@@ -12,9 +12,7 @@ The listing machinery lives in lib.inventory (walk, snapshots, S3 Inventory impo
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -154,10 +152,8 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
 
 def _snapshot_connection(snapshot: Any) -> Any:
-    connection = inventory_query.connect(snapshot.local_files())
+    connection = snapshot.connect()  # spills go to the system's temp (lib.inventory.query)
     connection.execute(f"SET memory_limit = '{SNAPSHOT_SORT_MEMORY}'")
-    # Not DuckDB's default (.tmp in the working directory): spills belong in the system's temp.
-    connection.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'bucketdesk-duckdb'}'")
     return connection
 
 

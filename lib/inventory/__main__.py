@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from lib.config import load_settings
 from lib.errors import BadQuery, BucketdeskError
-from lib.inventory.query import ObjectQuery, connect, iter_matches
+from lib.inventory.query import ObjectQuery, iter_matches
 from lib.inventory.store import SnapshotStore
 from lib.inventory.walk import WalkProgress
 from lib.s3 import S3Gateway
@@ -140,7 +140,7 @@ def _search(store: SnapshotStore, args: argparse.Namespace, out: TextIO, err: Te
     if snapshot is None:
         err.write("There is no snapshot of this bucket yet. Build one with: python -m lib.inventory build\n")
         return EXIT_FAILED
-    con = connect(snapshot.local_files())
+    con = snapshot.connect()
     for batch in iter_matches(con, query):
         for row in batch.to_pylist() if args.json else ({"key": key} for key in batch.column("key").to_pylist()):
             out.write(json.dumps(row, default=_json_value, ensure_ascii=False) if args.json else row["key"])

@@ -1,7 +1,9 @@
 """Search snapshots with DuckDB: the one home of object filters (search, audit and export reuse it).
 
 `connect(files)` opens an in-memory DuckDB with a view `objects` over a snapshot's Parquet files
-(DuckDB's built-in reader; no extension is downloaded). `ObjectQuery` says which objects; its
+(DuckDB's built-in reader; no extension is downloaded); `connect_database(path)` the same view over
+the snapshot's local search database (lib.inventory.localdb: the rows sorted in ORDER_BY, where a
+page of matches is found without reading them all). Both run in QUERY_MEMORY. `ObjectQuery` says which objects; its
 `where_sql(allowed_prefixes)` is a WHERE clause with `?` parameters, so nothing a person types is
 ever spliced into SQL. `search` pages through the matches in a stable order (key, then version);
 `recent` writes the app made after the snapshot are overlaid so they appear or vanish at once.
@@ -13,6 +15,7 @@ means nothing).
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -119,14 +122,37 @@ class ObjectQuery:
             if self.case_sensitive:
                 add("contains(key, ?)", self.text)
             else:
-                add("contains(lower(key), ?)", self.text.lower())
+                _contains_any_case(add, self.text)
         elif self.mode == "glob":
-            add("regexp_full_match(key, ?)", _check_regex(glob_to_regex(self.text, self.case_sensitive)))
+            pattern = _check_regex(glob_to_regex(self.text, self.case_sensitive))
+            self._literal_clause(add, glob_to_regex(self.text, case_sensitive=True))
+            add("regexp_full_match(key, ?)", pattern)
         elif self.mode == "regex":
-            pattern = self.text if self.case_sensitive else "(?i)" + self.text
-            add("regexp_matches(key, ?)", _check_regex(pattern, typed=self.text))
+            pattern = _check_regex(self.text if self.case_sensitive else "(?i)" + self.text, typed=self.text)
+            self._literal_clause(add, self.text)
+            add("regexp_matches(key, ?)", pattern)
         else:
             raise BadQuery(f"Search mode must be one of {', '.join(MODES)}, not {self.mode!r}.")
+
+    def _literal_clause(self, add, pattern: str) -> None:
+        """A cheap test every match passes, before the regular expression: DuckDB checks it while it
+        reads keys, so the expression runs on a few rows and a page of matches is found early."""
+        literal = required_literal(pattern, self.case_sensitive)
+        if len(literal) >= 2 and self.case_sensitive:
+            add("contains(key, ?)", literal)
+        elif len(literal) >= 2:
+            _contains_any_case(add, literal)
+
+
+def _contains_any_case(add, text: str) -> None:
+    """`lower(key)` contains `lower(text)`, both lowered by DuckDB (Python's lower() differs for a
+    few letters, such as a dotted capital I). DuckDB's ILIKE gives the same answer for ~20 % less CPU
+    (it folds ASCII case without copying each key), but needs ESCAPE for a % or _, which makes it
+    slower than lower() again."""
+    if "%" in text or "_" in text:
+        add("contains(lower(key), lower(?))", text)
+    else:
+        add("key ILIKE ?", f"%{text}%")
 
 
 def _any_prefix(add, prefixes: tuple[str, ...]) -> None:
@@ -189,6 +215,106 @@ def glob_to_regex(pattern: str, case_sensitive: bool = False) -> str:
     return ("" if case_sensitive else "(?i)") + anchored
 
 
+# Characters a case-insensitive literal may keep: RE2's (?i) matches exactly the characters whose
+# lower() is the literal's, for printable ASCII but "s" (it also matches U+017F, the long s, whose
+# lower() is itself) - checked against every code point.
+_FOLD_SAFE = frozenset(chr(c) for c in range(32, 127)) - {"s", "S"}
+
+
+def required_literal(pattern: str, case_sensitive: bool) -> str:
+    """The longest run of plain characters that every match of the RE2 `pattern` contains (lower
+    case unless `case_sensitive`), or "" when none is certain. Conservative: an alternative at the
+    top level, a flag group or an escape it does not know gives up; a group, a class, an anchor or
+    a quantifier ends a run (a quantified character leaves it)."""
+    runs, run, index = [], "", 0
+    while index < len(pattern):
+        char, following = pattern[index], pattern[index + 1 : index + 2]
+        step = 1
+        if char == "\\":
+            if following and following.isascii() and not following.isalnum():
+                run += following  # an escaped punctuation character is itself
+                index += 2
+                continue
+            if not following or following not in "dDwWsSbB":
+                return ""  # \x41, \pL, \Q…\E: what it spells is not worth parsing here
+            runs.append(run)
+            run, step = "", 2
+        elif char in "?*+{":  # the character before may be absent or repeated
+            runs.append(run[:-1])
+            run = ""
+            if char == "{":
+                end = pattern.find("}", index)
+                if end == -1:
+                    return ""
+                step = end - index + 1
+            if pattern[index + step : index + step + 1] in ("?", "+"):
+                step += 1
+        elif char == "|":
+            return ""
+        elif char in "([":
+            if pattern.startswith("(?", index) and not pattern.startswith("(?:", index):
+                return ""  # flags such as (?i) or (?s:…) change what the rest means
+            closed = (_group_end if char == "(" else _class_end)(pattern, index)
+            if closed is None:
+                return ""
+            runs.append(run)
+            run, step = "", closed - index + 1
+        elif char in ".^$)]}":
+            runs.append(run)
+            run = ""
+        else:
+            run += char
+        index += step
+    runs.append(run)
+    if not case_sensitive:
+        pieces = (piece for run in runs for piece in re.split(r"[^\x20-\x7e]|[sS]", run))
+        runs = [piece.lower() for piece in pieces if set(piece) <= _FOLD_SAFE]
+    return max(runs, key=len, default="")
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    """The index of the "]" closing the class opened at `start`."""
+    index = start + 1
+    index += pattern.startswith("^", index)
+    index += pattern.startswith("]", index)  # a "]" first is a member
+    while index < len(pattern):
+        if pattern[index] == "\\":
+            index += 2
+        elif pattern.startswith("[:", index):
+            close = pattern.find(":]", index + 2)
+            if close == -1:
+                return None
+            index = close + 2
+        elif pattern[index] == "]":
+            return index
+        else:
+            index += 1
+    return None
+
+
+def _group_end(pattern: str, start: int) -> int | None:
+    """The index of the ")" closing the group opened at `start`."""
+    depth, index = 0, start
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            end = _class_end(pattern, index)
+            if end is None:
+                return None
+            index = end
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return None
+
+
 _checker = duckdb.connect()
 _checker_lock = threading.Lock()
 
@@ -211,15 +337,33 @@ def _check_regex(pattern: str, typed: str | None = None) -> str:
 # --- the view, the search and the overlay ---------------------------------------------------
 
 
+QUERY_MEMORY = "128MB"  # per connection; sorts and aggregates beyond it spill to QUERY_SPILL_DIR
+QUERY_SPILL_DIR = Path(tempfile.gettempdir()) / "bucketdesk-duckdb"
+
+
+def sql_text(text: str) -> str:
+    """A SQL string literal, for the few places DuckDB takes no parameter (our own file paths)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _bounded() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that stays within QUERY_MEMORY (DuckDB's default is 80 % of the machine)."""
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{QUERY_MEMORY}'")
+    # Not DuckDB's default (.tmp in the working directory): spills belong in the system's temp.
+    con.execute(f"SET temp_directory = {sql_text(str(QUERY_SPILL_DIR))}")
+    return con
+
+
 def connect(files: Iterable[Path | str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view `objects` over these Parquet files (in SCHEMA)."""
     paths = [str(path) for path in files]
-    con = duckdb.connect()
+    con = _bounded()
     if not paths:
         con.register("_empty_objects", pa.Table.from_batches([], schema=SCHEMA))
         con.execute("CREATE VIEW objects AS SELECT * FROM _empty_objects")
         return con
-    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)  # our own cache paths
+    listed = ", ".join(sql_text(path) for path in paths)  # our own cache paths
     con.execute(f"CREATE VIEW objects AS SELECT * FROM read_parquet([{listed}])")
     return con
 
@@ -228,6 +372,15 @@ def count_current(cursor: duckdb.DuckDBPyConnection) -> int:
     """How many current objects the view `objects` holds (a versions snapshot has more rows)."""
     row = cursor.execute(f"SELECT count(*) FROM objects WHERE {CURRENT}").fetchone()
     return int(row[0]) if row else 0
+
+
+def connect_database(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view `objects` over a snapshot's local search database (read only;
+    lib.inventory.localdb builds it)."""
+    con = _bounded()
+    con.execute(f"ATTACH {sql_text(str(path))} AS snapshot (READ_ONLY)")
+    con.execute("CREATE VIEW objects AS SELECT * FROM snapshot.objects")
+    return con
 
 
 @dataclass(frozen=True)
@@ -315,7 +468,8 @@ def count(
     where, params = query.where_sql(allowed_prefixes)
     source, name = _source(con, recent, bucket)
     try:
-        return con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]  # type: ignore[index]
+        # fetchall, not fetchone: DuckDB refuses other work on a connection with an unfinished result.
+        return con.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchall()[0][0]
     finally:
         if name:
             con.unregister(name)

@@ -3,7 +3,9 @@
 Where (`inventory_store`): `bucket` under `.bucketdesk/inventory/<id>/`, `disk` under
 `inventory_cache_dir`, or `auto`: the bucket, falling back to disk when the bucket refuses the
 write (like thumbnails). Queries always read local files: a snapshot kept in the bucket is
-downloaded once into `inventory_cache_dir`.
+downloaded once into `inventory_cache_dir`, and beside its files each snapshot gets a local search
+database (lib.inventory.localdb, built once when Browse's search first needs it); `Snapshot.connect`
+answers from that database when it is ready and from the Parquet files until then.
 
 A build streams batches into Parquet (bounded row groups, a new file every ROWS_PER_FILE rows), so
 memory stays flat at any bucket size. The manifest is written last: a snapshot without one does
@@ -25,10 +27,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lib.errors import AccessDenied, InventoryError, StorageError
+from lib.errors import AccessDenied, BucketdeskError, InventoryError, StorageError
+from lib.inventory import localdb, query
 from lib.inventory.schema import SCHEMA
 from lib.inventory.walk import WalkProgress, walk
 from lib.names import safe_name
@@ -92,6 +96,24 @@ class Snapshot:
         """The Parquet files on this machine (downloaded into the cache once, when kept in the bucket)."""
         return self.store._local_files(self.manifest)
 
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with the view `objects` over this snapshot: its local search database
+        when one is ready (lib.inventory.localdb), else its Parquet files. Same rows, same SQL."""
+        database = self.store._database(self.manifest)
+        if database is not None:
+            return query.connect_database(database)
+        return query.connect(self.local_files())
+
+    def search_ready(self) -> bool:
+        """Is the local search database built (so `connect` answers from it)?"""
+        return self.store._database(self.manifest) is not None
+
+    def prepare_search(self) -> bool:
+        """Build the local search database if it is not there (downloading the files first when the
+        snapshot is kept in the bucket); False when it could not be built: searches then read the
+        Parquet files, slower but the same answers."""
+        return self.store._prepare_database(self.manifest)
+
 
 class SnapshotStore:
     """The snapshots of one bucket profile."""
@@ -114,6 +136,8 @@ class SnapshotStore:
         self.root = Path(cache_dir or profile.inventory_cache_dir) / safe_name(profile.bucket)
         self.rows_per_file = rows_per_file
         self._download_lock = threading.Lock()
+        self._database_locks: dict[str, threading.Lock] = {}
+        self._database_locks_lock = threading.Lock()
 
     # --- building ---------------------------------------------------------------------------
 
@@ -306,6 +330,29 @@ class SnapshotStore:
                 partial.replace(path)  # atomic: a reader never sees half a file
             (folder / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         return paths
+
+    # --- the local search database -----------------------------------------------------------
+
+    def _database(self, manifest: Manifest) -> Path | None:
+        path = localdb.path_in(self.root / "snapshots" / manifest.id)
+        return path if localdb.is_current(path, manifest.id) else None
+
+    def _prepare_database(self, manifest: Manifest) -> bool:
+        with self._database_locks_lock:
+            lock = self._database_locks.setdefault(manifest.id, threading.Lock())
+        with lock:  # one build per snapshot in this process; another process builds its own copy
+            if self._database(manifest) is not None:
+                return True
+            try:
+                files = self._local_files(manifest)
+                localdb.build(self.root / "snapshots" / manifest.id, manifest.id, files)
+            except BucketdeskError as exc:  # the download failed: the next search says so itself
+                log.warning("could not fetch snapshot %s for its search database: %s", manifest.id, exc.message)
+                return False
+            except (duckdb.Error, OSError) as exc:  # e.g. a full disk: searches read the Parquet files
+                log.warning("could not build the search database of snapshot %s: %s", manifest.id, exc)
+                return False
+            return True
 
     # --- keeping the last few ---------------------------------------------------------------
 

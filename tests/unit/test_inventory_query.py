@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 import pytest
 
 from lib.errors import BadQuery
+from lib.inventory import localdb
 from lib.inventory.query import (
     EXTENSION_SQL,
     ObjectQuery,
     RecentWrite,
     connect,
+    connect_database,
     count,
     glob_to_regex,
     iter_matches,
+    required_literal,
     search,
 )
 from tests.unit.inventory_helpers import parquet_of
@@ -40,13 +43,22 @@ KEYS = [
 ]
 
 
-@pytest.fixture
-def con(tmp_path):
+def rows_of_a_snapshot() -> list[dict]:
     rows = [{"key": key} for key in KEYS]
     rows.append({"key": "brand/logo.png", "version_id": "old", "is_latest": False, "size": 1})
     rows.append({"key": "docs/deleted.txt", "version_id": "dm", "is_delete_marker": True, "size": None})
     rows.append({"key": "cold/archive.zip", "storage_class": "GLACIER", "size": 10**9})
-    return connect([parquet_of(tmp_path, rows)])
+    return rows
+
+
+@pytest.fixture(params=["parquet", "search database"])
+def con(request, tmp_path):
+    """Every test of this module runs over a snapshot's Parquet files and over its local search
+    database (lib.inventory.localdb): the two must answer alike."""
+    files = [parquet_of(tmp_path, rows_of_a_snapshot())]
+    if request.param == "parquet":
+        return connect(files)
+    return connect_database(localdb.build(tmp_path, "snapshot-1", files))
 
 
 def keys(con, query, allowed=None, **kwargs):
@@ -75,6 +87,22 @@ def keys(con, query, allowed=None, **kwargs):
     ],
 )
 def test_substring_search_is_literal_and_case_insensitive(con, text, expected):
+    assert keys(con, ObjectQuery(text=text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("İstanbul", ["ünï/istanbul.txt", "ünï/İstanbul-ΣΑΣ.txt"]),  # DuckDB lowers both: İ -> i
+        ("ISTANBUL", ["ünï/istanbul.txt", "ünï/İstanbul-ΣΑΣ.txt"]),
+        ("ΣΑΣ", ["ünï/İstanbul-ΣΑΣ.txt"]),  # Python would lower it to σας (a final sigma) and miss
+        ("a\\b", ["ünï/a\\b%.txt"]),  # a backslash is a character too
+        ("A\\B%", ["ünï/a\\b%.txt"]),
+    ],
+)
+def test_a_key_is_found_by_its_own_text_in_any_case(tmp_path, text, expected):
+    keys_ = ["ünï/İstanbul-ΣΑΣ.txt", "ünï/istanbul.txt", "ünï/a\\b%.txt", "ünï/ab.txt"]
+    con = connect([parquet_of(tmp_path, [{"key": k} for k in keys_])])
     assert keys(con, ObjectQuery(text=text)) == expected
 
 
@@ -233,3 +261,76 @@ def test_recent_writes_appear_and_vanish_at_once(con):
     # A record for a key seen later wins: uploaded again after a delete.
     again = [RecentWrite("brand/logo.png", deleted=True), RecentWrite("brand/logo.png", 9, now, "g")]
     assert "brand/logo.png" in search(con, ObjectQuery(text="logo"), recent=iter(again)).keys
+
+
+def test_a_count_then_a_search_with_recent_writes_share_one_connection(con):
+    """The overlay registers a table on the connection, which DuckDB refuses while a result is unread."""
+    recent = [RecentWrite("brand/new-logo.png", 42, datetime.now(UTC), "e")]
+    assert count(con, ObjectQuery(text="logo"), recent=recent) == 6
+    assert "brand/new-logo.png" in search(con, ObjectQuery(text="logo"), recent=recent).keys
+
+
+FOLDING_KEYS = [
+    "docs/ſtar.txt",  # long s: RE2's (?i)s matches it, lower() keeps it
+    "docs/STAR.TXT",
+    "docs/\u212aelvin-logo.png",  # Kelvin sign: (?i)k matches it, lower() makes it k
+    "docs/ÄRGER-logo.JPG",
+    "docs/report_17.pdf",
+    "docs/report_x7.pdf",
+    "docs/lo-go.png",
+    "docs/loooogo.png",
+    "a|b/c(d).txt",
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "case_sensitive", "literal"),
+    [
+        ("(?:.*/)?logo[^/]*\\.png", False, "logo"),
+        ("report_\\d+7\\.pdf$", False, "report_"),
+        ("needle-review(-v\\d)?\\.pdf$", False, "needle-review"),
+        ("logos?", True, "logo"),
+        ("lo+go", True, "go"),
+        ("Ab[cd]efgh{2,3}", True, "efg"),
+        ("Assets", False, "et"),  # "s" may be the long s: never part of a case-insensitive literal
+        ("ÄRGER-logo", True, "ÄRGER-logo"),
+        ("ÄRGER-logo", False, "rger-logo"),
+        ("a|b", True, ""),  # either side may match
+        ("(?i)abc", True, ""),  # flags change what follows
+        ("\\x41bc", True, ""),  # an escape it does not spell out
+        ("[]abc]def", True, "def"),
+    ],
+)
+def test_the_literal_every_match_contains(pattern, case_sensitive, literal):
+    assert required_literal(pattern, case_sensitive) == literal
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"),
+    [
+        ("*star*", "glob"),
+        ("**/*elvin*", "glob"),
+        ("*ärger*", "glob"),
+        ("*lo*go*", "glob"),
+        ("a[|]b/*", "glob"),
+        ("star", "regex"),
+        ("kelvin", "regex"),
+        ("ärger-logo", "regex"),
+        ("report_\\d*7\\.pdf", "regex"),
+        ("lo+go", "regex"),
+        ("a\\|b/c\\(d\\)", "regex"),
+        ("(lo|re)[a-z]*", "regex"),
+    ],
+)
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_globs_and_regexes_find_what_the_expression_alone_finds(tmp_path, text, mode, case_sensitive):
+    """The literal checked before the expression only makes it faster: it never loses a match,
+    whatever the case folding of RE2 and of lower() do with unusual letters."""
+    con = connect([parquet_of(tmp_path, [{"key": k} for k in FOLDING_KEYS])])
+    query = ObjectQuery(text=text, mode=mode, case_sensitive=case_sensitive)
+    if mode == "glob":
+        pattern, function = glob_to_regex(text, case_sensitive), "regexp_full_match"
+    else:
+        pattern, function = ("" if case_sensitive else "(?i)") + text, "regexp_matches"
+    alone = con.execute(f"SELECT key FROM objects WHERE {function}(key, ?) ORDER BY key", [pattern]).fetchall()
+    assert keys(con, query) == [key for (key,) in alone]
