@@ -71,8 +71,15 @@ def shown_link(outcome) -> str:
     return link
 
 
+def event(name: str):
+    """The payload of the component's event `name`; the grants it says the browser holds are noted first."""
+    payload = st.session_state[COMPONENT_KEY][name]
+    session().delivered(protocol.parse_delivered(payload))
+    return payload
+
+
 def on_sign() -> None:
-    requests = protocol.parse_sign(st.session_state[COMPONENT_KEY]["sign"])
+    requests = protocol.parse_sign(event("sign"))
     try:
         desk.sign_uploads(session(), requests, folder=destination())
     except BucketdeskError as exc:
@@ -80,7 +87,7 @@ def on_sign() -> None:
 
 
 def on_parts() -> None:
-    requests = protocol.parse_parts(st.session_state[COMPONENT_KEY]["parts"])
+    requests = protocol.parse_parts(event("parts"))
     try:
         desk.sign_parts(session(), requests)
     except BucketdeskError as exc:
@@ -88,7 +95,7 @@ def on_parts() -> None:
 
 
 def on_done() -> None:
-    reports = protocol.parse_done(st.session_state[COMPONENT_KEY]["done"])
+    reports = protocol.parse_done(event("done"))
     if any(report.code == "ETagNotExposed" for report in reports):
         st.session_state["upload_error"] = (
             "The bucket's CORS rule does not expose the ETag header, so large files cannot be completed.",

@@ -12,8 +12,10 @@
  *                        parts: {n: {size, etag, sha256}}}      (parts already in the bucket)
  *                     | {refused: "sentence"}},
  *    partUrls: {fileId: {n: {seq, url, expiresAt, sha256} | {seq, refused}}},
- *    verified: {fileId: {ok, message, signSeq}}}
- * JS -> Python triggers, all cumulative and idempotent (see lib/components/uploader/__init__.py):
+ *    verified: {fileId: {ok, message, signSeq}},
+ *    grantsThrough: "<epoch>:<n>"}   the sign events whose grants this data carries (echoed as `through`)
+ * JS -> Python triggers, all cumulative and idempotent (see lib/components/uploader/__init__.py), each
+ * with `through`, the last grantsThrough received (grants up to there are held: Python stops re-sending them):
  *   sign  {files: [{id, name, size, type, lastModified, signSeq, sha256?, noChecksum?, uploadId?}]}
  *         every file still waiting for a grant, with the signSeq it holds (0 = none; holding the
  *         current one asks for a fresh one), its SHA-256 (single uploads), or why it has none, and
@@ -145,7 +147,7 @@ function newInstance(parentElement) {
     parentElement, data: {}, setTrigger: null, files: new Map(), outbox: new Map(), els: null,
     flushTimer: 0, pendingFlush: false, gateUntil: 0, lastSentAt: 0, resendStep: 0,
     renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashing: 0, hashingBytes: 0,
-    batches: new Map(), batchRows: new Map(), lastDataAt: 0, silentSince: 0,
+    batches: new Map(), batchRows: new Map(), lastDataAt: 0, silentSince: 0, grantsThrough: null,
   };
 }
 
@@ -260,6 +262,8 @@ function askForGrant(inst, e) {
 }
 
 function applyData(inst) {
+  // Echoed in every event: Python sends the grants it handed out up to here as {signSeq} from then on.
+  if (typeof inst.data.grantsThrough === "string") inst.grantsThrough = inst.data.grantsThrough;
   const grants = inst.data.grants || {};
   const verified = inst.data.verified || {};
   // A result is answered once `verified` judged its grant, or moot once Python replaced that grant.
@@ -1006,9 +1010,10 @@ function flushTriggers(inst) {
   const waiting = waitingFiles(inst);
   const parts = partRequests(inst);
   // At most MAX_PER_EVENT of each per event (the page reads no more): the rest go with the next one.
-  if (inst.outbox.size) inst.setTrigger("done", { results: [...inst.outbox.values()].slice(0, MAX_PER_EVENT) });
-  if (waiting.length) inst.setTrigger("sign", { files: waiting.slice(0, MAX_PER_EVENT).map((e) => signRequest(inst, e)) });
-  if (parts.length) inst.setTrigger("parts", { requests: parts });
+  const through = inst.grantsThrough;
+  if (inst.outbox.size) inst.setTrigger("done", { through, results: [...inst.outbox.values()].slice(0, MAX_PER_EVENT) });
+  if (waiting.length) inst.setTrigger("sign", { through, files: waiting.slice(0, MAX_PER_EVENT).map((e) => signRequest(inst, e)) });
+  if (parts.length) inst.setTrigger("parts", { through, requests: parts });
   if (inst.outbox.size || waiting.length || parts.length) {
     inst.lastSentAt = Date.now();
     inst.gateUntil = inst.lastSentAt + GATE_MS;
