@@ -58,6 +58,14 @@ const MAX_PER_EVENT = 1000;     // files per sign/done event (lib.limits.MAX_FIL
 // checking (a resume: comparing parts in the bucket with the file), uploading, paused (multipart).
 const ACTIVE = ["hashing", "signing", "queued", "checking", "uploading", "paused"];
 const SLOT_STATES = ["checking", "uploading"]; // states that hold one of the `concurrency` slots
+// A browser sends at most this many requests at once to one host over HTTP/1.1 (S3 speaks no HTTP/2); more
+// wait in the browser's own queue. With `concurrency` at or above it, up to this many more small files are
+// handed to the browser ahead (PIPELINE_MAX_BYTES each, only while every upload in flight is that small, so a
+// waiting file never sits long enough to look stalled): a connection that frees takes the next file at
+// once, instead of waiting for this page's script, which may be busy drawing rows or reading Streamlit's answer.
+const BROWSER_HOST_CONNECTIONS = 6;
+const PIPELINE_MAX_BYTES = 1024 * 1024;
+const RENDER_MANY = 100;        // past this many files in the list, render less often (scheduleRender)
 // Every state a file's upload can be in, and the states it may move to from there: the one place
 // that says so. Upload.to() refuses any other move. Derived from what each code path does:
 //   signing   waits for a grant (a new file, a retry, a renewal);      -> hashing when checksums need a
@@ -368,14 +376,24 @@ const unreadable = (e) => `${e.name} could not be read (was it moved, deleted or
 
 // ---- Uploading ----------------------------------------------------------------------------------
 
-/** Start queued uploads while there is a free slot. */
+const pipelines = (e) => !e.mp && e.grant?.kind !== "multipart" && e.size <= PIPELINE_MAX_BYTES;
+
+/** Start queued uploads while there is a free slot (and hand small files to the browser's queue ahead). */
 function pump(inst) {
   const limit = Math.max(1, Math.min(16, Math.floor(Number(inst.data.concurrency)) || 6));
-  let active = [...inst.files.values()].filter((e) => SLOT_STATES.includes(e.state)).length;
+  let active = 0;
+  let allSmall = true;
+  for (const e of inst.files.values()) {
+    if (!SLOT_STATES.includes(e.state)) continue;
+    active++;
+    allSmall &&= pipelines(e);
+  }
+  const ahead = limit >= BROWSER_HOST_CONNECTIONS ? BROWSER_HOST_CONNECTIONS : 0;
   let renewed = false;
   for (const e of inst.files.values()) {
-    if (active >= limit) break;
+    if (active >= limit + ahead) break;
     if (e.state !== "queued") continue;
+    if (active >= limit && !(allSmall && pipelines(e))) break; // only small files go ahead, behind small ones
     if (e.grant.kind === "multipart") {
       startMultipart(inst, e);
       active++;
@@ -386,6 +404,7 @@ function pump(inst) {
       startUpload(inst, e);
       active++;
     }
+    allSmall &&= pipelines(e);
   }
   for (const e of inst.files.values()) if (e.state === "uploading" && e.mp) driveParts(inst, e);
   if (renewed) changed(inst);
@@ -1255,8 +1274,12 @@ function buildRow(inst, e) {
   return { li, status, bar, detail, cancelBtn, retryBtn, removeBtn, pauseBtn, resumeBtn };
 }
 
+/** Render soon: every 100 ms, or every 250 ms past RENDER_MANY files (a render looks at every file, and a
+ * thousand small files change state thousands of times). */
 function scheduleRender(inst) {
-  if (!inst.renderTimer) inst.renderTimer = setTimeout(() => { inst.renderTimer = 0; render(inst); }, 100);
+  if (inst.renderTimer) return;
+  const wait = inst.files.size > RENDER_MANY ? 250 : 100;
+  inst.renderTimer = setTimeout(() => { inst.renderTimer = 0; render(inst); }, wait);
 }
 
 function render(inst) {
