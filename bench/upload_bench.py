@@ -156,22 +156,26 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
     chosen_at = page.evaluate("performance.now()")
     started = time.perf_counter()
     chooser.set_input_files([str(p) for p in paths])
-    # One handle, read every 50 ms: a locator would search the whole page (shadow roots and a thousand
-    # rows) on each poll, and that search ran on the browser's main thread the component needs.
+    # The page itself watches the summary line ("… · 1000 done" and nothing "to go") every 50 ms and answers
+    # once: polling from here would search the page (shadow roots, a thousand rows) over the DevTools protocol
+    # each time, on the main thread the component needs.
     total = page.locator(".bd-total")
     total.wait_for(state="attached", timeout=90_000)
-    summary = total.element_handle()
-    deadline = time.monotonic() + timeout_s
-    done = f"{len(paths)} done"  # the summary line: "… · 1000 done" and nothing "to go"
-    while True:
-        text = summary.evaluate("node => node.textContent") or ""
-        if done in text and "to go" not in text:
-            break
-        if any(word in text for word in ("failed", "not accepted", "refused")):
-            raise SystemExit(f"the browser upload ended badly: {text}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the browser upload did not finish in {timeout_s:.0f} s (last: {text})")
-        page.wait_for_timeout(50)
+    ended = page.wait_for_function(
+        """([node, done]) => {
+            const text = node.textContent || "";
+            if (/failed|not accepted|refused/.test(text)) return "bad: " + text;
+            return text.includes(done) && !text.includes("to go") && "ok: " + text;
+        }""",
+        arg=[total.element_handle(), f"{len(paths)} done"],
+        polling=50,
+        timeout=timeout_s * 1000,
+    ).json_value()
+    if ended.startswith("bad"):
+        page.wait_for_timeout(500)  # the row's sentence follows the count
+        rows = page.locator(".bd-row[data-state=rejected], .bd-row[data-state=failed], .bd-row[data-state=refused]")
+        said = [rows.nth(n).inner_text().replace("\n", " | ") for n in range(min(rows.count(), 5))]
+        raise SystemExit(f"the browser upload ended badly: {ended}\n" + "\n".join(said))
     finished = time.perf_counter()
     finished_at = chosen_at + (finished - started) * 1000
     # Every request the page's script sent to the bucket: whole files (POST or PUT) and parts.

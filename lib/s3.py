@@ -138,10 +138,14 @@ class S3Gateway:
             with storage_errors(f"reading {key}"):
                 response = self.client.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
                 body = response.pop("Body")
-                try:
-                    data = body.read(max_bytes) if max_bytes > 0 else b""
-                finally:
-                    body.close()
+                length = response.get("ContentLength")
+                if isinstance(length, int) and length <= max_bytes:
+                    data = body.read()  # to its end: the connection goes back to the pool
+                else:
+                    try:
+                        data = body.read(max_bytes) if max_bytes > 0 else b""
+                    finally:
+                        body.close()
         except NotFound:
             return None
         return response, data
