@@ -130,6 +130,26 @@ class S3Gateway:
         with storage_errors(f"reading {key}"):
             return self.client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"].read()
 
+    def peek(self, key: str, max_bytes: int) -> tuple[dict[str, Any], bytes] | None:
+        """An object's headers (the fields `head` gives) and its first `max_bytes` bytes, from one GET; None
+        when it does not exist. Headers and bytes come from one response, so they are of one version; an
+        object larger than `max_bytes` is not read further (its connection is dropped, not drained)."""
+        try:
+            with storage_errors(f"reading {key}"):
+                response = self.client.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+                body = response.pop("Body")
+                length = response.get("ContentLength")
+                if isinstance(length, int) and length <= max_bytes:
+                    data = body.read()  # to its end: the connection goes back to the pool
+                else:
+                    try:
+                        data = body.read(max_bytes) if max_bytes > 0 else b""
+                    finally:
+                        body.close()
+        except NotFound:
+            return None
+        return response, data
+
     def delete(self, key: str) -> None:
         with storage_errors(f"deleting {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)

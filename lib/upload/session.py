@@ -81,12 +81,20 @@ class UploadSession:
     # event k is acknowledged once a later done event no longer lists its file (the browser re-lists every
     # result until it saw the verdict). Delivered grants go as {signSeq} only: the browser holds them.
     _sign_events: int = field(default=0, repr=False, compare=False)
+    # Verdicts given so far (a retried file's new verdict counts again): the page redraws its list when it grows.
+    verdicts: int = field(default=0, compare=False)
+    # Names this session's sign events in `grantsThrough`, which the browser echoes in every event: the grants
+    # of sign events up to the one it names reached the browser (a restarted app's events are other ones).
+    _epoch: str = field(default_factory=lambda: uuid.uuid4().hex[:12], repr=False, compare=False)
     _done_events: int = field(default=0, repr=False, compare=False)
     _undelivered: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _unacknowledged: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # Streamlit's fast reruns can start a callback while the previous one still runs: sign,
     # sign_parts and finish check-then-act on the dicts above, so one at a time per session.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Kept for the session: a done event comes many times a second, and starting threads for each costs more
+    # than verifying a small file. Idle threads end with the session (the executor is collected).
+    _verifier: ThreadPoolExecutor | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.journal is None:
@@ -96,6 +104,18 @@ class UploadSession:
     def _journal(self) -> GrantJournal:
         assert self.journal is not None  # set in __post_init__
         return self.journal
+
+    def delivered(self, through: str | None) -> None:
+        """The browser holds every grant handed out up to the sign event `through` names (the
+        `grantsThrough` of the data it last received): from now on they go as their seq only. Without
+        this a thousand files waiting for a free slot would have their full grants re-sent on every rerun."""
+        epoch, _, number = (through or "").partition(":")
+        if epoch != self._epoch or not number.isdigit():
+            return  # none, or from an earlier app (before a restart): its numbers are not ours
+        with self._lock:
+            for file_id, event in list(self._undelivered.items()):
+                if event <= int(number):
+                    del self._undelivered[file_id]
 
     def recall(self, uploader: str, file_id: str) -> Grant | MultipartGrant | Refusal | None:
         """This session's answer for a file, else the one an earlier session (before a restart) recorded."""
@@ -109,6 +129,7 @@ class UploadSession:
         if outcome and outcome.get("sign_seq") == grant.sign_seq:
             known = {f.name for f in fields(Outcome)}
             self.outcomes[file_id] = Outcome(**{k: v for k, v in outcome.items() if k in known})
+            self.verdicts += 1
         return grant
 
     def sign(
@@ -289,6 +310,15 @@ class UploadSession:
         # The event lists every URL still wanted: anything not in it was received (or given up).
         self.part_urls = answered
 
+    def awaiting_verdicts(self) -> int:
+        """Files granted here whose current grant has no verdict yet (on their way, or being checked)."""
+        return sum(
+            1
+            for file_id, grant in self.grants.items()
+            if isinstance(grant, Granted)
+            and not (file_id in self.outcomes and self.outcomes[file_id].sign_seq == grant.sign_seq)
+        )
+
     def outcomes_for(self, grant: Granted) -> set[str]:
         """File ids whose current grant was already judged."""
         outcome = self.outcomes.get(grant.file_id)
@@ -319,13 +349,15 @@ class UploadSession:
             to_judge.setdefault(report.id, (grant, report))
         judged = list(to_judge.values())
         if len(judged) > 1:
-            with ThreadPoolExecutor(min(VERIFY_THREADS, len(judged)), thread_name_prefix="verify") as pool:
-                outcomes = list(pool.map(lambda pair: self._outcome(gateway, *pair), judged))
+            if self._verifier is None:
+                self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify")
+            outcomes = list(self._verifier.map(lambda pair: self._outcome(gateway, *pair), judged))
         else:
             outcomes = [self._outcome(gateway, *pair) for pair in judged]
         finished = []
         for (grant, report), outcome in zip(judged, outcomes, strict=True):
             self.outcomes[report.id] = outcome
+            self.verdicts += 1
             self._unacknowledged[report.id] = self._done_events
             self._journal.judged(uploader, grant, asdict(outcome))
             self.part_urls.pop(report.id, None)
@@ -410,4 +442,9 @@ class UploadSession:
             for file_id, urls in self.part_urls.items()
             if urls
         }
-        return {"grants": grants, "partUrls": part_urls, "verified": verified}
+        return {
+            "grants": grants,
+            "partUrls": part_urls,
+            "verified": verified,
+            "grantsThrough": f"{self._epoch}:{self._sign_events}",
+        }

@@ -7,12 +7,13 @@ The JS (uploader.js) knows nothing of AWS. Protocol:
      multipart: {threshold, concurrency, scope},      (absent: every file is one POST)
      grants:   {id: post grant | put grant | multipart grant | {refused, code}},
      partUrls: {id: {partNumber: {seq, url, expiresAt, sha256} | {seq, refused}}},
-     verified: {id: {ok, message, signSeq}}}
+     verified: {id: {ok, message, signSeq}},
+     grantsThrough: "<epoch>:<n>"}                     (this session's latest sign event, n)
     A post grant is {kind: "post", url, fields, key, expiresAt, signSeq}; a put grant
     {kind: "put", url, headers, key, expiresAt, signSeq}: PUT the file with exactly `headers`.
     A multipart grant is {kind: "multipart", key, uploadId, partSize, partCount, checksums, signSeq,
     parts: {partNumber: {size, etag, sha256}}}: `parts` are those already in the bucket (a resume).
-  JS -> Python triggers:
+  JS -> Python triggers (each also carries `through`: the last `grantsThrough` the browser received):
     sign:  {files: [{id, name, size, type, lastModified, signSeq, sha256?, noChecksum?, uploadId?,
                      batch?, folder?}]}
            sha256: the whole file's (single uploads); noChecksum: why there is none
@@ -31,7 +32,9 @@ and idempotent: `sign` lists every file still waiting for a grant, with the sign
 holds (0 for none; holding the current one asks for a re-sign); `parts` lists every part URL not
 yet answered with a seq above the one held (an answer is kept until a `parts` event no longer lists
 it); `done` lists every result the page has not yet acknowledged in `verified` (which echoes the
-signSeq it judged).
+signSeq it judged). A grant goes whole until `through` says the browser received the data of the sign
+event that answered it; after that as {signSeq} only (files queued for a slot do not make every rerun
+carry their grants again).
 Everything from the browser is untrusted: this module turns it into typed values or drops it.
 Streamlit registration happens in the page (lib/ never imports streamlit).
 """
@@ -54,6 +57,7 @@ _MAX_TEXT = 10_000  # a file name may be long; the sanitiser caps what is kept
 _MAX_PARTS = 10_000  # S3's limit per upload
 _NO_CHECKSUM = {"insecure-context", "too-large"}
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9._~+/=\-]{1,1024}$")
+_THROUGH = re.compile(r"^[0-9a-f]{1,32}:[0-9]{1,12}$")
 
 
 def js() -> str:
@@ -129,6 +133,12 @@ def parse_sign(value: Any) -> list[SignRequest]:
         resume = upload_id if isinstance(upload_id, str) and _UPLOAD_ID.fullmatch(upload_id) else None
         requests.append(SignRequest(declared, _int(raw.get("signSeq")), resume, _int(raw.get("lastModified"))))
     return requests
+
+
+def parse_delivered(value: Any) -> str | None:
+    """The `grantsThrough` an event echoes (`through`): every grant up to that sign event reached the browser."""
+    through = value.get("through") if isinstance(value, dict) else None
+    return through if isinstance(through, str) and _THROUGH.fullmatch(through) else None
 
 
 def parse_parts(value: Any) -> list[PartsRequest]:

@@ -12,8 +12,10 @@
  *                        parts: {n: {size, etag, sha256}}}      (parts already in the bucket)
  *                     | {refused: "sentence"}},
  *    partUrls: {fileId: {n: {seq, url, expiresAt, sha256} | {seq, refused}}},
- *    verified: {fileId: {ok, message, signSeq}}}
- * JS -> Python triggers, all cumulative and idempotent (see lib/components/uploader/__init__.py):
+ *    verified: {fileId: {ok, message, signSeq}},
+ *    grantsThrough: "<epoch>:<n>"}   the sign events whose grants this data carries (echoed as `through`)
+ * JS -> Python triggers, all cumulative and idempotent (see lib/components/uploader/__init__.py), each
+ * with `through`, the last grantsThrough received (grants up to there are held: Python stops re-sending them):
  *   sign  {files: [{id, name, size, type, lastModified, signSeq, sha256?, noChecksum?, uploadId?}]}
  *         every file still waiting for a grant, with the signSeq it holds (0 = none; holding the
  *         current one asks for a fresh one), its SHA-256 (single uploads), or why it has none, and
@@ -56,6 +58,14 @@ const MAX_PER_EVENT = 1000;     // files per sign/done event (lib.limits.MAX_FIL
 // checking (a resume: comparing parts in the bucket with the file), uploading, paused (multipart).
 const ACTIVE = ["hashing", "signing", "queued", "checking", "uploading", "paused"];
 const SLOT_STATES = ["checking", "uploading"]; // states that hold one of the `concurrency` slots
+// A browser sends at most this many requests at once to one host over HTTP/1.1 (S3 speaks no HTTP/2); more
+// wait in the browser's own queue. With `concurrency` at or above it, up to this many more small files are
+// handed to the browser ahead (PIPELINE_MAX_BYTES each, only while every upload in flight is that small, so a
+// waiting file never sits long enough to look stalled): a connection that frees takes the next file at
+// once, instead of waiting for this page's script, which may be busy drawing rows or reading Streamlit's answer.
+const BROWSER_HOST_CONNECTIONS = 6;
+const PIPELINE_MAX_BYTES = 1024 * 1024;
+const RENDER_MANY = 100;        // past this many files in the list, render less often (scheduleRender)
 // Every state a file's upload can be in, and the states it may move to from there: the one place
 // that says so. Upload.to() refuses any other move. Derived from what each code path does:
 //   signing   waits for a grant (a new file, a retry, a renewal);      -> hashing when checksums need a
@@ -145,7 +155,7 @@ function newInstance(parentElement) {
     parentElement, data: {}, setTrigger: null, files: new Map(), outbox: new Map(), els: null,
     flushTimer: 0, pendingFlush: false, gateUntil: 0, lastSentAt: 0, resendStep: 0,
     renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashing: 0, hashingBytes: 0,
-    batches: new Map(), batchRows: new Map(), lastDataAt: 0, silentSince: 0,
+    batches: new Map(), batchRows: new Map(), lastDataAt: 0, silentSince: 0, grantsThrough: null,
   };
 }
 
@@ -260,6 +270,8 @@ function askForGrant(inst, e) {
 }
 
 function applyData(inst) {
+  // Echoed in every event: Python sends the grants it handed out up to here as {signSeq} from then on.
+  if (typeof inst.data.grantsThrough === "string") inst.grantsThrough = inst.data.grantsThrough;
   const grants = inst.data.grants || {};
   const verified = inst.data.verified || {};
   // A result is answered once `verified` judged its grant, or moot once Python replaced that grant.
@@ -364,14 +376,24 @@ const unreadable = (e) => `${e.name} could not be read (was it moved, deleted or
 
 // ---- Uploading ----------------------------------------------------------------------------------
 
-/** Start queued uploads while there is a free slot. */
+const pipelines = (e) => !e.mp && e.grant?.kind !== "multipart" && e.size <= PIPELINE_MAX_BYTES;
+
+/** Start queued uploads while there is a free slot (and hand small files to the browser's queue ahead). */
 function pump(inst) {
   const limit = Math.max(1, Math.min(16, Math.floor(Number(inst.data.concurrency)) || 6));
-  let active = [...inst.files.values()].filter((e) => SLOT_STATES.includes(e.state)).length;
+  let active = 0;
+  let allSmall = true;
+  for (const e of inst.files.values()) {
+    if (!SLOT_STATES.includes(e.state)) continue;
+    active++;
+    allSmall &&= pipelines(e);
+  }
+  const ahead = limit >= BROWSER_HOST_CONNECTIONS ? BROWSER_HOST_CONNECTIONS : 0;
   let renewed = false;
   for (const e of inst.files.values()) {
-    if (active >= limit) break;
+    if (active >= limit + ahead) break;
     if (e.state !== "queued") continue;
+    if (active >= limit && !(allSmall && pipelines(e))) break; // only small files go ahead, behind small ones
     if (e.grant.kind === "multipart") {
       startMultipart(inst, e);
       active++;
@@ -382,6 +404,7 @@ function pump(inst) {
       startUpload(inst, e);
       active++;
     }
+    allSmall &&= pipelines(e);
   }
   for (const e of inst.files.values()) if (e.state === "uploading" && e.mp) driveParts(inst, e);
   if (renewed) changed(inst);
@@ -1006,9 +1029,10 @@ function flushTriggers(inst) {
   const waiting = waitingFiles(inst);
   const parts = partRequests(inst);
   // At most MAX_PER_EVENT of each per event (the page reads no more): the rest go with the next one.
-  if (inst.outbox.size) inst.setTrigger("done", { results: [...inst.outbox.values()].slice(0, MAX_PER_EVENT) });
-  if (waiting.length) inst.setTrigger("sign", { files: waiting.slice(0, MAX_PER_EVENT).map((e) => signRequest(inst, e)) });
-  if (parts.length) inst.setTrigger("parts", { requests: parts });
+  const through = inst.grantsThrough;
+  if (inst.outbox.size) inst.setTrigger("done", { through, results: [...inst.outbox.values()].slice(0, MAX_PER_EVENT) });
+  if (waiting.length) inst.setTrigger("sign", { through, files: waiting.slice(0, MAX_PER_EVENT).map((e) => signRequest(inst, e)) });
+  if (parts.length) inst.setTrigger("parts", { through, requests: parts });
   if (inst.outbox.size || waiting.length || parts.length) {
     inst.lastSentAt = Date.now();
     inst.gateUntil = inst.lastSentAt + GATE_MS;
@@ -1250,8 +1274,12 @@ function buildRow(inst, e) {
   return { li, status, bar, detail, cancelBtn, retryBtn, removeBtn, pauseBtn, resumeBtn };
 }
 
+/** Render soon: every 100 ms, or every 250 ms past RENDER_MANY files (a render looks at every file, and a
+ * thousand small files change state thousands of times). */
 function scheduleRender(inst) {
-  if (!inst.renderTimer) inst.renderTimer = setTimeout(() => { inst.renderTimer = 0; render(inst); }, 100);
+  if (inst.renderTimer) return;
+  const wait = inst.files.size > RENDER_MANY ? 250 : 100;
+  inst.renderTimer = setTimeout(() => { inst.renderTimer = 0; render(inst); }, wait);
 }
 
 function render(inst) {

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import lib.upload.session
-from lib.components.uploader import parse_done, parse_sign
+from lib.components.uploader import parse_delivered, parse_done, parse_sign
 from lib.upload.grants import Grant, Refusal
 from lib.upload.session import UploadSession
 from tests.unit.helpers import (
@@ -284,10 +284,11 @@ def test_storage_error_while_checking_becomes_a_failed_outcome(session, gateway,
 
     sign(session, gateway, sign_event({}))
 
-    def unreachable(key):
+    def unreachable(key, *args):
         raise EndpointUnreachable("The S3 endpoint could not be reached while reading it.", "Check the network.")
 
     monkeypatch.setattr(gateway, "head", unreachable)
+    monkeypatch.setattr(gateway, "peek", unreachable)  # a small file is read whole, headers and bytes at once
     [outcome] = finish(session, gateway, done_event({}))
     assert not outcome.ok
     assert "could not be reached" in outcome.message and "Check the network." in outcome.message
@@ -317,6 +318,44 @@ def test_component_data_names_a_delivered_grant_by_its_seq_only(session, gateway
     assert grants[OTHER_ID]["kind"] == "post" and grants[OTHER_ID]["signSeq"] == 1
 
 
+def test_grants_go_as_their_seq_only_once_the_browser_echoes_the_data_that_carried_them(session, gateway):
+    sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "dog.png"}))
+    data = session.component_data()
+    assert data["grants"][FILE_ID]["kind"] == "post" and data["grants"][OTHER_ID]["kind"] == "post"
+    # Both wait for a free upload slot (no later sign event): the echo alone says they arrived.
+    session.delivered(parse_delivered({"through": data["grantsThrough"], "results": []}))
+    assert session.component_data()["grants"] == {FILE_ID: {"signSeq": 1}, OTHER_ID: {"signSeq": 1}}
+
+
+def test_an_echo_older_than_a_grant_or_from_another_session_leaves_it_whole(session, gateway):
+    sign(session, gateway, sign_event({}))
+    before = session.component_data()["grantsThrough"]
+    sign(session, gateway, sign_event({"id": OTHER_ID, "name": "dog.png"}))  # answered after that data
+    session.delivered(parse_delivered({"through": before}))
+    assert session.component_data()["grants"][OTHER_ID]["kind"] == "post"
+    # A restarted app numbers its sign events from 1 again: an echo of the old app's numbers is not ours.
+    epoch, _, number = session.component_data()["grantsThrough"].partition(":")
+    for through in (f"{'0' * len(epoch)}:{number}", f"{epoch}:x", "junk", None, 42):
+        session.delivered(parse_delivered({"through": through}))
+        assert session.component_data()["grants"][OTHER_ID]["kind"] == "post", through
+
+
+def test_files_awaiting_verdicts_are_counted_until_each_current_grant_is_judged(session, gateway, s3):
+    sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "dog.png"}))
+    assert (session.awaiting_verdicts(), session.verdicts) == (2, 0)
+    store(s3, granted(session), BODY)
+    finish(session, gateway, done_event({}))
+    assert (session.awaiting_verdicts(), session.verdicts) == (1, 1)
+    finish(session, gateway, done_event({"id": OTHER_ID, "ok": False, "message": "The bucket is busy."}))
+    assert (session.awaiting_verdicts(), session.verdicts) == (0, 2)
+    # A retry of the rejected file is a new grant awaiting its own verdict; that verdict counts again.
+    sign(session, gateway, sign_event({"id": OTHER_ID, "name": "dog.png", "signSeq": 1}))
+    assert session.awaiting_verdicts() == 1
+    store(s3, granted(session, OTHER_ID), BODY)
+    finish(session, gateway, done_event({"id": OTHER_ID, "signSeq": 2}))
+    assert (session.awaiting_verdicts(), session.verdicts) == (0, 3)
+
+
 def test_component_data_drops_a_verdict_once_the_browser_stops_reporting_it(session, gateway, s3):
     sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "dog.png"}))
     store(s3, granted(session), BODY)
@@ -331,7 +370,9 @@ def test_component_data_drops_a_verdict_once_the_browser_stops_reporting_it(sess
 
 
 def test_component_data_before_anything_is_empty(session):
-    assert session.component_data() == {"grants": {}, "partUrls": {}, "verified": {}}
+    data = session.component_data()
+    assert (data["grants"], data["partUrls"], data["verified"]) == ({}, {}, {})
+    assert data["grantsThrough"].endswith(":0")
 
 
 # --- malformed events ------------------------------------------------------------------------------

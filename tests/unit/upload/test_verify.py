@@ -428,3 +428,57 @@ SIGNATURES = [
 @pytest.mark.parametrize("head, expected", SIGNATURES, ids=[repr(h[:12]) for h, _ in SIGNATURES])
 def test_sniff_type_recognises_common_formats(head, expected):
     assert sniff_type(head) == expected
+
+
+def requests_made(gateway) -> list[str]:
+    """The S3 operations `gateway` sends from now on, in order."""
+    made: list[str] = []
+    gateway.client.meta.events.register("before-call.s3", lambda model, **_: made.append(model.name))
+    return made
+
+
+def test_a_small_upload_is_verified_with_one_request(s3, gateway):
+    body = b"hello, plain text\n" * 1000  # 18 KB: past the sniff window, under the whole-read size
+    grant = grant_for(gateway, body, name="notes.txt", type="text/plain")
+    store(s3, grant, body)
+    made = requests_made(gateway)
+    result = verify_upload(gateway, grant)
+    assert result.ok, result.problems
+    assert made == ["GetObject"], "headers and bytes of a small object come from one GET"
+
+
+def test_an_image_is_decoded_from_the_one_read_that_checked_its_headers(s3, gateway):
+    body = png_bytes(120, 90, noise=True)
+    assert len(body) > lib.upload.verify.SNIFF_BYTES
+    grant = grant_for(gateway, body)
+    store(s3, grant, body)
+    made = requests_made(gateway)
+    result = verify_upload(gateway, grant)
+    assert result.ok and result.image_size == (120, 90), result.problems
+    assert made == ["GetObject"]
+
+
+def test_a_large_upload_is_checked_by_head_before_any_byte_is_read(s3, gateway, monkeypatch):
+    monkeypatch.setattr(lib.upload.verify, "WHOLE_READ_BYTES", 1000)
+    body = b"plain text " * 200
+    grant = grant_for(gateway, body, name="notes.txt", type="text/plain")
+    store(s3, grant, body, content_type="text/csv")  # the wrong type: nothing needs reading
+    made = requests_made(gateway)
+    result = verify_upload(gateway, grant)
+    assert not result.ok and "text/csv" in result.message
+    assert made[0] == "HeadObject" and "GetObject" not in made
+
+
+def test_a_stored_object_larger_than_signed_is_read_no_further_than_signed(s3, gateway):
+    signed = b"plain text\n" * 100
+    grant = grant_for(gateway, signed, name="notes.txt", type="text/plain")
+    store(s3, grant, signed * 50)  # a store that enforces nothing kept 50 times what was signed
+    head, held = gateway.peek(grant.key, grant.size)
+    assert head["ContentLength"] == len(signed) * 50 and held == signed
+    result = verify_upload(gateway, grant)
+    assert_quarantined(s3, grant, result)
+    assert f"but {len(signed)} were signed" in result.message
+
+
+def test_peek_at_a_missing_object_is_none(gateway):
+    assert gateway.peek("no/such/key.txt", 100) is None
