@@ -220,12 +220,16 @@ def serial(profile: BucketProfile, prefix: str) -> tuple[float, int]:
     return time.perf_counter() - started, keys
 
 
-def build(profile: BucketProfile, prefix: str, cache: Path) -> tuple[float, int, bool]:
-    parallel = []
+def build(profile: BucketProfile, prefix: str, cache: Path, **walk_options) -> tuple[float, int, str]:
+    """Seconds, rows, and how it went: "p" parallel or "s" serial, with the probes' ratios."""
+    reports: list = []
     store = SnapshotStore(S3Gateway(profile), mode="disk", cache_dir=cache)
     started = time.perf_counter()
-    snapshot = store.build(prefix, progress=lambda p: parallel.append(p.parallel))
-    return time.perf_counter() - started, snapshot.manifest.rows, any(parallel)
+    snapshot = store.build(prefix, progress=reports.append, **walk_options)
+    seconds = time.perf_counter() - started
+    how = "p" if any(r.parallel for r in reports) else "s"
+    probes = reports[-1].probes if reports else ()
+    return seconds, snapshot.manifest.rows, how + ("(" + "/".join(f"{r:.1f}" for r in probes) + ")" if probes else "")
 
 
 def _load() -> str:
@@ -246,28 +250,29 @@ def listing(args) -> None:
             paths.append((f"+{args.delay_ms} ms", f"http://127.0.0.1:{proxies[0].port}"))
         print(
             f"\n{'layout':<8} {'path':<8} {'serial obj/s':>12} {'build obj/s':>11} {'median':>7} {'min':>6}  "
-            f"parallel?  load (1/5/15 min)  runs build/serial ({args.repeat} interleaved)"
+            f"load (1/5/15 min)  runs: build/serial, p(arallel) or s(erial), (probe ratios); {args.repeat} interleaved"
         )
         with tempfile.TemporaryDirectory() as cache:
             for label, endpoint in paths:
                 for layout in args.layouts:
                     profile, prefix = store.profile(layout, endpoint), layout + "/"
-                    s_times, b_times, went_parallel = [], [], False
+                    s_times, b_times, hows = [], [], []
                     for run in range(args.repeat):  # interleaved, alternating which goes first
                         for which in ("serial", "build") if run % 2 == 0 else ("build", "serial"):
                             if which == "serial":
                                 s_time, s_keys = serial(profile, prefix)
                                 s_times.append(s_time)
                             else:
-                                b_time, b_rows, went_parallel = build(profile, prefix, Path(cache))
+                                b_time, b_rows, how = build(profile, prefix, Path(cache))
                                 b_times.append(b_time)
+                                hows.append(how)
                         assert s_keys == b_rows == args.objects, (s_keys, b_rows)
                     ratios = [s / b for s, b in zip(s_times, b_times, strict=True)]
                     s_time, b_time = statistics.median(s_times), statistics.median(b_times)
                     print(
                         f"{layout:<8} {label:<8} {args.objects / s_time:>12,.0f} {args.objects / b_time:>11,.0f} "
-                        f"{statistics.median(ratios):>6.2f}x {min(ratios):>5.2f}x  {'yes' if went_parallel else 'no ':<9}  "
-                        f"{_load():<17}  {', '.join(f'{r:.2f}' for r in ratios)}",
+                        f"{statistics.median(ratios):>6.2f}x {min(ratios):>5.2f}x  {_load():<17}  "
+                        + ", ".join(f"{r:.2f} {how}" for r, how in zip(ratios, hows, strict=True)),
                         flush=True,
                     )
     finally:

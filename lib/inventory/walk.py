@@ -68,6 +68,7 @@ class WalkProgress:
     prefixes_left: int  # pieces of the key space waiting or being listed
     elapsed_seconds: float
     parallel: bool
+    probes: tuple[float, ...] = ()  # each probe: a page beside its twin, in pages alone (below 1.6: overlapped)
 
 
 @dataclass
@@ -235,7 +236,9 @@ def walk(
     while not parallel:
         _check(cancel)
         if probing and len(times) == PROBE_AFTER_PAGES + len(verdicts):
-            page, overlapped = _probe(lister, prefix, cursor, times)
+            page, ratio = _probe(lister, prefix, cursor, times)
+            meter.probes.append(ratio)
+            overlapped = ratio < OVERLAP_RATIO
             verdicts.append(overlapped)
             if verdicts.count(overlapped) == PROBES // 2 + 1:  # a majority, so later probes cannot change it
                 parallel, probing = overlapped, False
@@ -260,8 +263,8 @@ def walk(
     meter.report(0, parallel=True, force=True)
 
 
-def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> tuple[_Page, bool]:
-    """Fetch the next page twice at once; True when the store overlapped the two.
+def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> tuple[_Page, float]:
+    """Fetch the next page twice at once; how much longer it took than a page alone.
 
     The twin is the same request (the same cost to the server): a cheaper probe, such as a
     delimiter listing, would pass on a store whose cost is building pages of keys."""
@@ -272,7 +275,7 @@ def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> 
     page = lister.page(prefix, cursor)
     together = time.perf_counter() - started
     beside.join()
-    return page, together < OVERLAP_RATIO * alone
+    return page, together / alone if alone else 0.0
 
 
 def _quietly(lister: _Lister, prefix: str, cursor: Cursor) -> None:
@@ -677,6 +680,7 @@ class _Meter:
         self.started = time.perf_counter()
         self.objects = 0
         self.reported = 0.0
+        self.probes: list[float] = []
 
     def count(self, objects: int, left: int, *, parallel: bool) -> None:
         self.objects += objects
@@ -688,7 +692,8 @@ class _Meter:
             return
         self.reported = now
         elapsed = now - self.started
-        self.callback(WalkProgress(self.objects, self.objects / elapsed if elapsed else 0.0, left, elapsed, parallel))
+        rate = self.objects / elapsed if elapsed else 0.0
+        self.callback(WalkProgress(self.objects, rate, left, elapsed, parallel, tuple(self.probes)))
 
 
 def _check(cancel: threading.Event | None) -> None:
