@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,88 +53,166 @@ LAYOUTS = {
 # --- a proxy that adds latency ------------------------------------------------------------
 
 
-class DelayProxy:
-    """TCP proxy on 127.0.0.1 that holds each chunk the client sends for `delay` seconds (one
-    chunk per request for small requests such as listings: a bucket in another data centre)."""
+def _serve_delay_proxy(target_host: str, target_port: int, delay: float, port_out) -> None:
+    """TCP proxy on 127.0.0.1 that holds each chunk the client sends for `delay` seconds (one chunk
+    per request for small requests such as listings: a bucket in another data centre). asyncio, in
+    its own process: relaying pages must not take the interpreter lock from the client measured."""
+    import asyncio
 
-    def __init__(self, target_host: str, target_port: int, delay: float):
-        self.target, self.delay = (target_host, target_port), delay
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            client, _ = self.server.accept()
-            upstream = socket.create_connection(self.target)
-            threading.Thread(target=self._pipe, args=(client, upstream, self.delay), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, 0.0), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket, delay: float) -> None:
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hold: float) -> None:
         try:
-            while data := source.recv(65536):
-                if delay:
-                    time.sleep(delay)
-                sink.sendall(data)
-        except OSError:
+            while data := await reader.read(65536):
+                if hold:
+                    await asyncio.sleep(hold)
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(target_host, target_port)
+        await asyncio.gather(pipe(reader, up_writer, delay), pipe(up_reader, writer, 0.0))
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=256)
+        port_out.put(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+class DelayProxy:
+    """The delaying proxy in a child process; `port` is where it listens."""
+
+    def __init__(self, target_host: str, target_port: int, delay: float):
+        import multiprocessing
+
+        ports: multiprocessing.Queue = multiprocessing.Queue()
+        self.process = multiprocessing.Process(
+            target=_serve_delay_proxy, args=(target_host, target_port, delay, ports), daemon=True
+        )
+        self.process.start()
+        self.port = ports.get(timeout=30)
+
+    def stop(self) -> None:
+        self.process.terminate()
 
 
 # --- listing ----------------------------------------------------------------------------
 
 
-def target(args) -> tuple[BucketProfile, str, object]:
-    if not args.endpoint_url:
-        from lib.sandbox import start_sandbox
+class Store:
+    """Where the listing benchmark runs: a bucket profile per layout, how to seed it fast, and how to stop."""
 
-        box = start_sandbox()
-        return box.profile, "embedded sandbox (moto server)", box
-    profile = BucketProfile(
-        name="bench",
-        bucket="bench",
-        endpoint_url=args.endpoint_url,
-        region="us-east-1",
-        addressing_style="path",
-        access_key_id=args.access_key,
-        secret_access_key=args.secret_key,
-    )
-    return profile, args.endpoint_url, None
+    def __init__(self, args):
+        self.name, self.stop, self.filer, self.moto = args.store, (lambda: None), args.filer_url, False
+        if args.endpoint_url:
+            self.name, endpoint, keys = args.endpoint_url, args.endpoint_url, (args.access_key, args.secret_key)
+        elif args.store == "sandbox":
+            from lib.sandbox import start_sandbox
+
+            box = start_sandbox()
+            self.name, self.moto = "embedded sandbox (moto server, in this process)", True
+            endpoint, keys = box.endpoint_url, (box.profile.access_key_id, box.profile.secret_access_key)
+        elif args.store == "seaweedfs":
+            from tests.support.seaweedfs import start_seaweedfs
+
+            weed = start_seaweedfs()
+            self.stop, self.filer = weed.stop, f"http://127.0.0.1:{weed.ports['filer.port']}"
+            self.name, endpoint, keys = (
+                f"SeaweedFS (weed mini) {weed.endpoint_url}",
+                weed.endpoint_url,
+                (
+                    weed.access_key,
+                    weed.secret_key,
+                ),
+            )
+        else:
+            from tests.support.localstack import start_localstack
+
+            stack = start_localstack()
+            self.stop, self.name = stack.stop, f"LocalStack (host mode) {stack.endpoint_url}"
+            endpoint, keys = stack.endpoint_url, ("test", "test")
+        self.endpoint, self.keys = endpoint.rstrip("/"), keys
+
+    def profile(self, layout: str, endpoint: str | None = None) -> BucketProfile:
+        """One bucket per layout: moto scans a whole bucket per request, so a bucket holds one layout."""
+        return BucketProfile(
+            name="bench",
+            bucket=f"bench-{layout}",
+            endpoint_url=endpoint or self.endpoint,
+            region="us-east-1",
+            addressing_style="path",
+            access_key_id=self.keys[0],
+            secret_access_key=self.keys[1],
+        )
+
+    def seed(self, layout: str, count: int) -> None:
+        profile = self.profile(layout)
+        client = make_client(profile, profile.endpoint_url)
+        try:
+            client.create_bucket(Bucket=profile.bucket)
+        except Exception:  # noqa: S110 - it exists (a rerun against the same store)
+            pass
+        name = LAYOUTS[layout]
+        if client.list_objects_v2(Bucket=profile.bucket, Prefix=name(count - 1, count), MaxKeys=1).get("KeyCount"):
+            print(f"  {layout}: already seeded")
+            return
+        started = time.perf_counter()
+        if self.moto:
+            how = "straight into moto's backend"
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.s3.models import s3_backends
+
+            backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+            for n in range(count):
+                backend.put_object(profile.bucket, name(n, count), b"")
+        elif self.filer:
+            how = "PUT to SeaweedFS's filer (/buckets/<bucket>/<key>), 16 at a time"
+            _parallel(count, 16, lambda: _FilerPut(self.filer, profile.bucket), lambda put, n: put(name(n, count)))
+        else:
+            how = "parallel put_object, 16 at a time"
+            _parallel(
+                count,
+                16,
+                lambda: make_client(profile, profile.endpoint_url),
+                lambda c, n: c.put_object(Bucket=profile.bucket, Key=name(n, count), Body=b""),
+            )
+        seconds = time.perf_counter() - started
+        print(f"  {layout}: seeded {count:,} objects in {seconds:.0f} s ({count / seconds:,.0f}/s, {how})")
 
 
-def seed(profile: BucketProfile, layout: str, count: int, sandbox: object) -> None:
-    client = make_client(profile, profile.endpoint_url)
-    name = LAYOUTS[layout]
-    first = name(count - 1, count).rsplit("/", 1)[0] + "/"
-    listed = client.list_objects_v2(Bucket=profile.bucket, Prefix=name(count - 1, count), MaxKeys=1)
-    if listed.get("KeyCount"):
-        print(f"  {layout}: already seeded")
-        return
-    started = time.perf_counter()
-    if sandbox is not None:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.s3.models import s3_backends
+class _FilerPut:
+    """An empty file PUT through SeaweedFS's filer, the store behind its S3 gateway (no signing)."""
 
-        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-        for n in range(count):
-            backend.put_object(profile.bucket, name(n, count), b"")
-    else:
-        local = threading.local()
+    def __init__(self, filer_url: str, bucket: str):
+        import http.client
 
-        def put(n: int) -> None:
-            if not hasattr(local, "c"):
-                local.c = make_client(profile, profile.endpoint_url)
-            local.c.put_object(Bucket=profile.bucket, Key=name(n, count), Body=b"")
+        host, port = urlsplit(filer_url).hostname, urlsplit(filer_url).port
+        self.connection, self.bucket = http.client.HTTPConnection(host or "127.0.0.1", port), bucket
 
-        with ThreadPoolExecutor(32) as pool:
-            list(pool.map(put, range(count), chunksize=256))
-    print(f"  {layout}: seeded {count:,} objects in {time.perf_counter() - started:.0f} s ({first}…)")
+    def __call__(self, key: str) -> None:
+        from urllib.parse import quote
+
+        self.connection.request("PUT", f"/buckets/{self.bucket}/{quote(key)}", body=b"")
+        response = self.connection.getresponse()
+        response.read()
+        if response.status not in (200, 201):
+            raise RuntimeError(f"filer PUT {key}: {response.status}")
+
+
+def _parallel(count: int, threads: int, make, call) -> None:
+    local = threading.local()
+
+    def one(n: int) -> None:
+        if not hasattr(local, "worker"):
+            local.worker = make()
+        call(local.worker, n)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(count), chunksize=256))
 
 
 def serial(profile: BucketProfile, prefix: str) -> tuple[float, int]:
@@ -146,49 +223,65 @@ def serial(profile: BucketProfile, prefix: str) -> tuple[float, int]:
     return time.perf_counter() - started, keys
 
 
-def build(profile: BucketProfile, prefix: str, cache: Path) -> tuple[float, int, bool]:
-    parallel = []
+def build(profile: BucketProfile, prefix: str, cache: Path, **walk_options) -> tuple[float, int, str]:
+    """Seconds, rows, and how it went: "p" parallel or "s" serial, with the probes' ratios."""
+    reports: list = []
     store = SnapshotStore(S3Gateway(profile), mode="disk", cache_dir=cache)
     started = time.perf_counter()
-    snapshot = store.build(prefix, progress=lambda p: parallel.append(p.parallel))
-    return time.perf_counter() - started, snapshot.manifest.rows, any(parallel)
+    snapshot = store.build(prefix, progress=reports.append, **walk_options)
+    seconds = time.perf_counter() - started
+    how = "p" if any(r.parallel for r in reports) else "s"
+    probes = reports[-1].probes if reports else ()
+    return seconds, snapshot.manifest.rows, how + ("(" + "/".join(f"{r:.1f}" for r in probes) + ")" if probes else "")
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def listing(args) -> None:
-    profile, where, box = target(args)
-    client = make_client(profile, profile.endpoint_url)
+    store = Store(args)
+    proxies: list[DelayProxy] = []
     try:
-        client.create_bucket(Bucket=profile.bucket)
-    except Exception:
-        pass
-    print(f"Target: {where}; {args.objects:,} objects per layout.")
-    for layout in args.layouts:
-        seed(profile, layout, args.objects, box)
-    host, port = profile.endpoint_url.split("//", 1)[1].split(":")  # type: ignore[union-attr]
-    proxy = DelayProxy(host, int(port.rstrip("/")), args.delay_ms / 1000)
-    proxied = BucketProfile(**{**profile.__dict__, "endpoint_url": f"http://127.0.0.1:{proxy.port}"})
-    print(
-        f"\n{'layout':<9} {'path':<14} {'serial obj/s':>13} {'build obj/s':>12} {'build/serial':>13}  "
-        f"parallel?   (medians of {args.repeat} interleaved runs)"
-    )
-    with tempfile.TemporaryDirectory() as cache:
-        for label, prof in (("direct", profile), (f"+{args.delay_ms} ms", proxied)):
-            for layout in args.layouts:
-                prefix = layout + "/"
-                s_times, b_times, went_parallel = [], [], False
-                for _ in range(args.repeat):  # interleaved: the 2 shared cores' load hits both alike
-                    s_time, s_keys = serial(prof, prefix)
-                    b_time, b_rows, went_parallel = build(prof, prefix, Path(cache))
-                    assert s_keys == b_rows == args.objects, (s_keys, b_rows)
-                    s_times.append(s_time)
-                    b_times.append(b_time)
-                s_time, b_time = statistics.median(s_times), statistics.median(b_times)
-                print(
-                    f"{layout:<9} {label:<14} {args.objects / s_time:>13,.0f} {args.objects / b_time:>12,.0f} "
-                    f"{s_time / b_time:>12.2f}x  {'yes' if went_parallel else 'no (stayed serial)'}"
-                    f"   runs build/serial: {', '.join(f'{s / b:.2f}' for s, b in zip(s_times, b_times, strict=True))}",
-                    flush=True,
-                )
+        print(f"Target: {store.name}; {args.objects:,} objects per layout (a bucket each).", flush=True)
+        for layout in args.layouts:
+            store.seed(layout, args.objects)
+        host, port = urlsplit(store.endpoint).hostname, urlsplit(store.endpoint).port
+        paths = [("direct", None)] if "direct" in args.paths else []
+        if "delayed" in args.paths:
+            proxies.append(DelayProxy(host or "127.0.0.1", port or 80, args.delay_ms / 1000))
+            paths.append((f"+{args.delay_ms} ms", f"http://127.0.0.1:{proxies[0].port}"))
+        print(
+            f"\n{'layout':<8} {'path':<8} {'serial obj/s':>12} {'build obj/s':>11} {'median':>7} {'min':>6}  "
+            f"load (1/5/15 min)  runs: build/serial, p(arallel) or s(erial), (probe ratios); {args.repeat} interleaved"
+        )
+        with tempfile.TemporaryDirectory() as cache:
+            for label, endpoint in paths:
+                for layout in args.layouts:
+                    profile, prefix = store.profile(layout, endpoint), layout + "/"
+                    s_times, b_times, hows = [], [], []
+                    for run in range(args.repeat):  # interleaved, alternating which goes first
+                        for which in ("serial", "build") if run % 2 == 0 else ("build", "serial"):
+                            if which == "serial":
+                                s_time, s_keys = serial(profile, prefix)
+                                s_times.append(s_time)
+                            else:
+                                b_time, b_rows, how = build(profile, prefix, Path(cache))
+                                b_times.append(b_time)
+                                hows.append(how)
+                        assert s_keys == b_rows == args.objects, (s_keys, b_rows)
+                    ratios = [s / b for s, b in zip(s_times, b_times, strict=True)]
+                    s_time, b_time = statistics.median(s_times), statistics.median(b_times)
+                    print(
+                        f"{layout:<8} {label:<8} {args.objects / s_time:>12,.0f} {args.objects / b_time:>11,.0f} "
+                        f"{statistics.median(ratios):>6.2f}x {min(ratios):>5.2f}x  {_load():<17}  "
+                        + ", ".join(f"{r:.2f} {how}" for r, how in zip(ratios, hows, strict=True)),
+                        flush=True,
+                    )
+    finally:
+        for proxy in proxies:
+            proxy.stop()
+        store.stop()
 
 
 # --- memory -----------------------------------------------------------------------------
@@ -637,7 +730,10 @@ def main() -> None:
     lst = sub.add_parser("listing")
     lst.add_argument("--objects", type=int, default=100_000)
     lst.add_argument("--delay-ms", type=int, default=20)
-    lst.add_argument("--endpoint-url")
+    lst.add_argument("--store", choices=["sandbox", "seaweedfs", "localstack"], default="sandbox")
+    lst.add_argument("--endpoint-url", help="a store already running (instead of starting --store)")
+    lst.add_argument("--filer-url", help="with --endpoint-url of SeaweedFS: seed through its filer")
+    lst.add_argument("--paths", nargs="+", choices=["direct", "delayed"], default=["direct", "delayed"])
     lst.add_argument("--access-key", default="test")
     lst.add_argument("--secret-key", default="test")
     lst.add_argument("--repeat", type=int, default=3)

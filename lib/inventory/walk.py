@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -50,8 +50,12 @@ PROBE_AFTER_PAGES = 4  # serial pages before the probe: small listings never pay
 # costing L (overlappable round trip) + S (work the server serialises), the probed page costs
 # ~L + 2S, so the ratio r bounds the speed-up at 1 / (r - 1); 1.6 means at least ~1.7x.
 OVERLAP_RATIO = 1.6
+# Probes, a page apart, that vote (two that agree decide): on a loaded machine one probe in five or so
+# times a page several times too slow.
+PROBES = 3
 FANOUT_PER_WORKER = 2  # pieces one split may create, per worker
 DENSITY_FILL = 0.9  # estimated pieces hold 90 % of a page, so most finish in one request
+LEARN_DEPTHS = 8  # levels below a page's prefix whose folder sizes the page tells
 MAX_DESCENT = 16  # folders a split may step down through looking for a level with siblings
 
 Cursor = Any  # objects: the last key (StartAfter); versions: (key marker, version-id marker)
@@ -64,15 +68,82 @@ class WalkProgress:
     prefixes_left: int  # pieces of the key space waiting or being listed
     elapsed_seconds: float
     parallel: bool
+    probes: tuple[float, ...] = ()  # each probe: a page beside its twin, in pages alone (below 1.6: overlapped)
 
 
 @dataclass
 class _Page:
-    entries: list[dict[str, Any]]  # S3's own dicts; delete markers carry IsDeleteMarker=True
-    first_key: str | None
-    last_key: str | None
-    next: Cursor | None  # None: nothing follows
+    entries: list[dict[str, Any]]  # S3's own dicts, in the store's order; delete markers carry IsDeleteMarker=True
+    last: str | None  # the last key (or common prefix) in the store's order
+    truncated: bool
+    next: Cursor | None = None  # versions: the store's own markers; None: nothing follows
     prefixes: list[str] = field(default_factory=list)
+
+
+class _Order:
+    """How a store sorts keys and reads StartAfter: S3's way (UTF-8 byte order; StartAfter s lists
+    the keys greater than s). Every bound a piece carries is read through one of these, so pieces
+    partition the key space in the store's own order."""
+
+    tree = False
+
+    def rank(self, name: str, folder: bool = False) -> Any:
+        """Sort key of a key, or of a common prefix among the keys of its level."""
+        return name
+
+    def within(self, key: str, bound: str | None) -> bool:
+        """`key` would not be listed by StartAfter=bound (None: no bound)."""
+        return bound is None or key <= bound
+
+    def cut_before(self, previous: tuple[str, bool] | None, start: str | None) -> str:
+        """A StartAfter that lists the folder named next by a delimiter listing, and nothing before
+        it: after the item that listing named just before (a key, or all of a folder), or where the
+        listing started when the folder came first. (Not the folder's name without "/": "a b/c"
+        and "a-c" sort between "a" and "a/".)"""
+        if previous is None:
+            return start or ""
+        name, is_folder = previous
+        return name[:-1] + "0" if is_folder else name  # "0" follows "/": after every key of that folder
+
+    def discovery_start(self, after: str | None, level: str) -> str | None:
+        """Where a delimiter listing of `level` starts to see what lies after `after`."""
+        return after
+
+    def item_within(self, name: str, folder: bool, bound: str | None) -> bool:
+        """A key, or all of a folder, would not be listed by StartAfter=bound."""
+        return self.within(name, bound)  # a folder sorts before its keys, and no bound lies inside one
+
+
+class _TreeOrder(_Order):
+    """SeaweedFS keeps keys as a directory tree and lists it depth first, each directory's entries by
+    name: "a/b" comes before "a b" and "a-c". Its StartAfter is a path in that tree, and a path that
+    names a directory means "after all of that directory" ("a/c" skips "a/c/d"). A delimiter listing
+    that starts inside a folder names that folder's sub-folders as if they were the level's own, so
+    discovery starts after the folder instead."""
+
+    tree = True
+
+    def rank(self, name: str, folder: bool = False) -> Any:
+        return (name[:-1] if folder else name).split("/"), folder
+
+    def within(self, key: str, bound: str | None) -> bool:
+        return bound is None or key.split("/") <= bound.split("/") or key.startswith(bound + "/")
+
+    def cut_before(self, previous: tuple[str, bool] | None, start: str | None) -> str:
+        if previous is None:
+            return start or ""
+        name, is_folder = previous
+        return name[:-1] if is_folder else name  # a directory's path without "/": after all of it
+
+    def discovery_start(self, after: str | None, level: str) -> str | None:
+        holder = _folder_of(after, level) if after else None
+        return holder[:-1] if holder else after
+
+    def item_within(self, name: str, folder: bool, bound: str | None) -> bool:
+        return self.within(name[:-1] if folder else name, bound)  # a directory's path: all of it
+
+
+BYTE_ORDER, TREE_ORDER = _Order(), _TreeOrder()
 
 
 class _Lister:
@@ -86,17 +157,22 @@ class _Lister:
     def serialises(self) -> bool:
         """True for moto (the sandbox), which answers listings one at a time by scanning the whole
         bucket: a probe there would only cost a request. moto signs its responses "amazon.com";
-        S3 says "AmazonS3", LocalStack "TwistedWeb", MinIO "MinIO"."""
+        S3 says "AmazonS3", LocalStack "TwistedWeb", MinIO "MinIO", SeaweedFS "SeaweedFS <version>"."""
         return "amazon.com" in (self.server or "").lower()
+
+    @property
+    def order(self) -> _Order:
+        return TREE_ORDER if "seaweedfs" in (self.server or "").lower() else BYTE_ORDER
 
     def page(self, prefix: str, cursor: Cursor | None, *, delimiter: bool = False) -> _Page:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": self.page_size}
         if delimiter:
             params["Delimiter"] = "/"
         where = f"/{prefix}" if prefix else "the whole bucket"
+        following: Cursor | None = None
         if self.versions:
             if cursor:
-                # A plain key starts after all versions of that key; markers resume mid-key.
+                # Only markers the store returned: moto mishandles a KeyMarker that is not a key.
                 key_marker, version_marker = (cursor, None) if isinstance(cursor, str) else cursor
                 params["KeyMarker"] = key_marker
                 if version_marker:
@@ -105,24 +181,27 @@ class _Lister:
                 response = self.client.list_object_versions(**params)
             entries = [dict(v, IsDeleteMarker=False) for v in response.get("Versions", [])]
             entries += [dict(m, IsDeleteMarker=True) for m in response.get("DeleteMarkers", [])]
-            truncated = response.get("IsTruncated")
-            following = (response.get("NextKeyMarker"), response.get("NextVersionIdMarker")) if truncated else None
+            if response.get("IsTruncated"):
+                following = (response.get("NextKeyMarker"), response.get("NextVersionIdMarker"))
         else:
             if cursor:
                 params["StartAfter"] = cursor
             # The lean path: botocore's own parser would cost more CPU per page than the round trip.
             response = list_objects_v2(self.client, params, f"listing {where} of bucket {self.bucket}")
             entries = response.get("Contents", [])
-            following = None
         if self.server is None:
             self.server = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("server", "")
         prefixes = [p["Prefix"] for p in response.get("CommonPrefixes", [])]
-        keys = [e["Key"] for e in entries]
-        names = keys + prefixes
-        last = max(names) if names else None
-        if not self.versions and response.get("IsTruncated"):
+        if prefixes or self.versions:
+            names = [(self.order.rank(e["Key"]), e["Key"]) for e in entries]
+            names += [(self.order.rank(p, folder=True), p) for p in prefixes]
+            last = max(names)[1] if names else None
+        else:  # a flat page comes in the store's order: its last key is where the next one starts
+            last = entries[-1]["Key"] if entries else None
+        truncated = bool(response.get("IsTruncated"))
+        if not self.versions and truncated:
             following = last
-        return _Page(entries, min(keys) if keys else None, last, following, prefixes)
+        return _Page(entries, last, truncated, following, prefixes)
 
 
 def walk(
@@ -150,34 +229,42 @@ def walk(
     meter = _Meter(progress)
     cursor: Cursor | None = None
     parallel = split == "always" and concurrency > 1
-    # Versions go parallel only when asked: they split at folders from the start (see _list_folders).
-    probing = split == "auto" and concurrency > 1 and not versions
-    times: list[float] = []
+    probing = split == "auto" and concurrency > 1
+    times: list[float] = []  # pages listed alone
+    verdicts: list[bool] = []  # probes so far: did the store overlap two requests?
+    last_page: _Page | None = None
     while not parallel:
         _check(cancel)
-        if probing and len(times) == PROBE_AFTER_PAGES:
-            page, parallel = _probe(lister, prefix, cursor, times)
-            probing = False  # once: a store's nature does not change within a walk
+        if probing and len(times) == PROBE_AFTER_PAGES + len(verdicts):
+            page, ratio = _probe(lister, prefix, cursor, times)
+            meter.probes.append(ratio)
+            overlapped = ratio < OVERLAP_RATIO
+            verdicts.append(overlapped)
+            if verdicts.count(overlapped) == PROBES // 2 + 1:  # a majority, so later probes cannot change it
+                parallel, probing = overlapped, False
         else:
             started = time.perf_counter()
             page = lister.page(prefix, cursor)
             times.append(time.perf_counter() - started)
-        probing = probing and not lister.serialises
+        # SeaweedFS's delimiter listings are not trusted from a version marker: its versions stay serial.
+        probing = probing and not lister.serialises and not (versions and lister.order.tree)
         yield from batcher.add(page.entries)
         meter.count(len(page.entries), 1 if page.next else 0, parallel=False)
         if page.next is None:
             yield from batcher.flush()
             meter.report(0, parallel=False, force=True)
             return
-        cursor = page.next
+        cursor, last_page = page.next, page
     walker = _Walker(lister, concurrency, cancel, FANOUT_PER_WORKER * concurrency)
-    yield from walker.run((prefix, cursor, None), batcher, meter)
+    if last_page is not None:
+        walker.learn(prefix, last_page)
+    yield from walker.run(Piece(prefix, cursor), batcher, meter)
     yield from batcher.flush()
     meter.report(0, parallel=True, force=True)
 
 
-def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> tuple[_Page, bool]:
-    """Fetch the next page twice at once; True when the store overlapped the two.
+def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> tuple[_Page, float]:
+    """Fetch the next page twice at once; how much longer it took than a page alone.
 
     The twin is the same request (the same cost to the server): a cheaper probe, such as a
     delimiter listing, would pass on a store whose cost is building pages of keys."""
@@ -188,7 +275,7 @@ def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> 
     page = lister.page(prefix, cursor)
     together = time.perf_counter() - started
     beside.join()
-    return page, together < OVERLAP_RATIO * alone
+    return page, together / alone if alone else 0.0
 
 
 def _quietly(lister: _Lister, prefix: str, cursor: Cursor) -> None:
@@ -198,11 +285,21 @@ def _quietly(lister: _Lister, prefix: str, cursor: Cursor) -> None:
         pass
 
 
-Piece = tuple[str, Cursor | None, str | None]  # (listing prefix, cursor, upto: last key included)
+class Piece(NamedTuple):
+    """A part of the key space: what `prefix` lists after `after` (None: from its start) and up to
+    `upto` (None: to its end), both read in the store's order."""
+
+    prefix: str
+    after: Cursor | None = None
+    upto: str | None = None
+    flat: bool = False  # versions: the rest of a folder after a cursor inside it, listed without delimiter
 
 
 class _Walker:
-    """A stack of pieces and the workers that list them (newest first keeps the frontier moving)."""
+    """A stack of pieces and the workers that list them (newest first keeps the frontier moving).
+
+    A worker lists its piece flat, page after page; while fewer pieces wait than there are workers,
+    it first hands what is left of its piece to the others (see _split)."""
 
     def __init__(self, lister: _Lister, concurrency: int, cancel: threading.Event | None, fanout: int):
         self.lister, self.concurrency, self.cancel, self.fanout = lister, concurrency, cancel, fanout
@@ -211,6 +308,7 @@ class _Walker:
         self.cond = threading.Condition()
         self.out: queue.Queue = queue.Queue(maxsize=concurrency * 4)  # back-pressure keeps memory flat
         self.stop = threading.Event()
+        self.spans: dict[int, float] = {}  # how many folders one page spans, by the depth of the level
 
     def run(self, root: Piece, batcher: _Batcher, meter: _Meter) -> Iterator[pa.RecordBatch]:
         self.pieces.append(root)
@@ -243,14 +341,36 @@ class _Walker:
             for thread in threads:
                 thread.join(timeout=30)
 
+    @property
+    def order(self) -> _Order:
+        return self.lister.order  # known from the first answer, which comes before any split
+
     def left(self) -> int:
         return len(self.pieces) + self.active
+
+    def learn(self, level: str, page: _Page) -> None:
+        """Remember how many folders one page of keys spans at `level` and the levels below it that
+        the page reaches into (1 when the folders are big): a split groups folders by it."""
+        depth = level.count("/")
+        paths = [e["Key"][len(level) :].split("/") for e in page.entries if e["Key"].startswith(level)]
+        if len(paths) < 2:
+            return
+        scale = self.lister.page_size / len(paths)
+        for below in range(LEARN_DEPTHS):
+            # Keys ending at this depth count as folders of their own: they take a page's room too.
+            spanned = {tuple(parts[: below + 1]) for parts in paths}
+            self.spans[depth + below] = max(1.0, len(spanned) * scale)
+            if all(len(parts) <= below + 2 for parts in paths):
+                break
 
     def _work(self) -> None:
         try:
             while piece := self._next():
                 try:
-                    self._list(piece)
+                    if self.lister.versions:
+                        self._list_versions(piece)
+                    else:
+                        self._list(piece)
                 finally:
                     with self.cond:
                         self.active -= 1
@@ -270,6 +390,17 @@ class _Walker:
             self.active += 1
             return self.pieces.pop()
 
+    def _hungry(self) -> bool:
+        """Fewer pieces wait than there are workers: splitting now keeps them all busy (splitting
+        while they are busy would only cost discovery requests)."""
+        return len(self.pieces) < self.concurrency
+
+    def _push(self, pieces: list[Piece]) -> None:
+        if pieces:
+            with self.cond:
+                self.pieces.extend(reversed(pieces))  # the open-ended last piece is popped first
+                self.cond.notify_all()
+
     def _put(self, message: tuple[str, Any]) -> None:
         while True:
             try:
@@ -282,104 +413,139 @@ class _Walker:
                     return
 
     def _list(self, piece: Piece) -> None:
-        if self.lister.versions:
-            self._list_folders(piece)
-            return
-        prefix, cursor, upto = piece
+        prefix, after, upto, _ = piece
         page: _Page | None = None
+        may_split = False  # a piece lists a page before it splits: that page shows whether it is big
         while not self.stop.is_set():
             _check(self.cancel)
-            page = page or self.lister.page(prefix, cursor)
-            entries = page.entries if upto is None else [e for e in page.entries if e["Key"] <= upto]
+            if may_split and self._hungry():
+                split = self._split(Piece(prefix, after, upto))
+                if split is None:  # nothing is left for this worker
+                    return
+                prefix, upto, page = split
+                may_split = False
+            page = page or self.lister.page(prefix, after)
+            entries = [e for e in page.entries if self.order.within(e["Key"], upto)]
             if entries:
                 self._put(("rows", entries))
-            if page.next is None or (upto is not None and page.last_key is not None and page.last_key > upto):
+            if not page.truncated or len(entries) < len(page.entries):
                 return
-            cursor = page.next
-            upto, page = self._split(prefix, page.last_key or "", upto, _folders_per_page(page, prefix))
-            if page is not None:
-                cursor = page.next
+            self.learn(prefix, page)
+            after, may_split = page.last, page.last is not None
+            page = None
 
-    def _list_folders(self, piece: Piece) -> None:
+    def _split(self, piece: Piece) -> tuple[str, str | None, _Page | None] | None:
+        """Hand what is left of `piece` to other workers and keep its first part.
+
+        A delimiter listing names what lies ahead at the piece's level: folders (grouped when small)
+        become pieces of their own, and a level of plain keys is cut at keys estimated from their
+        density. When only the rest of the folder holding `after` lies ahead, the piece narrows to
+        that folder's prefix and splits inside it. Returns this worker's (prefix, upto, next page
+        when the discovery request was exactly that page), or None when nothing is left for it."""
+        order = self.order
+        prefix, after, upto, _ = piece
+        for _ in range(MAX_DESCENT):
+            _check(self.cancel)
+            start = order.discovery_start(after, prefix)
+            found = self.lister.page(prefix, start, delimiter=True)
+            holder = _folder_of(after, prefix) if after else None
+            items = _items(found, order, upto, holder)
+            passed = not found.truncated or _passed(found, order, upto)  # nothing in range beyond the page
+            if any(is_folder for _, is_folder in items):
+                return self._split_at_folders(piece._replace(prefix=prefix, upto=upto), start, holder, found, items)
+            if holder is None:
+                if not items and passed:
+                    return None
+                return (prefix, *self._flat_page(prefix, upto, found, passed))
+            if items or not passed:
+                return prefix, upto, None  # keys of this level follow the holder: list on
+            prefix, upto = holder, None  # only the rest of the holder lies ahead: split inside it
+        return prefix, upto, None
+
+    def _flat_page(self, prefix: str, upto: str | None, found: _Page, passed: bool) -> tuple[str | None, _Page]:
+        """The discovery page of a level with no folder in range, as this piece's next page (it is
+        what a flat listing would return); when the level is plain keys, cut what follows it."""
+        sample = [e["Key"] for e in found.entries]
+        if not passed and not found.prefixes and found.last is not None:
+            cuts = _density_cuts(sample, found.last, upto, prefix, self.fanout, self.order)
+            if cuts:
+                self._push(_ranges(prefix, cuts, upto))
+                upto = cuts[0]
+        entries = [e for e in found.entries if self.order.within(e["Key"], upto)]
+        return upto, _Page(entries, found.last, not passed and len(entries) == len(found.entries))
+
+    def _split_at_folders(
+        self, piece: Piece, start: str | None, holder: str | None, found: _Page, items: list[tuple[str, bool]]
+    ) -> tuple[str, str | None, _Page | None] | None:
+        order, (prefix, after, upto, _) = self.order, piece
+        group = max(1, int(self.spans.get(prefix.count("/"), 1.0) * DENSITY_FILL))  # small folders share a piece
+        starts = [n for n, (_, is_folder) in enumerate(items) if is_folder][::group]
+        # The holder comes before every item: the first piece starts after all of it.
+        first = (holder, True) if holder else None
+        cuts = [order.cut_before(items[n - 1] if n else first, start) for n in starts]
+        passed = not found.truncated or _passed(found, order, upto)
+        pieces: list[Piece] = []
+        for i, n in enumerate(starts):
+            # A folder that is all of its piece is listed by its own prefix: its listing ends
+            # without reading into what follows, and its sub-folders split at its own level.
+            alone = group == 1 and (items[n + 1][1] if n + 1 < len(items) else passed)
+            pieces.append(Piece(items[n][0]) if alone else Piece(prefix, cuts[i], _at(cuts, i + 1, upto)))
+        self._push(pieces)
+        head = items[: starts[0]]  # keys of this level before the first cut
+        if holder is not None and not head:
+            return holder, None, None  # exactly the rest of the holder: its own prefix ends there
+        if holder is None and start == after:  # the discovery page holds all of the head
+            if head:
+                keys = {name for name, _ in head}
+                self._put(("rows", [e for e in found.entries if e["Key"] in keys]))
+            return None
+        return prefix, cuts[0], None
+
+    def _list_versions(self, piece: Piece) -> None:
         """Versions: a folder's own versions, its sub-folders handed to other workers.
 
-        Version listings resume only from markers S3 returned (moto mishandles a KeyMarker that is
-        not a key), so they split at folders, never at estimated keys."""
-        prefix, cursor, _ = piece
+        Version listings resume only from markers the store returned (moto drops the first version
+        after a KeyMarker alone, and mishandles one that is not a key), so they split at folders,
+        never at estimated keys. A cursor inside a folder (where the serial start stopped) leaves
+        the rest of that folder to a flat listing from it, and the level goes on from the cursor."""
+        prefix, cursor, _, flat = piece
+        if not flat and cursor:
+            holder = _folder_of(cursor[0] if isinstance(cursor, tuple) else cursor, prefix)
+            if holder:
+                self._push([Piece(holder, cursor, flat=True)])
+        else:
+            holder = None
         while not self.stop.is_set():
             _check(self.cancel)
-            page = self.lister.page(prefix, cursor, delimiter=True)
+            page = self.lister.page(prefix, cursor, delimiter=not flat)
             if page.entries:
                 self._put(("rows", page.entries))
-            if page.prefixes:
-                with self.cond:
-                    self.pieces.extend((folder, None, None) for folder in page.prefixes)
-                    self.cond.notify_all()
+            self._push([Piece(folder) for folder in page.prefixes if folder != holder])
             if page.next is None:
                 return
             cursor = page.next
 
-    def _split(
-        self, prefix: str, last: str, upto: str | None, folders_per_page: float = 1.0
-    ) -> tuple[str | None, _Page | None]:
-        """Hand what lies after `last` (up to `upto`) to other workers.
 
-        Returns this worker's new upto, and the discovery page when it is simply this piece's next
-        page (a flat folder, plain objects), so that request is not repeated."""
-        bounds, inner, found = self._bounds(prefix, last, upto, folders_per_page)
-        if bounds:
-            pieces = list(zip([inner] * len(bounds), bounds, [*bounds[1:], upto], strict=True))
-            with self.cond:
-                self.pieces.extend(pieces)  # the open-ended last piece is popped first and splits again
-                self.cond.notify_all()
-            upto = bounds[0]
-        flat = (
-            found is not None
-            and not found.prefixes
-            and not self.lister.versions
-            and inner == prefix
-            and _folder_of(last, prefix) is None
-        )
-        return upto, found if flat else None
-
-    def _bounds(
-        self, prefix: str, last: str, upto: str | None, folders_per_page: float = 1.0
-    ) -> tuple[list[str], str, _Page | None]:
-        """Keys in (last, upto) to cut at (increasing), the prefix the new pieces list under, and
-        the discovery page at `prefix` (None when the split stepped into a folder)."""
-        top: _Page | None = None
-        for _ in range(MAX_DESCENT):
-            _check(self.cancel)
-            found = self.lister.page(prefix, last, delimiter=True)
-            top = top or found
-            folders = [p for p in found.prefixes if upto is None or p <= upto]
-            # A folder's name without its "/" sorts before all its keys: a cut there keeps it whole.
-            cuts = sorted({p[:-1] for p in folders if last < p[:-1] and (upto is None or p[:-1] < upto)})
-            if cuts:
-                # Small folders are grouped so a piece still holds about a page: a request per
-                # tiny folder would cost more than the parallelism gains.
-                group = max(1, int(folders_per_page * DENSITY_FILL))
-                return cuts[group - 1 :: group][: self.fanout], prefix, top
-            folder = _folder_of(last, prefix)
-            if folder is None:  # `last` is a key of this level: the discovery page is its next page
-                if folders:
-                    return [], prefix, top
-                sample = [e["Key"] for e in found.entries]
-                return _density_cuts(sample, last, upto, prefix, self.fanout), prefix, top
-            # Only the folder holding `last` lies ahead (stores differ on whether they name it):
-            # step into it when nothing else at this level is in range.
-            within = [e for e in found.entries if upto is None or e["Key"] <= upto]
-            passed = found.next is None or (upto is not None and (found.last_key or "") > upto)
-            if within or not passed:
-                return [], prefix, top
-            prefix = folder
-        return [], prefix, top
+def _at(values: list[str], index: int, default: str | None) -> str | None:
+    return values[index] if index < len(values) else default
 
 
-def _folders_per_page(page: _Page, prefix: str) -> float:
-    """How many folders of this level one page of keys spans (1 when they are big)."""
-    folders = {_folder_of(entry["Key"], prefix) for entry in page.entries}
-    return max(1.0, float(len(folders)))
+def _items(found: _Page, order: _Order, upto: str | None, holder: str | None) -> list[tuple[str, bool]]:
+    """The keys and folders of a delimiter page in the store's order and within `upto`, without the
+    folder holding the cursor (its rest belongs to the piece listing it)."""
+    named = [(e["Key"], False) for e in found.entries]
+    named += [(p, True) for p in found.prefixes if p != holder]
+    named.sort(key=lambda item: order.rank(*item))
+    return [(name, folder) for name, folder in named if order.item_within(name, folder, upto)]
+
+
+def _passed(found: _Page, order: _Order, upto: str | None) -> bool:
+    """The page reaches past `upto`."""
+    return found.last is not None and not order.item_within(found.last, found.last in found.prefixes, upto)
+
+
+def _ranges(prefix: str, cuts: list[str], upto: str | None) -> list[Piece]:
+    return [Piece(prefix, cut, upper) for cut, upper in zip(cuts, [*cuts[1:], upto], strict=True)]
 
 
 def _folder_of(key: str, prefix: str) -> str | None:
@@ -388,30 +554,39 @@ def _folder_of(key: str, prefix: str) -> str | None:
     return prefix + name + "/" if slash else None
 
 
-def _density_cuts(sample: list[str], last: str, upto: str | None, prefix: str, fanout: int) -> list[str]:
+def _density_cuts(
+    sample: list[str], last: str, upto: str | None, prefix: str, fanout: int, order: _Order | None = None
+) -> list[str]:
     """Cuts after `last`, spaced so each piece holds about a page if keys keep the density seen.
 
-    Keys are read as numbers in a mixed radix made of the characters seen at each position of the
-    sample (digits stay decimal, hex stays hex), so the spacing follows how names actually count.
+    Names (the keys without `prefix`) are read as numbers in a mixed radix made of the characters
+    seen at each position of the sample (digits stay decimal, hex stays hex), so the spacing follows
+    how names actually count. Cuts are plain ASCII without "/", "%" or "+": a cut is sent as
+    StartAfter, and some stores (LocalStack) decode those once too often or skip non-ASCII keys
+    after one.
     """
-    sample = sorted(sample)
-    if len(sample) < 2 or sample[0] == sample[-1]:
+    order = order or BYTE_ORDER
+    names = sorted(key[len(prefix) :] for key in sample if key.startswith(prefix))
+    if len(names) < 2 or names[0] == names[-1] or not last.startswith(prefix):
         return []
-    width = max(len(key) for key in sample)
-    alphabets = [_alphabet({key[i] for key in sample if i < len(key)}) for i in range(width)]
-    low, high = _rank(sample[0], alphabets), _rank(sample[-1], alphabets)
+    width = max(len(name) for name in names)
+    alphabets = [_alphabet({name[i] for name in names if i < len(name)}) for i in range(width)]
+    low, high = _rank(names[0], alphabets), _rank(names[-1], alphabets)
     step = int((high - low) * DENSITY_FILL)
-    start = _rank(max(sample[-1], last), alphabets)
+    start = _rank(max(names[-1], last[len(prefix) :]), alphabets)
     cuts: list[str] = []
     for n in range(1, fanout + 1) if step > 0 else ():
-        cut = _unrank(start + n * step, alphabets)
-        if cut is None or not cut.startswith(prefix) or (upto is not None and cut >= upto):
+        name = _unrank(start + n * step, alphabets)
+        cut = None if name is None else prefix + name
+        if cut is None or (upto is not None and (cut == upto or not order.within(cut, upto))):
             break
         if cut > last and (not cuts or cut > cuts[-1]):
             cuts.append(cut)
     return cuts
 
 
+# What a position of a name can count through, smallest first; the last is every printable ASCII
+# character a StartAfter carries safely everywhere (see _density_cuts).
 _CLASSES = (
     string.digits,
     string.digits + "abcdef",
@@ -419,17 +594,18 @@ _CLASSES = (
     string.digits + string.ascii_lowercase,
     string.digits + string.ascii_uppercase,
     string.digits + string.ascii_letters,
-    "".join(chr(c) for c in range(0x20, 0x7F)),
+    "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "/%+"),
 )
 
 
 def _alphabet(seen: set[str]) -> list[str]:
     """The characters a position can count through: the smallest class holding what was seen there
-    (so "0000123" counts in decimal), or what was seen when that is not ASCII."""
+    (so "0000123" counts in decimal), else the widest (other characters rank as the nearest one
+    below them)."""
     for chars in _CLASSES:
         if seen <= set(chars):
             return ["", *sorted(chars)]
-    return ["", *sorted(seen | set(_CLASSES[-1]))]
+    return ["", *sorted(_CLASSES[-1])]
 
 
 def _rank(key: str, alphabets: list[list[str]]) -> int:
@@ -504,6 +680,7 @@ class _Meter:
         self.started = time.perf_counter()
         self.objects = 0
         self.reported = 0.0
+        self.probes: list[float] = []
 
     def count(self, objects: int, left: int, *, parallel: bool) -> None:
         self.objects += objects
@@ -515,7 +692,8 @@ class _Meter:
             return
         self.reported = now
         elapsed = now - self.started
-        self.callback(WalkProgress(self.objects, self.objects / elapsed if elapsed else 0.0, left, elapsed, parallel))
+        rate = self.objects / elapsed if elapsed else 0.0
+        self.callback(WalkProgress(self.objects, rate, left, elapsed, parallel, tuple(self.probes)))
 
 
 def _check(cancel: threading.Event | None) -> None:
