@@ -1,14 +1,18 @@
 """Benchmark (not a test): inventory snapshots and search.
 
     python bench/inventory_bench.py listing                  # embedded sandbox (moto server)
-    python bench/inventory_bench.py listing --endpoint-url http://127.0.0.1:4566 --objects 20000
+    python bench/inventory_bench.py listing --store seaweedfs  # a throwaway SeaweedFS (weed mini)
+    python bench/inventory_bench.py listing --store localstack --objects 20000
+    python bench/inventory_bench.py listing --endpoint-url http://127.0.0.1:8333 --secret-key …
     python bench/inventory_bench.py memory --objects 1000000 # peak RSS of a build (synthetic pages)
     python bench/inventory_bench.py search --rows 1000000 10000000
 
-listing: for two layouts (objects spread over ~100 folders, and one flat folder), seeds the objects
-(once), then times boto3's serial paginator and a snapshot build (walk + Parquet) to the same
-endpoint in the same run, directly and through a proxy that delays every request by --delay-ms,
-and prints objects/s and the ratio build / serial.
+listing: for two layouts (objects spread over ~100 folders, and one flat folder), each in a bucket of
+its own, seeds the objects (once; moto straight into its backend, SeaweedFS through its filer,
+others by parallel put_object) and times boto3's serial paginator and a snapshot build (walk +
+Parquet) to the same endpoint, interleaved, directly and through a proxy (its own process) that
+delays every request by --delay-ms. It prints objects/s, the median and smallest ratio build /
+serial, the load average, and for each run whether the build went parallel and its probes' ratios.
 memory: builds a snapshot from synthesised ListObjectsV2 pages (no server), in a child process,
 and prints its peak RSS.
 latency: the same against a synthetic store whose requests each take --delay-ms and overlap (S3).

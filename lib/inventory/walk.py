@@ -4,25 +4,30 @@ Why not always split: what a listing request costs differs by store. On S3 a req
 trip wherever it starts, so sixteen requests in flight list about sixteen times as fast. moto's
 server (the sandbox) scans and sorts the whole bucket for every request, under one interpreter
 lock, so parallel requests queue and every extra request (a split, a partial last page) is pure
-cost. So the walk starts exactly like boto3's serial paginator and only goes parallel when a probe
-shows the store overlaps requests:
+cost. So the walk starts exactly like boto3's serial paginator and only goes parallel when probes
+show the store overlaps requests:
 
 1. Serial: flat pages (no delimiter) of the prefix. A listing that ends within PROBE_AFTER_PAGES
    pages, or any listing of a store known to serialise (moto, by its Server header), is done with
    exactly the paginator's requests.
-2. Probe: the next page is fetched while one discovery request (a delimiter listing) runs beside
-   it. If that page took about as long as the pages before it, the store overlaps requests
-   (round-trip bound) and the rest is listed in parallel; if it took much longer, the store
-   serialises them and the walk stays serial (one extra request in all).
-3. Parallel: the rest of the key space is a stack of pieces `(prefix, cursor, upto]`, each walked
-   flat by a worker. A piece whose page comes back truncated splits what is left of it: at the
-   common prefixes ("folders", delimiter `/`) a discovery request names, or, inside a flat folder,
-   at key boundaries estimated from the page's own key density. The worker keeps the first part;
-   the others go on the stack. Fan-out per split is bounded, so a folder of many tiny folders
-   costs a few requests per split, not one per folder.
+2. Probes: a page is fetched while the same request runs beside it; if it took about as long as a
+   page alone, the store overlapped the two. Up to PROBES probes a page apart vote (two that agree
+   decide): the rest is listed in parallel, or serially (two or three extra requests in all).
+3. Parallel: the rest of the key space is a stack of pieces (prefix, after, upto], each listed flat
+   by a worker. A piece lists a page first; while it has more and fewer pieces wait than there are
+   workers, it hands the rest to others: a delimiter listing names what lies ahead at its level,
+   folders become pieces (small ones grouped into about a page each, a big one listed by its own
+   prefix so its listing ends where the folder does), and a level of plain keys is cut at keys
+   estimated from the names' density (the next characters after the prefix, counted in the radix
+   the names use). When only the rest of the folder holding the cursor lies ahead, the piece
+   narrows to that folder and splits inside it.
 
-Pieces partition the key space by `(after, upto]` bounds, so every key is listed exactly once
-whatever the bounds are; the bounds only decide how evenly the work spreads.
+Pieces partition the key space by bounds read in the store's own order, so every key is listed
+exactly once whatever the bounds are; the bounds only decide how evenly the work spreads. Most
+stores list in UTF-8 byte order; SeaweedFS lists its directory tree depth first and reads a
+StartAfter naming a directory as "after all of it" (see _TreeOrder), which cuts and bounds follow.
+Versions (ListObjectVersions) resume only from markers the store returned, so they split at
+folders and never at estimated keys.
 """
 
 from __future__ import annotations
