@@ -30,8 +30,6 @@ SHOWN_RESULTS = 50  # results listed under "Uploaded"; the rest are counted
 SHOWN_CARDS = 10  # of those, the latest get a card with a signed link (and a preview)
 LINKS_KEY = f"upload-links:{ctx.profile.name}"
 LINK_REUSE_SECONDS = 60  # a shown link is signed again after this long, not on every rerun
-LIST_KEY = f"upload-list:{ctx.profile.name}"  # (session's verdicts when the Uploaded list was last drawn, when)
-LIST_REFRESH_SECONDS = 3.0  # while files still wait for verdicts, the list is drawn again at most this often
 
 
 @st.cache_resource
@@ -130,52 +128,34 @@ st.caption(
     f"Up to {human_bytes(profile.max_upload_bytes)} each; accepted: {escape_markdown(', '.join(profile.allowed_types))}."
 )
 
-
-@st.fragment
-def uploader_area() -> None:
-    """The component, and the answers to its events. Each event (a thousand small files send dozens) reruns
-    only this fragment; the page around it (the Uploaded list with its cards, links and table) is drawn again
-    when there are new results to show: at once when no file waits for its verdict any more, else at most
-    every LIST_REFRESH_SECONDS."""
-    if error := st.session_state.pop("upload_error", None):
-        show_error(*error)
-    uploads = session()
-    uploader_component()(
-        key=COMPONENT_KEY,
-        data={
-            "maxBytes": profile.max_upload_bytes,
-            "accept": ",".join(profile.allowed_types),
-            "concurrency": ctx.settings.upload_concurrency,
-            "checksums": profile.checksums,
-            "multipart": {
-                "threshold": profile.multipart_threshold_bytes,
-                "concurrency": profile.multipart_concurrency,
-                "scope": f"{profile.name}:{profile.bucket}",  # resumes stay within one bucket
-            },
-            **uploads.component_data(),
-        },
-        on_sign_change=on_sign,
-        on_parts_change=on_parts,
-        on_done_change=on_done,
-    )
-    drawn, drawn_at = st.session_state.get(LIST_KEY, (0, 0.0))
-    if uploads.verdicts != drawn and (
-        not uploads.awaiting_verdicts() or time.monotonic() - drawn_at >= LIST_REFRESH_SECONDS
-    ):
-        st.rerun(scope="app")
-
-
 problem = bucket_problem(profile.name, desk)
 if problem:
     show_error(*problem)
     st.stop()
+if error := st.session_state.pop("upload_error", None):
+    show_error(*error)
 
 uploads = session()
-# This run draws the Uploaded list below with every result judged so far (its callbacks ran first).
-st.session_state[LIST_KEY] = (uploads.verdicts, time.monotonic())
-uploader_area()
+uploader_component()(
+    key=COMPONENT_KEY,
+    data={
+        "maxBytes": profile.max_upload_bytes,
+        "accept": ",".join(profile.allowed_types),
+        "concurrency": ctx.settings.upload_concurrency,
+        "checksums": profile.checksums,
+        "multipart": {
+            "threshold": profile.multipart_threshold_bytes,
+            "concurrency": profile.multipart_concurrency,
+            "scope": f"{profile.name}:{profile.bucket}",  # resumes stay within one bucket
+        },
+        **uploads.component_data(),
+    },
+    on_sign_change=on_sign,
+    on_parts_change=on_parts,
+    on_done_change=on_done,
+)
 
-# Bounded, whatever the batch: every full rerun (every few seconds while a thousand files arrive) redraws this,
+# Bounded, whatever the batch: every rerun (a thousand small files cause hundreds) redraws what is here,
 # so the latest few get a card with their signed link, the next ones a line each, the rest a count.
 outcomes = uploads.outcomes
 finished = list(reversed(outcomes.values()))[:SHOWN_RESULTS]

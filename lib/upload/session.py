@@ -81,8 +81,6 @@ class UploadSession:
     # event k is acknowledged once a later done event no longer lists its file (the browser re-lists every
     # result until it saw the verdict). Delivered grants go as {signSeq} only: the browser holds them.
     _sign_events: int = field(default=0, repr=False, compare=False)
-    # Verdicts given so far (a retried file's new verdict counts again): the page redraws its list when it grows.
-    verdicts: int = field(default=0, compare=False)
     # Names this session's sign events in `grantsThrough`, which the browser echoes in every event: the grants
     # of sign events up to the one it names reached the browser (a restarted app's events are other ones).
     _epoch: str = field(default_factory=lambda: uuid.uuid4().hex[:12], repr=False, compare=False)
@@ -129,7 +127,6 @@ class UploadSession:
         if outcome and outcome.get("sign_seq") == grant.sign_seq:
             known = {f.name for f in fields(Outcome)}
             self.outcomes[file_id] = Outcome(**{k: v for k, v in outcome.items() if k in known})
-            self.verdicts += 1
         return grant
 
     def sign(
@@ -310,15 +307,6 @@ class UploadSession:
         # The event lists every URL still wanted: anything not in it was received (or given up).
         self.part_urls = answered
 
-    def awaiting_verdicts(self) -> int:
-        """Files granted here whose current grant has no verdict yet (on their way, or being checked)."""
-        return sum(
-            1
-            for file_id, grant in self.grants.items()
-            if isinstance(grant, Granted)
-            and not (file_id in self.outcomes and self.outcomes[file_id].sign_seq == grant.sign_seq)
-        )
-
     def outcomes_for(self, grant: Granted) -> set[str]:
         """File ids whose current grant was already judged."""
         outcome = self.outcomes.get(grant.file_id)
@@ -357,7 +345,6 @@ class UploadSession:
         finished = []
         for (grant, report), outcome in zip(judged, outcomes, strict=True):
             self.outcomes[report.id] = outcome
-            self.verdicts += 1
             self._unacknowledged[report.id] = self._done_events
             self._journal.judged(uploader, grant, asdict(outcome))
             self.part_urls.pop(report.id, None)

@@ -340,22 +340,6 @@ def test_an_echo_older_than_a_grant_or_from_another_session_leaves_it_whole(sess
         assert session.component_data()["grants"][OTHER_ID]["kind"] == "post", through
 
 
-def test_files_awaiting_verdicts_are_counted_until_each_current_grant_is_judged(session, gateway, s3):
-    sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "dog.png"}))
-    assert (session.awaiting_verdicts(), session.verdicts) == (2, 0)
-    store(s3, granted(session), BODY)
-    finish(session, gateway, done_event({}))
-    assert (session.awaiting_verdicts(), session.verdicts) == (1, 1)
-    finish(session, gateway, done_event({"id": OTHER_ID, "ok": False, "message": "The bucket is busy."}))
-    assert (session.awaiting_verdicts(), session.verdicts) == (0, 2)
-    # A retry of the rejected file is a new grant awaiting its own verdict; that verdict counts again.
-    sign(session, gateway, sign_event({"id": OTHER_ID, "name": "dog.png", "signSeq": 1}))
-    assert session.awaiting_verdicts() == 1
-    store(s3, granted(session, OTHER_ID), BODY)
-    finish(session, gateway, done_event({"id": OTHER_ID, "signSeq": 2}))
-    assert (session.awaiting_verdicts(), session.verdicts) == (0, 3)
-
-
 def test_component_data_drops_a_verdict_once_the_browser_stops_reporting_it(session, gateway, s3):
     sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "dog.png"}))
     store(s3, granted(session), BODY)
