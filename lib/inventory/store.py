@@ -133,7 +133,9 @@ class SnapshotStore:
         self.mode = mode or profile.inventory_store
         self.keep = keep or profile.inventory_keep
         self.concurrency = concurrency or profile.listing_concurrency
-        self.root = Path(cache_dir or profile.inventory_cache_dir) / safe_name(profile.bucket)
+        # Absolute now: background threads (search database builds) outlive the request that started
+        # them, and a relative path would follow any later change of the working directory.
+        self.root = (Path(cache_dir or profile.inventory_cache_dir) / safe_name(profile.bucket)).resolve()
         self.rows_per_file = rows_per_file
         self._download_lock = threading.Lock()
         self._database_locks: dict[str, threading.Lock] = {}
@@ -205,7 +207,7 @@ class SnapshotStore:
                 where=where,
                 report=report,
             )
-            (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+            _write_atomically(staging / MANIFEST, manifest.to_json())
             if where == "bucket":
                 self._upload(staging / MANIFEST, f"{BUCKET_PREFIX}{snapshot_id}/{MANIFEST}", uploaded)
         except BaseException:
@@ -286,8 +288,9 @@ class SnapshotStore:
                 break
         for snapshot_id in sorted(ids, reverse=True):
             cached = self.root / "snapshots" / snapshot_id / MANIFEST
-            if cached.is_file():
-                yield Manifest.from_json(cached.read_text(encoding="utf-8"))
+            manifest = _cached_manifest(cached)
+            if manifest is not None:
+                yield manifest
                 continue
             key = f"{BUCKET_PREFIX}{snapshot_id}/{MANIFEST}"
             if self.gateway.head(key) is None:
@@ -328,7 +331,7 @@ class SnapshotStore:
                 with storage_errors(f"downloading the inventory snapshot file {key}"):
                     self.gateway.client.download_file(self.gateway.bucket, key, str(partial))
                 partial.replace(path)  # atomic: a reader never sees half a file
-            (folder / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+            _write_atomically(folder / MANIFEST, manifest.to_json())
         return paths
 
     # --- the local search database -----------------------------------------------------------
@@ -382,3 +385,21 @@ class SnapshotStore:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _cached_manifest(path: Path) -> Manifest | None:
+    """The manifest cached on this server, or None (absent, or damaged: then the bucket's copy decides)."""
+    if not path.is_file():
+        return None
+    try:
+        return Manifest.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("ignoring unreadable cached manifest %s: %s", path, exc)
+        return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers (another thread listing snapshots) see the old file or the whole new one, never half."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)

@@ -94,3 +94,24 @@ def test_disk_mode_never_writes_to_the_bucket_and_an_empty_bucket_is_a_snapshot(
 
 def test_no_snapshot_yet_is_none(s3, gateway, tmp_path):
     assert SnapshotStore(gateway, cache_dir=tmp_path).latest() is None
+
+
+def test_a_damaged_cached_manifest_defers_to_the_buckets_copy(s3, gateway, tmp_path):
+    seed(s3, 5)
+    built = SnapshotStore(gateway, mode="bucket", cache_dir=tmp_path).build()
+    store = SnapshotStore(gateway, mode="bucket", cache_dir=tmp_path)
+    cached = store.latest().local_files()[0].parent / "manifest.json"
+    cached.write_text("", encoding="utf-8")  # what a reader saw while another thread was writing it
+    latest = store.latest()
+    assert latest is not None and latest.id == built.id and latest.manifest.rows == 5
+
+
+def test_the_cache_stays_where_it_was_when_the_working_directory_changes(s3, gateway, tmp_path, monkeypatch):
+    # A search database build runs on in a background thread after the request that started it.
+    monkeypatch.chdir(tmp_path)
+    store = SnapshotStore(gateway, mode="disk", cache_dir=tmp_path.relative_to(tmp_path) / "cache")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    seed(s3, 3)
+    snapshot = store.build()
+    assert all(str(p).startswith(str(tmp_path / "cache")) for p in snapshot.local_files())
