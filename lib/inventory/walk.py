@@ -58,7 +58,13 @@ OVERLAP_RATIO = 1.6
 # Probes, a page apart, that vote (two that agree decide): on a loaded machine one probe in five or so
 # times a page several times too slow.
 PROBES = 3
-FANOUT_PER_WORKER = 2  # pieces one split may create, per worker
+# After this many requests per worker in parallel, the walk checks that it lists at least
+# GUARD_GAIN times as fast as its serial start did; if not (a probe misjudged a store that queues
+# requests), one worker lists the rest and nothing more is split.
+GUARD_REQUESTS_PER_WORKER = 2
+GUARD_GAIN = 1.3
+FANOUT_PER_WORKER = 1  # pieces one split of a level of plain keys may create, per worker (cuts past the
+# last key cost a request each)
 DENSITY_FILL = 0.9  # estimated pieces hold 90 % of a page, so most finish in one request
 LEARN_DEPTHS = 8  # levels below a page's prefix whose folder sizes the page tells
 MAX_DESCENT = 16  # folders a split may step down through looking for a level with siblings
@@ -263,6 +269,8 @@ def walk(
     walker = _Walker(lister, concurrency, cancel, FANOUT_PER_WORKER * concurrency)
     if last_page is not None:
         walker.learn(prefix, last_page)
+    if split == "auto" and times:  # it probed: the serial pace is the bar to beat
+        walker.serial_rate = page_size / statistics.median(times[1:] or times)
     yield from walker.run(Piece(prefix, cursor), batcher, meter)
     yield from batcher.flush()
     meter.report(0, parallel=True, force=True)
@@ -314,6 +322,11 @@ class _Walker:
         self.out: queue.Queue = queue.Queue(maxsize=concurrency * 4)  # back-pressure keeps memory flat
         self.stop = threading.Event()
         self.spans: dict[int, float] = {}  # how many folders one page spans, by the depth of the level
+        self.limit = concurrency  # workers allowed to list at once (1 once the guard finds no gain)
+        self.serial_rate: float | None = None  # objects/s the serial start listed, when it probed
+        self.requests = 0
+        self.listed = 0
+        self.window: tuple[float, int, int] | None = None  # (time, listed, requests) when pieces first fanned out
 
     def run(self, root: Piece, batcher: _Batcher, meter: _Meter) -> Iterator[pa.RecordBatch]:
         self.pieces.append(root)
@@ -337,6 +350,8 @@ class _Walker:
                 elif kind == "error":
                     raise payload
                 else:
+                    self.listed += len(payload)
+                    self._guard()
                     yield from batcher.add(payload)
                     meter.count(len(payload), self.left(), parallel=True)
         finally:
@@ -387,7 +402,7 @@ class _Walker:
 
     def _next(self) -> Piece | None:
         with self.cond:
-            while not self.pieces and self.active and not self.stop.is_set():
+            while (not self.pieces or self.active >= self.limit) and self.active and not self.stop.is_set():
                 self.cond.wait(0.5)
             if self.stop.is_set() or not self.pieces:
                 self.cond.notify_all()
@@ -395,14 +410,36 @@ class _Walker:
             self.active += 1
             return self.pieces.pop()
 
+    def _page(self, prefix: str, cursor: Cursor | None, *, delimiter: bool = False) -> _Page:
+        with self.cond:
+            self.requests += 1
+        return self.lister.page(prefix, cursor, delimiter=delimiter)
+
+    def _guard(self) -> None:
+        """Keep listing in parallel only if it pays: from the first split on, the walk must list at
+        least GUARD_GAIN times as fast as its serial start (judged once, after enough requests)."""
+        if self.serial_rate is None or self.window is None:
+            return
+        started, listed, requests = self.window
+        if self.requests - requests < GUARD_REQUESTS_PER_WORKER * self.concurrency:
+            return
+        rate = (self.listed - listed) / (time.perf_counter() - started)
+        if rate < GUARD_GAIN * self.serial_rate:
+            with self.cond:
+                self.limit = 1
+                self.cond.notify_all()
+        self.serial_rate = None
+
     def _hungry(self) -> bool:
         """Fewer pieces wait than there are workers: splitting now keeps them all busy (splitting
         while they are busy would only cost discovery requests)."""
-        return len(self.pieces) < self.concurrency
+        return len(self.pieces) < self.limit
 
     def _push(self, pieces: list[Piece]) -> None:
         if pieces:
             with self.cond:
+                if self.window is None:
+                    self.window = (time.perf_counter(), self.listed, self.requests)
                 self.pieces.extend(reversed(pieces))  # the open-ended last piece is popped first
                 self.cond.notify_all()
 
@@ -429,7 +466,7 @@ class _Walker:
                     return
                 prefix, upto, page = split
                 may_split = False
-            page = page or self.lister.page(prefix, after)
+            page = page or self._page(prefix, after)
             entries = [e for e in page.entries if self.order.within(e["Key"], upto)]
             if entries:
                 self._put(("rows", entries))
@@ -452,7 +489,7 @@ class _Walker:
         for _ in range(MAX_DESCENT):
             _check(self.cancel)
             start = order.discovery_start(after, prefix)
-            found = self.lister.page(prefix, start, delimiter=True)
+            found = self._page(prefix, start, delimiter=True)
             holder = _folder_of(after, prefix) if after else None
             items = _items(found, order, upto, holder)
             passed = not found.truncated or _passed(found, order, upto)  # nothing in range beyond the page
@@ -522,7 +559,7 @@ class _Walker:
             holder = None
         while not self.stop.is_set():
             _check(self.cancel)
-            page = self.lister.page(prefix, cursor, delimiter=not flat)
+            page = self._page(prefix, cursor, delimiter=not flat)
             if page.entries:
                 self._put(("rows", page.entries))
             self._push([Piece(folder) for folder in page.prefixes if folder != holder])
@@ -575,7 +612,12 @@ def _density_cuts(
     if len(names) < 2 or names[0] == names[-1] or not last.startswith(prefix):
         return []
     width = max(len(name) for name in names)
-    alphabets = [_alphabet({name[i] for name in names if i < len(name)}) for i in range(width)]
+    # A position counts through "" (a name ending there) only where a name of the sample ends: else
+    # "0001" would count in base 11 and the cuts would not be evenly spaced.
+    alphabets = [
+        _alphabet({name[i] for name in names if i < len(name)}, any(len(name) <= i for name in names))
+        for i in range(width)
+    ]
     low, high = _rank(names[0], alphabets), _rank(names[-1], alphabets)
     step = int((high - low) * DENSITY_FILL)
     start = _rank(max(names[-1], last[len(prefix) :]), alphabets)
@@ -603,14 +645,12 @@ _CLASSES = (
 )
 
 
-def _alphabet(seen: set[str]) -> list[str]:
+def _alphabet(seen: set[str], ends: bool = True) -> list[str]:
     """The characters a position can count through: the smallest class holding what was seen there
     (so "0000123" counts in decimal), else the widest (other characters rank as the nearest one
-    below them)."""
-    for chars in _CLASSES:
-        if seen <= set(chars):
-            return ["", *sorted(chars)]
-    return ["", *sorted(_CLASSES[-1])]
+    below them); "" first when a name may end there."""
+    chars = next((c for c in _CLASSES if seen <= set(c)), _CLASSES[-1])
+    return ["", *sorted(chars)] if ends else sorted(chars)
 
 
 def _rank(key: str, alphabets: list[list[str]]) -> int:

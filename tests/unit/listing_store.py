@@ -28,9 +28,12 @@ def tree_parts(key: str) -> list[str]:
 class ListingStore:
     """`list_objects_v2` over `keys` in `order` ("s3" or "seaweedfs"), counting requests.
 
-    `delay` seconds per request (requests overlap, as on S3); `server` is the Server header."""
+    `delay` seconds per request: requests overlap (as on S3), or with `serialises` wait for each
+    other (as on a one-process server); `server` is the Server header."""
 
-    def __init__(self, keys, order: str = "s3", *, delay: float = 0.0, server: str | None = None):
+    def __init__(
+        self, keys, order: str = "s3", *, delay: float = 0.0, server: str | None = None, serialises: bool = False
+    ):
         if order not in {"s3", "seaweedfs"}:
             raise ValueError(order)
         self.order, self.delay = order, delay
@@ -39,7 +42,11 @@ class ListingStore:
         self.keys = sorted(set(keys), key=self.sort_key)
         self.ranks = [self.sort_key(k) for k in self.keys]
         self.requests: list[dict[str, Any]] = []
+        self.concurrent: list[int] = []  # requests in flight as each one started
+        self.in_flight = 0
+        self.serialises = serialises
         self.lock = threading.Lock()
+        self.server_lock = threading.Lock()
         self.meta = SimpleNamespace(config=SimpleNamespace(max_pool_connections=64))
 
     # --- the request -------------------------------------------------------------------
@@ -47,8 +54,15 @@ class ListingStore:
     def list_objects_v2(self, **params):
         with self.lock:
             self.requests.append(params)
-        if self.delay:
+            self.in_flight += 1
+            self.concurrent.append(self.in_flight)
+        if self.serialises:
+            with self.server_lock:
+                time.sleep(self.delay)
+        elif self.delay:
             time.sleep(self.delay)
+        with self.lock:
+            self.in_flight -= 1
         prefix, delimiter = params.get("Prefix", ""), params.get("Delimiter", "")
         limit = params.get("MaxKeys", 1000)
         marker = params.get("ContinuationToken", params.get("StartAfter", ""))

@@ -164,6 +164,8 @@ class TimedStore:
         self.serialises, self.server = serialises, server
         self.lock = threading.Lock()
         self.requests = 0
+        self.in_flight = 0
+        self.concurrent: list[int] = []  # requests in flight as each one started
         from types import SimpleNamespace
 
         self.meta = SimpleNamespace(config=SimpleNamespace(max_pool_connections=64))
@@ -172,11 +174,14 @@ class TimedStore:
         import bisect
         import time
 
+        self.in_flight += 1
+        self.concurrent.append(self.in_flight)
         if self.serialises:
             with self.lock:
                 time.sleep(0.03)
         else:
             time.sleep(0.03)
+        self.in_flight -= 1
         self.requests += 1
         after = params.get("StartAfter", "")
         start = bisect.bisect_right(self.keys, after) if after else 0
@@ -204,6 +209,25 @@ def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises
     if serialises:
         # The paginator's requests plus the probes' twins: two that agree, or three when they do not.
         assert 40 + 2 <= store.requests <= 40 + 3
+
+
+@pytest.mark.parametrize("serialises", [True, False])
+def test_a_parallel_walk_that_does_not_pay_goes_on_with_one_worker(serialises, monkeypatch):
+    """The probes misjudged a store that queues requests: after two requests per worker the walk
+    compares its pace with its serial start's and, finding no gain, lists the rest with one worker
+    and splits no more. A store that overlaps requests keeps every worker."""
+    from types import SimpleNamespace
+
+    from lib.inventory import walk as walk_module
+    from tests.unit.listing_store import ListingStore
+
+    monkeypatch.setattr(walk_module, "_probe", lambda lister, prefix, cursor, times: (lister.page(prefix, cursor), 1.0))
+    store = ListingStore([f"k/{n:05d}" for n in range(20_000)], delay=0.02, serialises=serialises)
+    gateway = SimpleNamespace(client=store, bucket="fake", profile=BucketProfile(name="f", bucket="fake"))
+    seen = keys_of(walk(gateway, page_size=100, concurrency=8))  # type: ignore[arg-type]
+    assert sorted(seen) == store.keys and max(seen.values()) == 1
+    late = store.concurrent[-len(store.concurrent) // 3 :]
+    assert (max(late) == 1) is serialises
 
 
 @pytest.mark.parametrize("server", ["Werkzeug/3.1.9 Python/3.11.7, amazon.com", "amazon.com"])
