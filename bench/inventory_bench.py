@@ -12,7 +12,8 @@ its own, seeds the objects (once; moto straight into its backend, SeaweedFS thro
 others by parallel put_object) and times boto3's serial paginator and a snapshot build (walk +
 Parquet) to the same endpoint, interleaved, directly and through a proxy (its own process) that
 delays every request by --delay-ms. It prints objects/s, the median and smallest ratio build /
-serial, the load average, and for each run whether the build went parallel and its probes' ratios.
+serial, the load average, and for each run whether the build went parallel (p16; p1: the guard
+went back to one worker) or stayed serial (s), with its probes' ratios.
 memory: builds a snapshot from synthesised ListObjectsV2 pages (no server), in a child process,
 and prints its peak RSS.
 latency: the same against a synthetic store whose requests each take --delay-ms and overlap (S3).
@@ -234,7 +235,7 @@ def build(profile: BucketProfile, prefix: str, cache: Path, **walk_options) -> t
     started = time.perf_counter()
     snapshot = store.build(prefix, progress=reports.append, **walk_options)
     seconds = time.perf_counter() - started
-    how = "p" if any(r.parallel for r in reports) else "s"
+    how = f"p{reports[-1].workers}" if any(r.parallel for r in reports) else "s"
     probes = reports[-1].probes if reports else ()
     return seconds, snapshot.manifest.rows, how + ("(" + "/".join(f"{r:.1f}" for r in probes) + ")" if probes else "")
 
@@ -257,7 +258,7 @@ def listing(args) -> None:
             paths.append((f"+{args.delay_ms} ms", f"http://127.0.0.1:{proxies[0].port}"))
         print(
             f"\n{'layout':<8} {'path':<8} {'serial obj/s':>12} {'build obj/s':>11} {'median':>7} {'min':>6}  "
-            f"load (1/5/15 min)  runs: build/serial, p(arallel) or s(erial), (probe ratios); {args.repeat} interleaved"
+            f"load (1/5/15 min)  runs: build/serial, p(arallel: workers at the end) or s(erial), (probe ratios); {args.repeat} interleaved"
         )
         with tempfile.TemporaryDirectory() as cache:
             for label, endpoint in paths:

@@ -80,6 +80,7 @@ class WalkProgress:
     elapsed_seconds: float
     parallel: bool
     probes: tuple[float, ...] = ()  # each probe: a page beside its twin, in pages alone (below 1.6: overlapped)
+    workers: int = 1  # listing at once (one again when the guard found parallel listing did not pay)
 
 
 @dataclass
@@ -269,8 +270,9 @@ def walk(
     walker = _Walker(lister, concurrency, cancel, FANOUT_PER_WORKER * concurrency)
     if last_page is not None:
         walker.learn(prefix, last_page)
-    if split == "auto" and times:  # it probed: the serial pace is the bar to beat
+    if split == "auto" and times:  # it probed: the serial listing's pace is the bar to beat
         walker.serial_rate = page_size / statistics.median(times[1:] or times)
+    meter.workers = concurrency
     yield from walker.run(Piece(prefix, cursor), batcher, meter)
     yield from batcher.flush()
     meter.report(0, parallel=True, force=True)
@@ -325,7 +327,7 @@ class _Walker:
         self.limit = concurrency  # workers allowed to list at once (1 once the guard finds no gain)
         self.serial_rate: float | None = None  # objects/s the serial start listed, when it probed
         self.requests = 0
-        self.listed = 0
+        self.listed = 0  # keys the workers have listed (the consumer may be a little behind)
         self.window: tuple[float, int, int] | None = None  # (time, listed, requests) when pieces first fanned out
 
     def run(self, root: Piece, batcher: _Batcher, meter: _Meter) -> Iterator[pa.RecordBatch]:
@@ -350,8 +352,8 @@ class _Walker:
                 elif kind == "error":
                     raise payload
                 else:
-                    self.listed += len(payload)
                     self._guard()
+                    meter.workers = self.limit
                     yield from batcher.add(payload)
                     meter.count(len(payload), self.left(), parallel=True)
         finally:
@@ -411,9 +413,10 @@ class _Walker:
             return self.pieces.pop()
 
     def _page(self, prefix: str, cursor: Cursor | None, *, delimiter: bool = False) -> _Page:
+        page = self.lister.page(prefix, cursor, delimiter=delimiter)
         with self.cond:
-            self.requests += 1
-        return self.lister.page(prefix, cursor, delimiter=delimiter)
+            self.requests += 1  # answered ones: the guard's window counts work done
+        return page
 
     def _guard(self) -> None:
         """Keep listing in parallel only if it pays: from the first split on, the walk must list at
@@ -444,6 +447,9 @@ class _Walker:
                 self.cond.notify_all()
 
     def _put(self, message: tuple[str, Any]) -> None:
+        if message[0] == "rows":
+            with self.cond:
+                self.listed += len(message[1])
         while True:
             try:
                 self.out.put(message, timeout=0.2)
@@ -726,6 +732,7 @@ class _Meter:
         self.objects = 0
         self.reported = 0.0
         self.probes: list[float] = []
+        self.workers = 1
 
     def count(self, objects: int, left: int, *, parallel: bool) -> None:
         self.objects += objects
@@ -738,7 +745,8 @@ class _Meter:
         self.reported = now
         elapsed = now - self.started
         rate = self.objects / elapsed if elapsed else 0.0
-        self.callback(WalkProgress(self.objects, rate, left, elapsed, parallel, tuple(self.probes)))
+        workers = self.workers if parallel else 1
+        self.callback(WalkProgress(self.objects, rate, left, elapsed, parallel, tuple(self.probes), workers))
 
 
 def _check(cancel: threading.Event | None) -> None:
