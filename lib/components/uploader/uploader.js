@@ -1292,7 +1292,9 @@ function render(inst) {
   if (accept) limits.push(accept.split(",").map((s) => s.trim()).filter(Boolean).join(", "));
   hint.textContent = limits.join(" · ");
   const now = Date.now();
-  const n = { done: 0, "not accepted": 0, failed: 0, refused: 0, cancelled: 0, moving: 0 };
+  // "done" counts files with their verdict; sent ones still awaiting it are "completing" (a large file) or
+  // "verifying", so "1000 done" means every file was checked, not only sent.
+  const n = { done: 0, completing: 0, verifying: 0, "not accepted": 0, failed: 0, refused: 0, cancelled: 0, moving: 0 };
   let total = 0, sent = 0; // over files that arrived or are on their way
   const folders = new Map(); // batch -> its counts: a folder is one line, plus a row per problem
   for (const e of inst.files.values()) {
@@ -1301,7 +1303,7 @@ function render(inst) {
     if (!e.batch || PROBLEMS.includes(kind)) renderRow(inst, e, now);
     else if (e.row) { e.row.li.remove(); e.row = null; }
     if (e.batch) tallyFolder(folders, e, kind);
-    n[kind]++;
+    n[kind === "done" && !e.verdict ? (e.completing ? "completing" : "verifying") : kind]++;
     if (moving || e.state === "done") {
       total += e.size;
       sent += e.state === "done" ? e.size : e.sent;
@@ -1309,16 +1311,16 @@ function render(inst) {
   }
   renderFolders(inst, folders);
   summary.hidden = totalBar.hidden = inst.files.size === 0;
-  const arrived = n.done + n["not accepted"];
+  const arrived = n.done + n.completing + n.verifying + n["not accepted"];
   const pct = n.moving ? Math.min(99, Math.floor((sent / (total || 1)) * 100)) : arrived ? 100 : 0;
   const parts = [`${humanBytes(sent)} of ${humanBytes(total)}`, `${pct} %`];
   if (countState(inst, "uploading") && inst.speed > 0) parts.push(`${humanBytes(inst.speed)}/s`);
   parts.push(`${n.done} done`);
-  for (const k of ["not accepted", "failed", "refused", "cancelled"]) if (n[k]) parts.push(`${n[k]} ${k}`);
+  for (const k of ["completing", "verifying", "not accepted", "failed", "refused", "cancelled"]) if (n[k]) parts.push(`${n[k]} ${k}`);
   if (n.moving) parts.push(`${n.moving} to go`);
   totalText.textContent = parts.join(" · ");
   setBar(totalBar, pct);
-  totalBar.dataset.complete = String(!n.moving && n.done > 0);
+  totalBar.dataset.complete = String(!n.moving && !n.completing && !n.verifying && n.done > 0);
   clear.disabled = !(arrived + n.refused);
 }
 
