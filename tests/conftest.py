@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
 
+from lib.browse.search import PREPARING_THREAD
 from tests.support.localstack import LocalStack, LocalStackUnavailable, start_localstack
 from tests.support.seaweedfs import SeaweedFS, SeaweedUnavailable, start_seaweedfs
 
@@ -18,6 +20,14 @@ def pytest_collection_modifyitems(config, items):
     untiered = [item.nodeid for item in items if not any(item.get_closest_marker(tier) for tier in TIERS)]
     if untiered:
         raise pytest.UsageError("tests without a tier marker (" + ", ".join(TIERS) + "): " + ", ".join(untiered))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Let background search-database builds finish: DuckDB inside a daemon thread at interpreter exit
+    aborts the process ("FATAL: exception not rethrown"), which would turn a green tier red."""
+    for thread in threading.enumerate():
+        if thread.name == PREPARING_THREAD:
+            thread.join(120)
 
 
 def require_or_skip(what: str, reason: str) -> None:

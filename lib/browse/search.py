@@ -30,6 +30,7 @@ from lib.inventory.query import ObjectQuery, RecentWrite, SearchPage
 from lib.inventory.store import Snapshot, SnapshotStore
 
 PAGE_SIZES = listing.PAGE_SIZES
+PREPARING_THREAD = "bucketdesk-search-db"  # the name of a thread building a search database
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,13 @@ class IndexInfo:
     snapshot_id: str
     objects: int | None  # None: not told (the whole bucket's size is not a scoped person's to know)
     finished: datetime
+    preparing: bool = False  # its search database is being built: searches read the Parquet files meanwhile
 
     @classmethod
-    def of(cls, snapshot: Snapshot, objects: int | None = None) -> IndexInfo:
+    def of(cls, snapshot: Snapshot, objects: int | None = None, *, preparing: bool = False) -> IndexInfo:
         """`objects`: the current objects, when the manifest's row count is not that (a versions snapshot)."""
-        return cls(snapshot.id, snapshot.manifest.rows if objects is None else objects, snapshot.manifest.finished_at)
+        rows = snapshot.manifest.rows if objects is None else objects
+        return cls(snapshot.id, rows, snapshot.manifest.finished_at, preparing)
 
     def age(self, now: datetime | None = None) -> str:
         """How old the snapshot is, in words ("5 minutes old")."""
@@ -57,7 +60,10 @@ class IndexInfo:
     def describe(self, now: datetime | None = None) -> str:
         n = self.objects
         of = "your folders" if n is None else f"{n:,} object{'' if n == 1 else 's'}"
-        return f"Index of {of}, {self.age(now)} (built {self.finished:%Y-%m-%d %H:%M} UTC)"
+        said = f"Index of {of}, {self.age(now)} (built {self.finished:%Y-%m-%d %H:%M} UTC)"
+        if self.preparing:  # so a slow first search is explained, and nobody rebuilds to fix it
+            said += "; preparing faster search, meanwhile each search reads the whole index"
+        return said
 
 
 @dataclass
@@ -140,19 +146,31 @@ class SearchIndex:
         )
 
     def info(self, snapshot: Snapshot) -> IndexInfo:
-        """How many objects `snapshot` answers for and how old it is. A snapshot with every version
-        (the audit page builds those) has more rows than objects: its current objects are counted."""
+        """How many objects `snapshot` answers for, how old it is, and whether its search database is
+        still being prepared (asking starts that: whoever asks is about to search). A snapshot with
+        every version (the audit page builds those) has more rows than objects: its current objects
+        are counted."""
+        view = self._view(snapshot)
+        preparing = self.preparing(snapshot)
         if not snapshot.manifest.versions:
-            return IndexInfo.of(snapshot)
+            return IndexInfo.of(snapshot, preparing=preparing)
         objects = self._objects.get(snapshot.id)
         if objects is None:
-            cursor = self._view(snapshot).cursor()
+            cursor = view.cursor()
             try:
                 objects = inventory_query.count_current(cursor)
             finally:
                 cursor.close()
             self._objects = {snapshot.id: objects}  # the latest snapshot's only
-        return IndexInfo.of(snapshot, objects)
+        return IndexInfo.of(snapshot, objects, preparing=preparing)
+
+    def preparing(self, snapshot: Snapshot) -> bool:
+        """Is this server still building the snapshot's search database (searches read Parquet meanwhile)?"""
+        with self._lock:
+            if snapshot.id in self._fast:
+                return False
+            thread = self._preparing.get(snapshot.id)
+        return thread is not None and thread.is_alive()
 
     def search(
         self,
@@ -193,7 +211,7 @@ class SearchIndex:
     def _prepare(self, snapshot: Snapshot) -> threading.Thread:
         thread = self._preparing.get(snapshot.id)
         if thread is None:
-            thread = threading.Thread(target=snapshot.prepare_search, name="bucketdesk-search-db", daemon=True)
+            thread = threading.Thread(target=snapshot.prepare_search, name=PREPARING_THREAD, daemon=True)
             self._preparing = {snapshot.id: thread}  # older snapshots are let go
             thread.start()
         return thread

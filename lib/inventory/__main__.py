@@ -40,6 +40,11 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--prefix", default="", help="only keys under this prefix")
     build.add_argument("--versions", action="store_true", help="every version and delete marker")
     build.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    build.add_argument(
+        "--no-search-database",
+        action="store_true",
+        help="skip preparing this machine's search database (the app builds its own at its first search)",
+    )
     imported = commands.add_parser("import", help="make a snapshot from an S3 Inventory report")
     imported.add_argument("manifest_key", metavar="MANIFEST_KEY", help="key of the report's manifest.json")
     commands.add_parser("list", help="the kept snapshots, newest first")
@@ -104,6 +109,16 @@ def _build(store: SnapshotStore, args: argparse.Namespace, out: TextIO, err: Tex
         err.write("\n")
     m = snapshot.manifest
     out.write(f"{m.id}\t{m.rows} rows\t{len(m.files)} files\tkept on {m.where}\n")
+    out.flush()  # the snapshot is published: say so before the (longer, optional) database step
+    if not args.no_search_database:
+        # Searches from this machine (the app on this server, `search`) are fast from the first one.
+        if not args.quiet:
+            err.write("Preparing this machine's search database…\n")
+        if not snapshot.prepare_search():
+            err.write(
+                "Could not prepare the search database (the warning above says why); searches read the snapshot's "
+                "Parquet files instead, slower but with the same answers.\n"
+            )
     return EXIT_OK
 
 

@@ -8,11 +8,13 @@ one test's index is never another's."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 import pytest
 
-from lib.inventory import jobs
+from lib.browse.search import PREPARING_THREAD
+from lib.inventory import jobs, localdb
 from lib.s3 import make_client
 from lib.sandbox import start_sandbox
 from tests.app.conftest import AUTH, recorded
@@ -148,3 +150,27 @@ def test_a_scoped_viewers_search_never_returns_objects_outside_their_prefixes(ap
     search(at, ".")
     assert result_names(at) and all(name.startswith(nested + "design/") for name in result_names(at))
     assert "Secret" not in repr(at._tree)
+
+
+def test_while_the_search_database_is_prepared_the_page_says_so_and_searches_still_answer(
+    app_test, monkeypatch, nested
+):
+    release, real_build = threading.Event(), localdb.build
+
+    def slow_build(*args, **kwargs):
+        release.wait(60)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(localdb, "build", slow_build)
+    try:
+        at = search(build_from_the_page(everywhere(browse(app_test, monkeypatch))), "report-fin")
+        assert "preparing faster search" in text_of(at)
+        assert result_names(at) == [nested + "design/" + DEEP]  # from the Parquet files meanwhile
+    finally:
+        release.set()
+    for thread in threading.enumerate():
+        if thread.name == PREPARING_THREAD:
+            thread.join(60)
+    at.run()
+    assert "Index of" in text_of(at) and "preparing" not in text_of(at)
+    assert result_names(at) == [nested + "design/" + DEEP]

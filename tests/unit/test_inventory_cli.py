@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 
+import duckdb
 import pytest
 
+from lib.inventory import localdb
 from lib.inventory.__main__ import main
 from lib.inventory.schema import COLUMNS
 from tests.unit.helpers import BUCKET, REGION
@@ -44,9 +46,10 @@ def test_bad_arguments_exit_2_with_a_sentence(configured):
     assert code == 2 and "not allowed with" in err
 
 
-def test_build_list_and_search(configured):
+def test_build_list_and_search(configured, tmp_path):
     code, out, err = run("build")
-    assert code == 0 and "3 rows" in out and "objects" in err
+    assert code == 0 and "3 rows" in out and "objects" in err and "search database" in err
+    assert list((tmp_path / "inv").rglob(localdb.FILE))  # this machine's searches are fast from the first
     code, out, _ = run("list")
     assert code == 0 and len(out.splitlines()) == 1 and "listing" in out
     code, out, _ = run("search", "LOGO")
@@ -74,3 +77,17 @@ def test_a_missing_bucket_is_a_storage_error_with_exit_1(configured, monkeypatch
 def test_import_of_a_missing_report_exits_1(configured):
     code, _, err = run("import", "inventory/none/manifest.json")
     assert code == 1 and "no S3 Inventory manifest" in err
+
+
+def test_build_can_skip_the_search_database_and_a_failed_one_is_said_not_fatal(configured, tmp_path, monkeypatch):
+    code, _, err = run("build", "--quiet", "--no-search-database")
+    assert code == 0 and err == "" and not list((tmp_path / "inv").rglob(localdb.FILE))
+
+    def full_disk(*args, **kwargs):
+        raise duckdb.IOException("No space left on device")
+
+    monkeypatch.setattr(localdb, "build", full_disk)
+    code, out, err = run("build", "--quiet")
+    assert code == 0 and "3 rows" in out and "Could not prepare the search database" in err
+    code, out, _ = run("search", "LOGO")  # from the Parquet files: the same answers
+    assert code == 0 and out.splitlines() == ["brand/logo.png", "deep/a/b/logo 2.png"]

@@ -4,6 +4,7 @@ as the Parquet files do, inside the same allowed prefixes."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -271,3 +272,32 @@ def test_a_failed_download_leaves_no_database_and_no_traceback(s3, gateway, tmp_
 
     monkeypatch.setattr(gateway.client, "download_file", refuse)
     assert snapshot.prepare_search() is False and not snapshot.search_ready()
+
+
+def test_the_index_says_while_its_search_database_is_being_prepared(store, monkeypatch):
+    snapshot = publish(store)
+    index = SearchIndex(store)
+    release, real_build = threading.Event(), localdb.build
+
+    def slow_build(*args, **kwargs):
+        release.wait(60)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(localdb, "build", slow_build)
+    info = index.info(snapshot)  # asking starts the preparation: a search is about to follow
+    assert info.preparing and "preparing faster search" in info.describe()
+    found = index.search(snapshot, ObjectQuery(text="logo"), ["brand/"])  # answered from Parquet meanwhile
+    assert list(found.frame["key"]) == ["brand/Logo-Final.PNG", "brand/logo.png"] and found.index.preparing
+    release.set()
+    index.prepare(snapshot).join(60)
+    info = index.info(snapshot)
+    assert not info.preparing and "preparing" not in info.describe()
+
+
+def test_a_database_that_could_not_be_built_is_not_said_to_be_preparing(store, monkeypatch):
+    snapshot = publish(store)
+    index = SearchIndex(store)
+    monkeypatch.setattr(localdb, "build", lambda *a, **k: (_ for _ in ()).throw(duckdb.IOException("disk full")))
+    index.info(snapshot)
+    index.prepare(snapshot).join(60)
+    assert not index.info(snapshot).preparing and not snapshot.search_ready()
