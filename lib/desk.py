@@ -34,7 +34,7 @@ from lib.browse.sharing import RowLinks, ShareLink, share_link, signed_link
 from lib.browse.thumbnails import ThumbnailStore, store_for
 from lib.components.uploader import PartsRequest, SignRequest, UploadReport
 from lib.config import BucketProfile, Settings
-from lib.errors import BucketdeskError, PermissionDenied
+from lib.errors import BucketdeskError, BuildCancelled, PermissionDenied
 from lib.events import (
     FAILED,
     MAX_PAGE,
@@ -644,7 +644,13 @@ class Desk:
 
         def run(progress, cancel):
             event = BuildIndex(who=self.who, bucket=self.bucket, key=WHOLE_BUCKET)
-            snapshot = self._act(event, lambda: index.store.build(versions=versions, progress=progress, cancel=cancel))
+            try:
+                snapshot = index.store.build(versions=versions, progress=progress, cancel=cancel)
+            except BucketdeskError as exc:
+                job = jobs.current(self._job_key)
+                by = job.cancelled_by if isinstance(exc, BuildCancelled) and job is not None else None
+                self._record(replace(event, outcome=FAILED, message=exc.message, cancelled_by=by))
+                raise
             self._record(replace(event, objects=snapshot.manifest.rows))
             index.prepare(snapshot)  # its search database, in the background: searches are fast sooner
             return snapshot
@@ -655,11 +661,11 @@ class Desk:
 
     def cancel_index_build(self) -> None:
         """Stop the bucket's running build at its next progress report; the previous snapshot stays
-        the latest, and the build's own event is recorded as failed (cancelled)."""
+        the latest, and the build's own event is recorded as failed, naming who cancelled it."""
         self._require(Action.INDEX, WHOLE_BUCKET, BuildIndex)
         job = jobs.current(self._job_key)
         if job is not None and job.running:
-            job.cancel.set()
+            job.request_cancel(self.who)
 
     def index_build(self) -> BuildJob | None:
         """The bucket's running index build, or the last one (for its progress bar)."""

@@ -182,6 +182,7 @@ class Export(Event):
 class BuildIndex(Event):
     action: ClassVar[str] = "index"
     objects: int | None = None
+    cancelled_by: str | None = None  # who stopped it, when someone did (the builder or another admin)
 
 
 # --- reading back --------------------------------------------------------------------------------

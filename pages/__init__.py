@@ -13,6 +13,7 @@ from lib.inventory import jobs
 from lib.names import escape_markdown
 
 BUILD_ERROR = "bucketdesk:build_error"  # a refused start or cancel, shown by the next run of the page
+BUILD_NEWS_SECONDS = 3600  # how long a failed or cancelled build is told about
 
 
 def app_context(page: str | None = None) -> AppContext:
@@ -66,19 +67,20 @@ def build_status(desk: Desk, noun: str, key: str) -> bool:
     """The bucket's build as this page shows it; True while one runs (the page offers no other).
 
     Running: a progress bar, polled every second by a fragment, with Cancel for those who may build;
-    the whole page reruns when the build ends. Ended badly (failed, cancelled): its sentence, until
-    the next build starts. Leaving the page leaves the build running."""
+    the whole page reruns when the build ends. Ended badly (failed, cancelled) within the last hour:
+    its sentence, to those who may build (they can act on it; the rest would only be worried).
+    Leaving the page leaves the build running."""
     if (failed := st.session_state.pop(BUILD_ERROR, None)) is not None:
         show_error(failed)
     job = desk.index_build()
     if job is None:
         return False
+    may_build = desk.can(Action.INDEX, WHOLE_BUCKET)
     if not job.running:
-        status = job.status()
-        if status.state in (jobs.FAILED, jobs.CANCELLED):
+        status, ago = job.status(), job.ended_seconds_ago()
+        if status.state in (jobs.FAILED, jobs.CANCELLED) and may_build and ago is not None and ago < BUILD_NEWS_SECONDS:
             st.warning(escape_markdown(status.describe()), icon=":material/error:")
         return False
-    may_cancel = desk.can(Action.INDEX, WHOLE_BUCKET)
     what = f"{noun}, with every version and delete marker" if job.versions else noun
 
     @st.fragment(run_every="1s")
@@ -89,7 +91,7 @@ def build_status(desk: Desk, noun: str, key: str) -> bool:
         status = running.status()
         with st.container(horizontal=True, vertical_alignment="center"):
             st.progress(status.fraction, text=f":material/manage_search: Building {what}: {status.describe()}")
-            if may_cancel:
+            if may_build:
                 st.button(
                     "Cancel", key=key + "cancel_build", icon=":material/cancel:", on_click=_cancel_build, args=(desk,)
                 )

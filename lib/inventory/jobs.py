@@ -70,7 +70,9 @@ class BuildJob:
         self.expected = expected
         self.versions = versions
         self.cancel = threading.Event()
+        self.cancelled_by: str | None = None  # who asked, for the build's own event
         self._started = time.monotonic()
+        self._ended: float | None = None
         self._progress: WalkProgress | None = None
         self._state = RUNNING
         self._message = ""
@@ -91,10 +93,20 @@ class BuildJob:
             snapshot, state, message = None, FAILED, f"The index could not be built: {exc}"
         with self._lock:
             self._snapshot, self._state, self._message = snapshot, state, message
+            self._ended = time.monotonic()
 
     def _report(self, progress: WalkProgress) -> None:
         with self._lock:
             self._progress = progress
+
+    def request_cancel(self, who: str) -> None:
+        """Stop at the walk's next progress report; `who` is kept so the build's event can name them."""
+        self.cancelled_by = who
+        self.cancel.set()
+
+    def ended_seconds_ago(self) -> float | None:
+        """How long ago the build ended (None while it runs)."""
+        return None if self._ended is None else time.monotonic() - self._ended
 
     @property
     def running(self) -> bool:

@@ -14,6 +14,7 @@ from lib.inventory import jobs
 from lib.inventory.store import SnapshotStore
 from lib.s3 import make_client
 from lib.sandbox import start_sandbox
+from pages import BUILD_NEWS_SECONDS
 from tests.support.markdown import as_read
 
 pytestmark = pytest.mark.app
@@ -171,6 +172,9 @@ def test_a_running_build_shows_progress_and_cancel_keeps_the_previous_snapshot(a
     assert not at.get("progress")
     assert [c for c in captions(at) if c.startswith("From snapshot ")] == [first]  # still the latest
     assert at.button(key=S + "build").proto.label == "Build a new snapshot"
+    job._ended -= BUILD_NEWS_SECONDS  # an hour later the page no longer tells of it
+    at.run()
+    assert not at.warning and at.button(key=S + "build").proto.label == "Build a new snapshot"
 
 
 @pytest.mark.parametrize("roles", ["viewer", "uploader", "analyst", "viewer,uploader,analyst"])

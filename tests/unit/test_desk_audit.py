@@ -99,7 +99,9 @@ def test_an_admin_builds_a_snapshot_and_reads_usage_from_it_both_recorded(admin,
     assert events[2]["details"] == {"view": "usage", "snapshot": built.id}
 
 
-def test_cancelling_the_running_build_keeps_the_previous_snapshot_and_records_why(admin, s3, monkeypatch):
+def test_cancelling_the_running_build_keeps_the_previous_snapshot_and_records_why_and_who(
+    admin, s3, monkeypatch, make_gateway, tmp_path
+):
     for n in range(6):
         s3.put_object(Bucket=BUCKET, Key=f"a/{n}.txt", Body=b"x")
     first = finished(admin.build_index(versions=True))
@@ -116,12 +118,14 @@ def test_cancelling_the_running_build_keeps_the_previous_snapshot_and_records_wh
     monkeypatch.setattr(SnapshotStore, "build", lambda store, **options: build(store, page_size=2, **options))
     job = admin.build_index(versions=True)
     assert listed_a_page.wait(10)
-    admin.cancel_index_build()
+    other = local_desk(make_gateway(inventory_store="disk"), tmp_path, who="ops@example.com")
+    other.cancel_index_build()  # another admin stops the build root started
     job.join(10)
     assert (job.status().state, job.snapshot) == (jobs.CANCELLED, None)
     assert [s.id for s in admin.audit_snapshots()] == [first.id]
     builds = [(e["outcome"], e["details"].get("message")) for e in recorded(admin.events, action="index")]
     assert builds == [("ok", None), ("failed", "The listing was cancelled before it finished.")]
+    assert recorded(admin.events, action="index")[-1]["details"]["cancelled_by"] == "ops@example.com"
 
 
 def test_a_page_of_events_and_its_count_agree(admin):
