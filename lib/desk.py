@@ -342,7 +342,8 @@ class Desk:
             for request in requests:
                 self._record(self._sign_event(request, REFUSED, sentence, code="permission"))
             return
-        before = {request.file.id: session.grants.get(request.file.id) for request in requests}
+        # What each file held before (a grant recorded before an app restart included): answers kept are not re-recorded.
+        before = {request.file.id: session.recall(self.who, request.file.id) for request in requests}
         try:
             session.sign(self.gateway, self.who, requests, template)
         except BucketdeskError as exc:

@@ -12,7 +12,7 @@ from lib.upload.journal import GrantJournal
 from lib.upload.multipart import MultipartGrant
 from lib.upload.resume import OpenUploadStore
 from lib.upload.session import UploadSession
-from tests.unit.helpers import BUCKET, FILE_ID, UPLOADER, png_bytes, sha256_b64, store
+from tests.unit.helpers import BUCKET, FILE_ID, UPLOADER, local_desk, png_bytes, recorded, sha256_b64, store
 
 pytestmark = pytest.mark.unit
 
@@ -268,3 +268,12 @@ def test_a_claim_torn_by_a_crash_counts_as_taken(tmp_path):
     [claim] = (tmp_path / "grants").glob("key-*.json")
     claim.write_text('{"user": "')  # the server died mid-write
     assert not journal.claim_key(UPLOADER, "b1", "up/x/a.png", "f1")
+
+
+def test_a_grant_recalled_after_the_restart_is_not_recorded_as_signed_again(gateway, tmp_path):
+    desk = local_desk(gateway, tmp_path, who=UPLOADER)
+    desk.sign_uploads(new_session(tmp_path / "state"), parse_sign({"files": [small_file()]}))
+    after = new_session(tmp_path / "state")
+    desk.sign_uploads(after, parse_sign({"files": [small_file()]}))  # the browser re-sends its request
+    assert isinstance(after.grants[FILE_ID], Grant)
+    assert [(e["action"], e["outcome"]) for e in recorded(desk.events, action="sign")] == [("sign", "ok")]
