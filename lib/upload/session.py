@@ -307,6 +307,10 @@ class UploadSession:
         # The event lists every URL still wanted: anything not in it was received (or given up).
         self.part_urls = answered
 
+    def awaiting_verdict(self) -> bool:
+        """Whether a file granted here still waits for its verdict (it is on its way, or being judged)."""
+        return any(isinstance(grant, Granted) and not self.outcomes_for(grant) for grant in self.grants.values())
+
     def outcomes_for(self, grant: Granted) -> set[str]:
         """File ids whose current grant was already judged."""
         outcome = self.outcomes.get(grant.file_id)
