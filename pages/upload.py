@@ -137,9 +137,24 @@ if problem:
 if error := st.session_state.pop("upload_error", None):
     show_error(*error)
 
+
+def shown_version(uploads: UploadSession) -> tuple[int, int]:
+    """Changes whenever the results below would: a verdict given, or one recalled from before a restart."""
+    return len(uploads.outcomes), uploads.verdicts
+
+
+def results_stale(uploads: UploadSession) -> bool:
+    """New verdicts to draw below: at once when the last file is judged, else every RESULTS_EVERY_SECONDS
+    (a thousand small files are judged in hundreds of events; the rows above say each verdict already)."""
+    shown, drawn_at = st.session_state.get(SHOWN_KEY, (None, 0.0))
+    if shown_version(uploads) == shown:
+        return False
+    return not uploads.awaiting_verdict() or time.monotonic() - drawn_at > RESULTS_EVERY_SECONDS
+
+
 uploads = session()
 # What the results below were drawn with, and when: the panel reruns the whole page when there is more.
-st.session_state[SHOWN_KEY] = (len(uploads.outcomes), time.monotonic())
+st.session_state[SHOWN_KEY] = (shown_version(uploads), time.monotonic())
 
 
 @st.fragment
@@ -169,15 +184,6 @@ def uploader_panel() -> None:
     )
     if "upload_error" in st.session_state or results_stale(uploads):
         st.rerun(scope="app")
-
-
-def results_stale(uploads: UploadSession) -> bool:
-    """New verdicts to draw below: at once when the last file is judged, else every RESULTS_EVERY_SECONDS
-    (a thousand small files are judged in hundreds of events; the rows above say each verdict already)."""
-    shown, drawn_at = st.session_state.get(SHOWN_KEY, (0, 0.0))
-    if len(uploads.outcomes) == shown:
-        return False
-    return not uploads.awaiting_verdict() or time.monotonic() - drawn_at > RESULTS_EVERY_SECONDS
 
 
 uploader_panel()

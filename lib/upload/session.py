@@ -85,6 +85,9 @@ class UploadSession:
     # of sign events up to the one it names reached the browser (a restarted app's events are other ones).
     _epoch: str = field(default_factory=lambda: uuid.uuid4().hex[:12], repr=False, compare=False)
     _done_events: int = field(default=0, repr=False, compare=False)
+    # Verdicts given by this session: a file judged again (a Retry) replaces its outcome, so their number
+    # alone does not say that there is something new to show.
+    verdicts: int = field(default=0, compare=False)
     _undelivered: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _unacknowledged: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # Streamlit's fast reruns can start a callback while the previous one still runs: sign,
@@ -349,6 +352,7 @@ class UploadSession:
         finished = []
         for (grant, report), outcome in zip(judged, outcomes, strict=True):
             self.outcomes[report.id] = outcome
+            self.verdicts += 1
             self._unacknowledged[report.id] = self._done_events
             self._journal.judged(uploader, grant, asdict(outcome))
             self.part_urls.pop(report.id, None)

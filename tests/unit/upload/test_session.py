@@ -464,7 +464,9 @@ def test_ten_thousand_character_name_is_capped_before_signing(session, gateway):
     assert len(grant.original_name) <= 255
 
 
-def test_a_granted_file_awaits_its_verdict_until_its_current_grant_is_judged(session, gateway, s3):
+def test_a_granted_file_awaits_its_verdict_until_its_current_grant_is_judged_and_verdicts_are_counted(
+    session, gateway, s3
+):
     """The page redraws its results at once when nothing granted awaits a verdict (pages/upload.py)."""
     assert not session.awaiting_verdict()  # nothing granted yet
     sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "x.exe", "type": "application/x-msdownload"}))
@@ -477,3 +479,5 @@ def test_a_granted_file_awaits_its_verdict_until_its_current_grant_is_judged(ses
     store(s3, granted(session), BODY)
     finish(session, gateway, done_event({"signSeq": 2}))
     assert not session.awaiting_verdict()
+    # The retry's verdict replaced the first one: one outcome, two verdicts (the page redraws for each).
+    assert len(session.outcomes) == 1 and session.verdicts == 2
