@@ -848,6 +848,10 @@ function finishMultipart(inst, e) {
   announce(inst, `${e.name} uploaded; completing`);
   pump(inst);
   changed(inst);
+  // Nothing else is coming that this report should wait for: the page completes the upload now.
+  clearTimeout(inst.flushTimer);
+  inst.flushTimer = 0;
+  scheduleFlush(inst, 0);
 }
 
 function failMultipart(inst, e, fields) {
