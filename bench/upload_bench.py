@@ -14,7 +14,8 @@ each run's ratio and the median, with the load average after each run).
   part hashed with WebCrypto, part URLs signed through Streamlit, parallel PUTs with the signed
   SHA-256, completion and verification by the app server); bytes-only time (first part request to
   last part response) too; versus boto3 `upload_file` (s3transfer: 8 MiB parts, 10 threads) with
-  and without `ChecksumAlgorithm="SHA256"`.
+  and without `ChecksumAlgorithm="SHA256"`; and where the CPU went (Linux: each process this bench
+  started, by role), since on a small shared machine CPU, not the network, sets the pace.
 - single (50 MiB, one request): POST policy versus presigned PUT versus boto3 `put_object` (with
   SHA-256), each on LocalStack and on the sandbox.
 - many (1,000 files of 20 KiB): choose them all at once and wait until every one is "Verified",
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -152,6 +154,7 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
     chooser = page.locator(".bd-uploader input[type=file]:not([webkitdirectory])")
     chooser.wait_for(state="attached", timeout=90_000)
     chosen_at = page.evaluate("performance.now()")
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     chooser.set_input_files([str(p) for p in paths])
     # The page itself watches the summary line ("… · 1000 done" and nothing "to go") every 50 ms and answers
@@ -175,6 +178,7 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
         said = [rows.nth(n).inner_text().replace("\n", " | ") for n in range(min(rows.count(), 5))]
         raise SystemExit(f"the browser upload ended badly: {ended}\n" + "\n".join(said))
     finished = time.perf_counter()
+    cpu = cpu_spent(cpu_before, cpu_seconds())  # before the page closes: its renderer goes with it
     finished_at = chosen_at + (finished - started) * 1000
     # Every request the page's script sent to the bucket: whole files (POST or PUT) and parts.
     requests = page.evaluate(
@@ -185,7 +189,7 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
     )
     link = page.locator("[data-testid=stCode] code").first.inner_text().strip()
     page.close()
-    run = {"seconds": finished - started, "parts": len(requests), "link": link}
+    run = {"seconds": finished - started, "parts": len(requests), "link": link, "cpu": cpu}
     if requests:
         first, last = min(r[0] for r in requests), max(r[1] for r in requests)
         run["bytes_seconds"] = (last - first) / 1000
@@ -233,6 +237,56 @@ def boto3_put_objects(client, bucket: str, paths: list[Path], threads: int, chec
     return time.perf_counter() - started
 
 
+# ---- CPU accounting (Linux /proc): where a run's CPU went ------------------------------------------
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of this process (boto3 runs here) and each process it started, by role: Chromium's
+    browser, renderer, network and GPU processes, LocalStack, the app. On 2 shared cores CPU, not the
+    network, sets the pace, so this says where the time goes. {} where /proc is not there."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        table = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                fields = stat.rsplit(")", 1)[1].split()
+                table[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]), command)
+    except (OSError, ValueError, AttributeError):
+        return {}
+    me, seconds = os.getpid(), {}
+    for pid, (_, ticks, command) in table.items():
+        ancestor, hops = pid, 0
+        while ancestor in table and ancestor != me and hops < 64:
+            ancestor, hops = table[ancestor][0], hops + 1
+        if ancestor != me:
+            continue
+        role = _role(command) if pid != me else "bench (boto3)"
+        seconds[role] = seconds.get(role, 0.0) + ticks / tick
+    return seconds
+
+
+def _role(command: str) -> str:
+    if "chrom" in command:
+        kind = re.search(r"--type=(\w+)", command)
+        if kind and kind.group(1) == "utility" and "network" in command:
+            return "chromium network"
+        return f"chromium {kind.group(1) if kind else 'browser'}"
+    if "localstack" in command:
+        return "localstack"
+    if "streamlit" in command:
+        return "app"
+    return "playwright" if "playwright" in command or "node" in command else "other"
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {role: after[role] - before.get(role, 0.0) for role in after if after[role] - before.get(role, 0.0) >= 0.05}
+
+
 # ---- scenarios ----------------------------------------------------------------------------------
 
 
@@ -240,16 +294,21 @@ def scenario_large(stage: Stage, browser, workdir: Path, args) -> None:
     path = make_file(workdir / "bench-video.mp4", args.size_mb)
     size = path.stat().st_size
     proxy, credentials = stage.app(args.target)
-    component, bytes_only, plain, sha, loads = [], [], [], [], []
+    component, bytes_only, tails, plain, sha, loads = [], [], [], [], [], []
     client = None
+    cpu: dict[str, list[dict[str, float]]] = {"component": [], "boto3 SHA-256": []}
     for _ in range(args.repeat):
         run = browser_upload(browser, proxy.url, [path], timeout_s=max(600, args.size_mb))
+        cpu["component"].append(run["cpu"])
         component.append(run["seconds"])
         bytes_only.append(run["bytes_seconds"])
+        tails.append(run["after_last_part"])
         endpoint, bucket = endpoint_and_bucket(run["link"])
         client = client or client_for(endpoint, credentials)
         plain.append(boto3_upload_file(client, bucket, path))
+        before = cpu_seconds()
         sha.append(boto3_upload_file(client, bucket, path, ChecksumAlgorithm="SHA256"))
+        cpu["boto3 SHA-256"].append(cpu_spent(before, cpu_seconds()))
         loads.append(os.getloadavg()[0])
     path.unlink()
     mb = size / MiB
@@ -258,7 +317,8 @@ def scenario_large(stage: Stage, browser, workdir: Path, args) -> None:
     print(f"  component, choose -> Verified            {rate(mb, component, 'MB/s')}")
     print(f"  component, bytes only (part PUTs)        {rate(mb, bytes_only, 'MB/s')}")
     print(
-        f"    (last run: {run['before_first_part']:.2f} s before the first part, {run['after_last_part']:.2f} s after the last)"
+        f"    (last run: {run['before_first_part']:.2f} s before the first part; after the last part, until Verified: "
+        f"{', '.join(f'{tail:.2f}' for tail in tails)} s, mostly the bucket's CompleteMultipartUpload)"
     )
     print(f"  boto3 upload_file, default TransferConfig {rate(mb, plain, 'MB/s')}")
     print(f"  boto3 upload_file, + SHA-256 checksums    {rate(mb, sha, 'MB/s')}")
@@ -268,6 +328,12 @@ def scenario_large(stage: Stage, browser, workdir: Path, args) -> None:
     print(
         f"  the app server received {proxy.bytes_to_server:,} bytes ({proxy.bytes_to_server / size / args.repeat:.6f} per file byte)"
     )
+    for name, runs in cpu.items():
+        if runs and runs[0]:
+            roles = sorted({role for each in runs for role in each}, key=lambda role: -runs[0].get(role, 0.0))
+            spent = ", ".join(f"{role} {statistics.median(each.get(role, 0.0) for each in runs):.1f}" for role in roles)
+            total = statistics.median(sum(each.values()) for each in runs)
+            print(f"  CPU seconds, {name} (median): {total:.1f} in all: {spent}")
 
 
 def rate(amount: float, seconds: list[float], unit: str) -> str:

@@ -38,21 +38,35 @@ MIN_PART_BYTES = 5 * MiB  # S3's minimum for every part but the last
 MAX_PART_BYTES = 5 * 1024 * MiB  # S3's maximum part
 MAX_PARTS = 10_000  # S3's maximum number of parts
 # 16 MiB parts: the browser reads each part into memory once to hash it (WebCrypto has no
-# streaming digest), so parts in flight x part size is the tab's working set (4 x 16 MiB by
-# default); a lost part costs at most 16 MiB to send again; per-request overhead (signing round
-# trip, TLS, headers) stays well under 1 % at everyday speeds; and progress moves visibly. 10,000
-# parts of 16 MiB cover 156 GiB; larger files get larger parts.
+# streaming digest; one part at a time, then the part goes as a slice of the file); a lost part
+# costs at most 16 MiB to send again; per-request overhead stays well under 1 % at everyday speeds;
+# and progress moves visibly.
 DEFAULT_PART_BYTES = 16 * MiB
+# Above FEW_PARTS x 16 MiB (512 MiB) parts grow, up to LARGE_PART_BYTES, so a file has at most FEW_PARTS
+# of them until that cap. Each part costs CPU on both sides whatever its size (a rerun to sign its URL, a
+# CORS preflight, the bucket's handling of two requests, the browser's request set-up: ~50 ms in all on
+# the development machine), and CPU is what a large upload waits for when the browser, the app and a
+# local store share a few cores: a 1 GiB file in 32 parts of 32 MiB took ~1.5 s less CPU than in 64
+# (bench/upload_bench.py). 64 MiB keeps the memory one hash needs, and what a lost part costs, modest;
+# past 2 GiB the count grows again, and past 625 GiB so does the size (at most 10,000 parts).
+FEW_PARTS = 32
+LARGE_PART_BYTES = 64 * MiB
 _GONE = {"NoSuchUpload", "404"}
 
 
 def part_size_for(size: int, threshold: int = DEFAULT_PART_BYTES) -> int:
     """Part size for a file: 16 MiB (or the threshold when lower, so a file just above it still goes
-    in several parts), at least 5 MiB, and growing in whole MiB so there are at most 10,000 parts."""
+    in several parts), at least 5 MiB; above 512 MiB, large enough for at most 32 parts, up to 64 MiB;
+    and always large enough for at most 10,000 parts. Sizes grow in whole MiB."""
     base = max(MIN_PART_BYTES, min(DEFAULT_PART_BYTES, threshold))
-    needed = -(-size // MAX_PARTS)
-    needed = -(-needed // MiB) * MiB
-    return min(MAX_PART_BYTES, max(base, needed))
+    fewer = _whole_mib(size, FEW_PARTS) if size > FEW_PARTS * DEFAULT_PART_BYTES else 0
+    return min(MAX_PART_BYTES, max(base, min(LARGE_PART_BYTES, fewer), _whole_mib(size, MAX_PARTS)))
+
+
+def _whole_mib(size: int, parts: int) -> int:
+    """The smallest whole-MiB part size that cuts `size` into at most `parts` parts."""
+    per_part = -(-size // parts)  # ceiling division
+    return -(-per_part // MiB) * MiB
 
 
 def part_count(size: int, part_size: int) -> int:

@@ -582,7 +582,7 @@ function newPlan(e, g) {
   }
   // Hashes computed earlier in this tab (a retry of the same file) are not computed again.
   const known = e.mp && e.mp.count === count && e.mp.partSize === partSize ? e.mp.known : new Map();
-  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0 };
+  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0, unasked: false };
 }
 
 function startMultipart(inst, e) {
@@ -650,12 +650,11 @@ function driveParts(inst, e) {
   const now = Date.now();
   const limit = partConcurrency(inst);
   let inFlight = mp.parts.filter((p) => p.state === "uploading").length;
-  let asked = false;
   for (const p of mp.parts) {
     if (p.state !== "hashed" || p.retryAt > now) continue;
     if (p.url && expiring(p.expiresAt, p.urlAt, now)) p.url = null; // re-signed before use
     if (!p.url) {
-      asked ||= !p.wanted;
+      mp.unasked ||= !p.wanted;
       p.wanted = true;
       continue;
     }
@@ -665,7 +664,28 @@ function driveParts(inst, e) {
   }
   hashAhead(inst, e, limit);
   if (mp.parts.every((p) => p.state === "done")) return finishMultipart(inst, e);
-  if (asked) changed(inst);
+  if (mp.unasked && urlsRunningLow(mp, limit, now)) {
+    mp.unasked = false;
+    changed(inst);
+  }
+}
+
+/** Whether to ask for the part URLs wanted now rather than gather more first. Every ask is a Streamlit
+ * rerun, which costs the browser's CPU (the page is drawn again) that the parts in flight compete for:
+ * asked one or two at a time as parts are hashed, a 1 GiB file took ~35 reruns. So the ask goes at once
+ * while fewer URLs are in hand than half the slots (the start, a slow server: sending must not wait),
+ * else once a slot-full of parts waits for theirs, or the last part is hashed. Hashing stops at
+ * PART_LOOKAHEAD slot-fulls ahead, so one of these always comes; any other event carries the wanted
+ * parts too. */
+function urlsRunningLow(mp, limit, now) {
+  let ready = 0;
+  let wanted = 0;
+  for (const p of mp.parts) {
+    if (p.state !== "hashed") continue;
+    if (p.wanted) wanted++;
+    else if (p.url && !expiring(p.expiresAt, p.urlAt, now)) ready++;
+  }
+  return ready < Math.ceil(limit / 2) || wanted >= limit || !mp.parts.some((p) => p.state === "todo" || p.state === "hashing");
 }
 
 /** Keep PART_LOOKAHEAD parts per slot hashed (and their URLs asked for) ahead of those in flight. */
@@ -677,6 +697,7 @@ function hashAhead(inst, e, limit) {
     for (const p of mp.parts) {
       if (ahead() >= PART_LOOKAHEAD * limit) break;
       if (p.state === "todo" && !movePart(inst, e, p, "hashed", { wanted: true })) return;
+      mp.unasked = true;
     }
     return;
   }
@@ -691,7 +712,7 @@ function hashAhead(inst, e, limit) {
       if (e.mp !== mp || next.state !== "hashing") return;
       mp.known.set(next.n, digest);
       if (!movePart(inst, e, next, "hashed", { sha256: digest, wanted: true })) return;
-      changed(inst);
+      mp.unasked = true; // asked for by driveParts, now or with the next few
       driveParts(inst, e);
     },
     () => {
@@ -827,6 +848,10 @@ function finishMultipart(inst, e) {
   announce(inst, `${e.name} uploaded; completing`);
   pump(inst);
   changed(inst);
+  // Nothing else is coming that this report should wait for: the page completes the upload now.
+  clearTimeout(inst.flushTimer);
+  inst.flushTimer = 0;
+  scheduleFlush(inst, 0);
 }
 
 function failMultipart(inst, e, fields) {

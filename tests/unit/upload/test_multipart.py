@@ -84,12 +84,18 @@ def no_open_uploads_left(s3):
         (100 * MiB, 64 * MiB, 16 * MiB),  # the default: 16 MiB parts
         (20 * MiB, 8 * MiB, 8 * MiB),  # a lower threshold: parts no larger, so a file just above goes in several
         (6 * MiB, 5 * MiB, 5 * MiB),  # never below S3's 5 MiB minimum
-        (156 * GiB, 64 * MiB, 16 * MiB),  # 10,000 parts of 16 MiB still cover it
-        (157 * GiB, 64 * MiB, 17 * MiB),  # beyond, parts grow by whole MiB
+        (512 * MiB, 64 * MiB, 16 * MiB),  # up to 32 parts of 16 MiB: the default
+        (512 * MiB + 1, 64 * MiB, 17 * MiB),  # beyond, parts grow by whole MiB to stay at 32
+        (1 * GiB, 64 * MiB, 32 * MiB),  # 1 GiB: 32 parts of 32 MiB, not 64 of 16 (each part costs CPU)
+        (1 * GiB, 5 * MiB, 32 * MiB),  # a low threshold shrinks parts of files just above it, not of large ones
+        (2 * GiB, 64 * MiB, 64 * MiB),
+        (5 * GiB, 64 * MiB, 64 * MiB),  # past 2 GiB parts stay at 64 MiB (80 parts here)
+        (625 * GiB, 64 * MiB, 64 * MiB),  # 10,000 parts of 64 MiB still cover it
+        (626 * GiB, 64 * MiB, 65 * MiB),  # beyond, parts grow by whole MiB to stay within 10,000
         (5 * 1024 * GiB, 64 * MiB, 525 * MiB),  # 5 TiB, S3's largest object
     ],
 )
-def test_part_size_grows_to_stay_within_ten_thousand_parts(size, threshold, expected):
+def test_part_size_grows_for_large_files_and_to_stay_within_ten_thousand_parts(size, threshold, expected):
     assert part_size_for(size, threshold) == expected
     assert part_count(size, expected) <= MAX_PARTS
 
