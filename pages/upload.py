@@ -30,8 +30,6 @@ SHOWN_RESULTS = 50  # results listed under "Uploaded"; the rest are counted
 SHOWN_CARDS = 10  # of those, the latest get a card with a signed link (and a preview)
 LINKS_KEY = f"upload-links:{ctx.profile.name}"
 LINK_REUSE_SECONDS = 60  # a shown link is signed again after this long, not on every rerun
-SHOWN_KEY = f"upload-shown:{ctx.profile.name}"  # (verdicts, when) the page last drew in full
-RESULTS_EVERY_SECONDS = 2.0  # while files are still being judged, the results below are redrawn this often
 
 
 @st.cache_resource
@@ -137,56 +135,26 @@ if problem:
 if error := st.session_state.pop("upload_error", None):
     show_error(*error)
 
-
-def shown_version(uploads: UploadSession) -> tuple[int, int]:
-    """Changes whenever the results below would: a verdict given, or one recalled from before a restart."""
-    return len(uploads.outcomes), uploads.verdicts
-
-
-def results_stale(uploads: UploadSession) -> bool:
-    """New verdicts to draw below: at once when the last file is judged, else every RESULTS_EVERY_SECONDS
-    (a thousand small files are judged in hundreds of events; the rows above say each verdict already)."""
-    shown, drawn_at = st.session_state.get(SHOWN_KEY, (None, 0.0))
-    if shown_version(uploads) == shown:
-        return False
-    return not uploads.awaiting_verdict() or time.monotonic() - drawn_at > RESULTS_EVERY_SECONDS
-
-
 uploads = session()
-# What the results below were drawn with, and when: the panel reruns the whole page when there is more.
-st.session_state[SHOWN_KEY] = (shown_version(uploads), time.monotonic())
-
-
-@st.fragment
-def uploader_panel() -> None:
-    """The component alone. Its events come several a second while files go up (a part URL batch, a report),
-    and each reruns only this fragment: a whole-page rerun costs the browser ~40 ms of CPU to redraw, time
-    the uploads in flight need (a 1 GiB file took ~35 of them). New verdicts or an error rerun the page, which
-    draws them at the top and in the results."""
-    uploads = session()
-    uploader_component()(
-        key=COMPONENT_KEY,
-        data={
-            "maxBytes": profile.max_upload_bytes,
-            "accept": ",".join(profile.allowed_types),
-            "concurrency": ctx.settings.upload_concurrency,
-            "checksums": profile.checksums,
-            "multipart": {
-                "threshold": profile.multipart_threshold_bytes,
-                "concurrency": profile.multipart_concurrency,
-                "scope": f"{profile.name}:{profile.bucket}",  # resumes stay within one bucket
-            },
-            **uploads.component_data(),
+uploader_component()(
+    key=COMPONENT_KEY,
+    data={
+        "maxBytes": profile.max_upload_bytes,
+        "accept": ",".join(profile.allowed_types),
+        "concurrency": ctx.settings.upload_concurrency,
+        "checksums": profile.checksums,
+        "multipart": {
+            "threshold": profile.multipart_threshold_bytes,
+            "concurrency": profile.multipart_concurrency,
+            "scope": f"{profile.name}:{profile.bucket}",  # resumes stay within one bucket
         },
-        on_sign_change=on_sign,
-        on_parts_change=on_parts,
-        on_done_change=on_done,
-    )
-    if "upload_error" in st.session_state or results_stale(uploads):
-        st.rerun(scope="app")
+        **uploads.component_data(),
+    },
+    on_sign_change=on_sign,
+    on_parts_change=on_parts,
+    on_done_change=on_done,
+)
 
-
-uploader_panel()
 # Bounded, whatever the batch: every rerun (a thousand small files cause hundreds) redraws what is here,
 # so the latest few get a card with their signed link, the next ones a line each, the rest a count.
 outcomes = uploads.outcomes

@@ -85,9 +85,6 @@ class UploadSession:
     # of sign events up to the one it names reached the browser (a restarted app's events are other ones).
     _epoch: str = field(default_factory=lambda: uuid.uuid4().hex[:12], repr=False, compare=False)
     _done_events: int = field(default=0, repr=False, compare=False)
-    # Verdicts given by this session: a file judged again (a Retry) replaces its outcome, so their number
-    # alone does not say that there is something new to show.
-    verdicts: int = field(default=0, compare=False)
     _undelivered: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _unacknowledged: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # Streamlit's fast reruns can start a callback while the previous one still runs: sign,
@@ -310,10 +307,6 @@ class UploadSession:
         # The event lists every URL still wanted: anything not in it was received (or given up).
         self.part_urls = answered
 
-    def awaiting_verdict(self) -> bool:
-        """Whether a file granted here still waits for its verdict (it is on its way, or being judged)."""
-        return any(isinstance(grant, Granted) and not self.outcomes_for(grant) for grant in self.grants.values())
-
     def outcomes_for(self, grant: Granted) -> set[str]:
         """File ids whose current grant was already judged."""
         outcome = self.outcomes.get(grant.file_id)
@@ -352,7 +345,6 @@ class UploadSession:
         finished = []
         for (grant, report), outcome in zip(judged, outcomes, strict=True):
             self.outcomes[report.id] = outcome
-            self.verdicts += 1
             self._unacknowledged[report.id] = self._done_events
             self._journal.judged(uploader, grant, asdict(outcome))
             self.part_urls.pop(report.id, None)

@@ -462,22 +462,3 @@ def test_ten_thousand_character_name_is_capped_before_signing(session, gateway):
     grant = granted(session)
     assert len(grant.key.rsplit("/", 1)[1]) <= 100
     assert len(grant.original_name) <= 255
-
-
-def test_a_granted_file_awaits_its_verdict_until_its_current_grant_is_judged_and_verdicts_are_counted(
-    session, gateway, s3
-):
-    """The page redraws its results at once when nothing granted awaits a verdict (pages/upload.py)."""
-    assert not session.awaiting_verdict()  # nothing granted yet
-    sign(session, gateway, sign_event({}, {"id": OTHER_ID, "name": "x.exe", "type": "application/x-msdownload"}))
-    assert isinstance(session.grants[OTHER_ID], Refusal)
-    assert session.awaiting_verdict()  # the granted file is on its way; a refusal awaits nothing
-    finish(session, gateway, done_event({"ok": False, "message": "expired"}))
-    assert not session.awaiting_verdict()
-    sign(session, gateway, sign_event({"signSeq": 1}))  # Retry: a new grant, not yet judged
-    assert session.awaiting_verdict()
-    store(s3, granted(session), BODY)
-    finish(session, gateway, done_event({"signSeq": 2}))
-    assert not session.awaiting_verdict()
-    # The retry's verdict replaced the first one: one outcome, two verdicts (the page redraws for each).
-    assert len(session.outcomes) == 1 and session.verdicts == 2
