@@ -10,9 +10,12 @@ show the store overlaps requests:
 1. Serial: flat pages (no delimiter) of the prefix. A listing that ends within PROBE_AFTER_PAGES
    pages, or any listing of a store known to serialise (moto, by its Server header), is done with
    exactly the paginator's requests.
-2. Probes: a page is fetched while the same request runs beside it; if it took about as long as a
-   page alone, the store overlapped the two. Up to PROBES probes a page apart vote (two that agree
-   decide): the rest is listed in parallel, or serially (two or three extra requests in all).
+2. Probes: a page is fetched twice at once; if the pair took about as long as a page alone, the
+   store overlapped the two. Probes a page apart vote (two that agree decide). A pair that took
+   more than NOISE_RATIO pages alone says nothing about the store (a store that queues requests
+   takes twice as long, not more: the machine stalled) and gets no vote; after MAX_PROBES probes
+   without two agreeing, the walk goes parallel and the guard (below) judges it. The rest is listed
+   in parallel, or serially (two to MAX_PROBES extra requests in all).
 3. Parallel: the rest of the key space is a stack of pieces (prefix, after, upto], each listed flat
    by a worker. A piece lists a page first; while it has more and fewer pieces wait than there are
    workers, it hands the rest to others: a delimiter listing names what lies ahead at its level,
@@ -51,13 +54,15 @@ from lib.s3 import S3Gateway, list_objects_v2, make_client, storage_errors
 PAGE_SIZE = 1000  # S3's largest page
 BATCH_ROWS = 50_000  # rows per yielded batch: ~10 MB of Arrow, a good Parquet row group
 PROBE_AFTER_PAGES = 4  # serial pages before the probe: small listings never pay for one
-# Parallel pays when the probed page took less than this many times a page alone: with a request
-# costing L (overlappable round trip) + S (work the server serialises), the probed page costs
-# ~L + 2S, so the ratio r bounds the speed-up at 1 / (r - 1); 1.6 means at least ~1.7x.
-OVERLAP_RATIO = 1.6
-# Probes, a page apart, that vote (two that agree decide): on a loaded machine one probe in five or so
-# times a page several times too slow.
-PROBES = 3
+# Parallel pays when the probed pair took less than this many times a page alone: with a request
+# costing L (overlappable round trip) + S (work the server serialises), the pair costs ~L + 2S, so
+# the ratio r bounds the speed-up at 1 / (r - 1); 1.8 means at least ~1.25x (the guard asks 1.3x).
+# Lower bars (1.6) sent SeaweedFS + 20 ms serial in two runs of five on a loaded 2-core machine,
+# where its pairs measure 1.3-1.5 pages at the median but single ones scatter from 0.3 to 20.
+OVERLAP_RATIO = 1.8
+NOISE_RATIO = 2.5  # a pair slower than this many pages alone: the machine stalled, no vote
+PROBE_VOTES = 2  # votes that agree decide
+MAX_PROBES = 5  # probes, a page apart, before the walk leaves the decision to the guard
 # After this many requests per worker in parallel, the walk checks that it lists at least
 # GUARD_GAIN times as fast as its serial start did; if not (a probe misjudged a store that queues
 # requests), one worker lists the rest and nothing more is split.
@@ -79,7 +84,7 @@ class WalkProgress:
     prefixes_left: int  # pieces of the key space waiting or being listed
     elapsed_seconds: float
     parallel: bool
-    probes: tuple[float, ...] = ()  # each probe: a page beside its twin, in pages alone (below 1.6: overlapped)
+    probes: tuple[float, ...] = ()  # each probe: a page and its twin at once, in pages alone (below 1.8: overlapped)
     workers: int = 1  # listing at once (one again when the guard found parallel listing did not pay)
 
 
@@ -243,17 +248,18 @@ def walk(
     parallel = split == "always" and concurrency > 1
     probing = split == "auto" and concurrency > 1
     times: list[float] = []  # pages listed alone
-    verdicts: list[bool] = []  # probes so far: did the store overlap two requests?
+    verdicts: list[bool] = []  # probes that voted: did the store overlap two requests?
     last_page: _Page | None = None
     while not parallel:
         _check(cancel)
-        if probing and len(times) == PROBE_AFTER_PAGES + len(verdicts):
+        if probing and len(times) == PROBE_AFTER_PAGES + len(meter.probes):
             page, ratio = _probe(lister, prefix, cursor, times)
             meter.probes.append(ratio)
-            overlapped = ratio < OVERLAP_RATIO
-            verdicts.append(overlapped)
-            if verdicts.count(overlapped) == PROBES // 2 + 1:  # a majority, so later probes cannot change it
-                parallel, probing = overlapped, False
+            if ratio <= NOISE_RATIO:
+                verdicts.append(ratio < OVERLAP_RATIO)
+            decided = _verdict(verdicts, len(meter.probes))
+            if decided is not None:
+                parallel, probing = decided, False
         else:
             started = time.perf_counter()
             page = lister.page(prefix, cursor)
@@ -278,18 +284,28 @@ def walk(
     meter.report(0, parallel=True, force=True)
 
 
+def _verdict(verdicts: list[bool], probes: int) -> bool | None:
+    """Parallel (True) or serial (False) once PROBE_VOTES votes agree; parallel after MAX_PROBES
+    probes without that (the guard then checks that it pays); None: probe again."""
+    for overlapped in (True, False):
+        if verdicts.count(overlapped) >= PROBE_VOTES:
+            return overlapped
+    return True if probes >= MAX_PROBES else None
+
+
 def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> tuple[_Page, float]:
-    """Fetch the next page twice at once; how much longer it took than a page alone.
+    """Fetch the next page twice at once; how much longer the pair took than a page alone.
 
     The twin is the same request (the same cost to the server): a cheaper probe, such as a
-    delimiter listing, would pass on a store whose cost is building pages of keys."""
+    delimiter listing, would pass on a store whose cost is building pages of keys. The pair is
+    timed until both have answered: a store that queues requests may answer either first."""
     alone = statistics.median(times[1:] or times)  # the first page also paid for the connection
     beside = threading.Thread(target=_quietly, args=(lister, prefix, cursor), daemon=True)
-    beside.start()
     started = time.perf_counter()
+    beside.start()
     page = lister.page(prefix, cursor)
-    together = time.perf_counter() - started
     beside.join()
+    together = time.perf_counter() - started
     return page, together / alone if alone else 0.0
 
 

@@ -199,6 +199,8 @@ class TimedStore:
 def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises):
     from types import SimpleNamespace
 
+    from lib.inventory import walk as walk_module
+
     store = TimedStore(4000, serialises)
     gateway = SimpleNamespace(client=store, bucket="fake", profile=BucketProfile(name="f", bucket="fake"))
     reports = []
@@ -207,8 +209,37 @@ def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises
     went_parallel = any(report.parallel for report in reports)
     assert went_parallel is (not serialises)
     if serialises:
-        # The paginator's requests plus the probes' twins: two that agree, or three when they do not.
-        assert 40 + 2 <= store.requests <= 40 + 3
+        # The paginator's requests plus the probes' twins: two that agree, more when one is noise.
+        assert 40 + 2 <= store.requests <= 40 + walk_module.MAX_PROBES
+
+
+@pytest.mark.parametrize(
+    ("ratios", "parallel"),
+    [
+        ([9.0, 2.0, 12.0, 2.0], False),  # the stalled pairs get no vote: two that queued decide
+        ([9.0, 1.2, 3.1, 1.4], True),
+        ([2.0, 1.2, 2.2], False),
+        ([9.0, 9.0, 9.0, 2.0, 9.0], True),  # no two votes agree within five probes: the guard judges
+    ],
+)
+def test_a_probe_the_machine_stalled_does_not_vote(ratios, parallel, monkeypatch):
+    """On a loaded machine a pair of requests sometimes takes many times a page alone; a store that
+    queues them takes twice as long, never more, so such a probe says nothing about the store."""
+    from types import SimpleNamespace
+
+    from lib.inventory import walk as walk_module
+
+    told = iter(ratios)
+    monkeypatch.setattr(
+        walk_module, "_probe", lambda lister, prefix, cursor, times: (lister.page(prefix, cursor), next(told))
+    )
+    store = TimedStore(4000, serialises=False)
+    gateway = SimpleNamespace(client=store, bucket="fake", profile=BucketProfile(name="f", bucket="fake"))
+    reports = []
+    seen = keys_of(walk(gateway, page_size=100, concurrency=8, progress=reports.append))  # type: ignore[arg-type]
+    assert sorted(seen) == store.keys and max(seen.values()) == 1
+    assert any(report.parallel for report in reports) is parallel
+    assert list(reports[-1].probes) == ratios  # every probe was made, and no more
 
 
 @pytest.mark.parametrize("serialises", [True, False])
