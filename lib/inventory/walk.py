@@ -16,7 +16,8 @@ show the store overlaps requests:
    takes about twice as long: the machine stalled) and gets no vote; after MAX_PROBES probes
    without two agreeing, the walk stays serial (LocalStack's pairs take 3-13 pages alone as often
    as not: going parallel there by default listed at 0.57x). The rest is listed in parallel, or
-   serially (two to MAX_PROBES extra requests in all).
+   serially until REPROBE_GROWTH times as many pages were listed, when a new round of probes asks
+   again (two to MAX_PROBES extra requests a round; 20 pages see one round, 100 up to three).
 3. Parallel: the rest of the key space is a stack of pieces (prefix, after, upto], each listed flat
    by a worker. A piece lists a page first; while it has more and fewer pieces wait than there are
    workers, it hands the rest to others: a delimiter listing names what lies ahead at its level,
@@ -63,7 +64,8 @@ PROBE_AFTER_PAGES = 4  # serial pages before the probe: small listings never pay
 OVERLAP_RATIO = 1.75
 NOISE_RATIO = 3.0  # a pair slower than this many pages alone: the machine stalled, no vote
 PROBE_VOTES = 2  # votes that agree decide
-MAX_PROBES = 4  # probes, a page apart, before the walk gives up and stays serial
+MAX_PROBES = 4  # probes in a round, a page apart, before the walk gives up and stays serial
+REPROBE_GROWTH = 4  # a serial verdict holds until this many times as many pages were listed alone
 # After this many requests per worker in parallel, the walk checks that it lists at least
 # GUARD_GAIN times as fast as its serial start did; if not (a probe misjudged a store that queues
 # requests), one worker lists the rest and nothing more is split.
@@ -249,18 +251,13 @@ def walk(
     parallel = split == "always" and concurrency > 1
     probing = split == "auto" and concurrency > 1
     times: list[float] = []  # pages listed alone
-    verdicts: list[bool] = []  # probes that voted: did the store overlap two requests?
+    probes = _Probes(meter)
     last_page: _Page | None = None
     while not parallel:
         _check(cancel)
-        if probing and len(times) == PROBE_AFTER_PAGES + len(meter.probes):
+        if probing and probes.due(len(times)):
             page, ratio = _probe(lister, prefix, cursor, times)
-            meter.probes.append(ratio)
-            if ratio <= NOISE_RATIO:
-                verdicts.append(ratio < OVERLAP_RATIO)
-            decided = _verdict(verdicts, len(meter.probes))
-            if decided is not None:
-                parallel, probing = decided, False
+            parallel = probes.record(ratio, len(times)) is True
         else:
             started = time.perf_counter()
             page = lister.page(prefix, cursor)
@@ -283,6 +280,33 @@ def walk(
     yield from walker.run(Piece(prefix, cursor), batcher, meter)
     yield from batcher.flush()
     meter.report(0, parallel=True, force=True)
+
+
+class _Probes:
+    """When the serial start probes, and what a round of probes says. A serial verdict may be a
+    loaded machine's (one in five on SeaweedFS + 20 ms with other work running), so it holds until
+    REPROBE_GROWTH times as many pages were listed, and then a new round asks again: a long listing
+    misjudged early still goes parallel, at a few requests per round, rounds ever further apart."""
+
+    def __init__(self, meter: _Meter):
+        self.meter = meter
+        self.start = PROBE_AFTER_PAGES  # pages listed alone before this round's first probe
+        self.made = 0  # probes this round, a page apart
+        self.votes: list[bool] = []  # this round's: did the store overlap two requests?
+
+    def due(self, pages_alone: int) -> bool:
+        return pages_alone == self.start + self.made
+
+    def record(self, ratio: float, pages_alone: int) -> bool | None:
+        """Count a probe; True: go parallel, False: stay serial until the next round, None: probe on."""
+        self.meter.probes.append(ratio)
+        self.made += 1
+        if ratio <= NOISE_RATIO:
+            self.votes.append(ratio < OVERLAP_RATIO)
+        decided = _verdict(self.votes, self.made)
+        if decided is False:
+            self.start, self.made, self.votes = REPROBE_GROWTH * pages_alone, 0, []
+        return decided
 
 
 def _verdict(verdicts: list[bool], probes: int) -> bool | None:
