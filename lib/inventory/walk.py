@@ -250,22 +250,26 @@ def walk(
     cursor: Cursor | None = None
     parallel = split == "always" and concurrency > 1
     probing = split == "auto" and concurrency > 1
-    times: list[float] = []  # pages listed alone
+    times: list[float] = []  # pages listed alone: the request
+    paces: list[float] = []  # and until the next request, the consumer's share (Arrow, Parquet) included
     probes = _Probes(meter)
     last_page: _Page | None = None
     while not parallel:
         _check(cancel)
+        alone: float | None = None  # when a page listed alone started
         if probing and probes.due(len(times)):
             page, ratio = _probe(lister, prefix, cursor, times)
             parallel = probes.record(ratio, len(times)) is True
         else:
-            started = time.perf_counter()
+            alone = time.perf_counter()
             page = lister.page(prefix, cursor)
-            times.append(time.perf_counter() - started)
+            times.append(time.perf_counter() - alone)
         # SeaweedFS's delimiter listings are not trusted from a version marker: its versions stay serial.
         probing = probing and not lister.serialises and not (versions and lister.order.tree)
         yield from batcher.add(page.entries)
         meter.count(len(page.entries), 1 if page.next else 0, parallel=False)
+        if alone is not None:
+            paces.append(time.perf_counter() - alone)
         if page.next is None:
             yield from batcher.flush()
             meter.report(0, parallel=False, force=True)
@@ -274,8 +278,10 @@ def walk(
     walker = _Walker(lister, concurrency, cancel, FANOUT_PER_WORKER * concurrency)
     if last_page is not None:
         walker.learn(prefix, last_page)
-    if split == "auto" and times:  # it probed: the serial listing's pace is the bar to beat
-        walker.serial_rate = page_size / statistics.median(times[1:] or times)
+    if split == "auto" and paces:  # it probed: the serial listing's pace is the bar to beat
+        # Its whole pace: in parallel the consumer's work overlaps the requests, so a bar of the
+        # requests alone would ask parallel listing for more than it has to beat.
+        walker.serial_rate = page_size / statistics.median(paces[1:] or paces)
     meter.workers = concurrency
     yield from walker.run(Piece(prefix, cursor), batcher, meter)
     yield from batcher.flush()
