@@ -10,9 +10,14 @@ show the store overlaps requests:
 1. Serial: flat pages (no delimiter) of the prefix. A listing that ends within PROBE_AFTER_PAGES
    pages, or any listing of a store known to serialise (moto, by its Server header), is done with
    exactly the paginator's requests.
-2. Probes: a page is fetched while the same request runs beside it; if it took about as long as a
-   page alone, the store overlapped the two. Up to PROBES probes a page apart vote (two that agree
-   decide): the rest is listed in parallel, or serially (two or three extra requests in all).
+2. Probes: a page is fetched twice at once; if the pair took about as long as a page alone, the
+   store overlapped the two. Probes a page apart vote (two that agree decide). A pair that took
+   more than NOISE_RATIO pages alone says nothing about the store (a store that queues requests
+   takes about twice as long: the machine stalled) and gets no vote; after MAX_PROBES probes
+   without two agreeing, the walk stays serial (LocalStack's pairs take 3-13 pages alone as often
+   as not: going parallel there by default listed at 0.57x). The rest is listed in parallel, or
+   serially until REPROBE_GROWTH times as many pages were listed, when a new round of probes asks
+   again (two to MAX_PROBES extra requests a round; 20 pages see one round, 100 up to three).
 3. Parallel: the rest of the key space is a stack of pieces (prefix, after, upto], each listed flat
    by a worker. A piece lists a page first; while it has more and fewer pieces wait than there are
    workers, it hands the rest to others: a delimiter listing names what lies ahead at its level,
@@ -51,13 +56,16 @@ from lib.s3 import S3Gateway, list_objects_v2, make_client, storage_errors
 PAGE_SIZE = 1000  # S3's largest page
 BATCH_ROWS = 50_000  # rows per yielded batch: ~10 MB of Arrow, a good Parquet row group
 PROBE_AFTER_PAGES = 4  # serial pages before the probe: small listings never pay for one
-# Parallel pays when the probed page took less than this many times a page alone: with a request
-# costing L (overlappable round trip) + S (work the server serialises), the probed page costs
-# ~L + 2S, so the ratio r bounds the speed-up at 1 / (r - 1); 1.6 means at least ~1.7x.
-OVERLAP_RATIO = 1.6
-# Probes, a page apart, that vote (two that agree decide): on a loaded machine one probe in five or so
-# times a page several times too slow.
-PROBES = 3
+# Parallel pays when the probed pair took less than this many times a page alone: with a request
+# costing L (overlappable round trip) + S (work the server serialises), the pair costs ~L + 2S, so
+# the ratio r bounds the speed-up at 1 / (r - 1); 1.75 means at least ~1.3x (what the guard asks).
+# Measured on a loaded 2-core machine: SeaweedFS + 20 ms pairs take 1.2-1.7 pages alone, LocalStack's
+# 1.7-13 (its one process thrashes between two requests), and any single pair may stall to 5-20.
+OVERLAP_RATIO = 1.75
+NOISE_RATIO = 3.0  # a pair slower than this many pages alone: the machine stalled, no vote
+PROBE_VOTES = 2  # votes that agree decide
+MAX_PROBES = 4  # probes in a round, a page apart, before the walk gives up and stays serial
+REPROBE_GROWTH = 4  # a serial verdict holds until this many times as many pages were listed alone
 # After this many requests per worker in parallel, the walk checks that it lists at least
 # GUARD_GAIN times as fast as its serial start did; if not (a probe misjudged a store that queues
 # requests), one worker lists the rest and nothing more is split.
@@ -79,7 +87,7 @@ class WalkProgress:
     prefixes_left: int  # pieces of the key space waiting or being listed
     elapsed_seconds: float
     parallel: bool
-    probes: tuple[float, ...] = ()  # each probe: a page beside its twin, in pages alone (below 1.6: overlapped)
+    probes: tuple[float, ...] = ()  # each probe: a page and its twin at once, in pages alone (below 1.75: overlapped)
     workers: int = 1  # listing at once (one again when the guard found parallel listing did not pay)
 
 
@@ -242,26 +250,26 @@ def walk(
     cursor: Cursor | None = None
     parallel = split == "always" and concurrency > 1
     probing = split == "auto" and concurrency > 1
-    times: list[float] = []  # pages listed alone
-    verdicts: list[bool] = []  # probes so far: did the store overlap two requests?
+    times: list[float] = []  # pages listed alone: the request
+    paces: list[float] = []  # and until the next request, the consumer's share (Arrow, Parquet) included
+    probes = _Probes(meter)
     last_page: _Page | None = None
     while not parallel:
         _check(cancel)
-        if probing and len(times) == PROBE_AFTER_PAGES + len(verdicts):
+        alone: float | None = None  # when a page listed alone started
+        if probing and probes.due(len(times)):
             page, ratio = _probe(lister, prefix, cursor, times)
-            meter.probes.append(ratio)
-            overlapped = ratio < OVERLAP_RATIO
-            verdicts.append(overlapped)
-            if verdicts.count(overlapped) == PROBES // 2 + 1:  # a majority, so later probes cannot change it
-                parallel, probing = overlapped, False
+            parallel = probes.record(ratio, len(times)) is True
         else:
-            started = time.perf_counter()
+            alone = time.perf_counter()
             page = lister.page(prefix, cursor)
-            times.append(time.perf_counter() - started)
+            times.append(time.perf_counter() - alone)
         # SeaweedFS's delimiter listings are not trusted from a version marker: its versions stay serial.
         probing = probing and not lister.serialises and not (versions and lister.order.tree)
         yield from batcher.add(page.entries)
         meter.count(len(page.entries), 1 if page.next else 0, parallel=False)
+        if alone is not None:
+            paces.append(time.perf_counter() - alone)
         if page.next is None:
             yield from batcher.flush()
             meter.report(0, parallel=False, force=True)
@@ -270,26 +278,65 @@ def walk(
     walker = _Walker(lister, concurrency, cancel, FANOUT_PER_WORKER * concurrency)
     if last_page is not None:
         walker.learn(prefix, last_page)
-    if split == "auto" and times:  # it probed: the serial listing's pace is the bar to beat
-        walker.serial_rate = page_size / statistics.median(times[1:] or times)
+    if split == "auto" and paces:  # it probed: the serial listing's pace is the bar to beat
+        # Its whole pace: in parallel the consumer's work overlaps the requests, so a bar of the
+        # requests alone would ask parallel listing for more than it has to beat.
+        walker.serial_rate = page_size / statistics.median(paces[1:] or paces)
     meter.workers = concurrency
     yield from walker.run(Piece(prefix, cursor), batcher, meter)
     yield from batcher.flush()
     meter.report(0, parallel=True, force=True)
 
 
+class _Probes:
+    """When the serial start probes, and what a round of probes says. A serial verdict may be a
+    loaded machine's (one in five on SeaweedFS + 20 ms with other work running), so it holds until
+    REPROBE_GROWTH times as many pages were listed, and then a new round asks again: a long listing
+    misjudged early still goes parallel, at a few requests per round, rounds ever further apart."""
+
+    def __init__(self, meter: _Meter):
+        self.meter = meter
+        self.start = PROBE_AFTER_PAGES  # pages listed alone before this round's first probe
+        self.made = 0  # probes this round, a page apart
+        self.votes: list[bool] = []  # this round's: did the store overlap two requests?
+
+    def due(self, pages_alone: int) -> bool:
+        return pages_alone == self.start + self.made
+
+    def record(self, ratio: float, pages_alone: int) -> bool | None:
+        """Count a probe; True: go parallel, False: stay serial until the next round, None: probe on."""
+        self.meter.probes.append(ratio)
+        self.made += 1
+        if ratio <= NOISE_RATIO:
+            self.votes.append(ratio < OVERLAP_RATIO)
+        decided = _verdict(self.votes, self.made)
+        if decided is False:
+            self.start, self.made, self.votes = REPROBE_GROWTH * pages_alone, 0, []
+        return decided
+
+
+def _verdict(verdicts: list[bool], probes: int) -> bool | None:
+    """Parallel (True) or serial (False) once PROBE_VOTES votes agree; serial after MAX_PROBES
+    probes without that; None: probe again."""
+    for overlapped in (True, False):
+        if verdicts.count(overlapped) >= PROBE_VOTES:
+            return overlapped
+    return False if probes >= MAX_PROBES else None
+
+
 def _probe(lister: _Lister, prefix: str, cursor: Cursor, times: list[float]) -> tuple[_Page, float]:
-    """Fetch the next page twice at once; how much longer it took than a page alone.
+    """Fetch the next page twice at once; how much longer the pair took than a page alone.
 
     The twin is the same request (the same cost to the server): a cheaper probe, such as a
-    delimiter listing, would pass on a store whose cost is building pages of keys."""
+    delimiter listing, would pass on a store whose cost is building pages of keys. The pair is
+    timed until both have answered: a store that queues requests may answer either first."""
     alone = statistics.median(times[1:] or times)  # the first page also paid for the connection
     beside = threading.Thread(target=_quietly, args=(lister, prefix, cursor), daemon=True)
-    beside.start()
     started = time.perf_counter()
+    beside.start()
     page = lister.page(prefix, cursor)
-    together = time.perf_counter() - started
     beside.join()
+    together = time.perf_counter() - started
     return page, together / alone if alone else 0.0
 
 

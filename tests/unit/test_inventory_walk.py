@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 
@@ -199,6 +200,8 @@ class TimedStore:
 def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises):
     from types import SimpleNamespace
 
+    from lib.inventory import walk as walk_module
+
     store = TimedStore(4000, serialises)
     gateway = SimpleNamespace(client=store, bucket="fake", profile=BucketProfile(name="f", bucket="fake"))
     reports = []
@@ -207,8 +210,41 @@ def test_the_walk_goes_parallel_only_when_the_store_overlaps_requests(serialises
     went_parallel = any(report.parallel for report in reports)
     assert went_parallel is (not serialises)
     if serialises:
-        # The paginator's requests plus the probes' twins: two that agree, or three when they do not.
-        assert 40 + 2 <= store.requests <= 40 + 3
+        # The paginator's requests plus the probes' twins: two rounds (after 4 and 20 pages alone)
+        # of two that agree, more when one is noise.
+        assert 40 + 4 <= store.requests <= 40 + 2 * walk_module.MAX_PROBES
+
+
+@pytest.mark.parametrize(
+    ("ratios", "parallel"),
+    [
+        ([9.0, 2.0, 12.0, 2.0], False),  # the stalled pairs get no vote: two that queued decide
+        ([9.0, 1.2, 3.5, 1.4], True),
+        ([2.0, 1.2, 2.2], False),
+        ([9.0, 9.0, 1.2, 9.0], False),  # no two votes agree within four probes: serial, to be safe
+        ([2.0, 2.0, 1.2, 1.2], True),  # a serial verdict is asked again, after four times as many pages
+    ],
+)
+def test_a_probe_the_machine_stalled_does_not_vote(ratios, parallel, monkeypatch):
+    """On a loaded machine a pair of requests sometimes takes many times a page alone; a store that
+    queues them takes twice as long, never more, so such a probe says nothing about the store."""
+    from types import SimpleNamespace
+
+    from lib.inventory import walk as walk_module
+
+    told = itertools.chain(ratios, itertools.repeat(2.0))  # later rounds: the store queues
+    monkeypatch.setattr(
+        walk_module, "_probe", lambda lister, prefix, cursor, times: (lister.page(prefix, cursor), next(told))
+    )
+    store = TimedStore(4000, serialises=False)
+    gateway = SimpleNamespace(client=store, bucket="fake", profile=BucketProfile(name="f", bucket="fake"))
+    reports = []
+    seen = keys_of(walk(gateway, page_size=100, concurrency=8, progress=reports.append))  # type: ignore[arg-type]
+    assert sorted(seen) == store.keys and max(seen.values()) == 1
+    assert any(report.parallel for report in reports) is parallel
+    assert list(reports[-1].probes[: len(ratios)]) == ratios  # every probe was made
+    if not parallel:
+        assert list(reports[-1].probes[len(ratios) :]) == [2.0, 2.0]  # and a second round, later
 
 
 @pytest.mark.parametrize("serialises", [True, False])
