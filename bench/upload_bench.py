@@ -84,7 +84,7 @@ class Stage:
         self.proxies: list[CountingProxy] = []
 
     def localstack_env(self, origin: str) -> tuple[dict, dict]:
-        from tests.support.localstack import REGION, localstack_client, start_localstack
+        from tests.support.localstack import TEST_CREDENTIALS, app_env, localstack_client, start_localstack
 
         if self.stack is None:
             self.stack = start_localstack()
@@ -98,15 +98,7 @@ class Stage:
             "ExposeHeaders": ["ETag"],
         }
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
-        env = {
-            "BUCKETDESK_BUCKET": bucket,
-            "BUCKETDESK_ADDRESSING_STYLE": "path",
-            "AWS_ENDPOINT_URL_S3": self.stack.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": REGION,
-        }
-        return env, {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        return app_env(self.stack.endpoint_url, bucket), dict(TEST_CREDENTIALS)
 
     def app(self, target: str, **settings: str) -> tuple[CountingProxy, dict]:
         """An app on `target` ("localstack" or "sandbox"): its proxy (the browser's origin) and boto3 credentials."""

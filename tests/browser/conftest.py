@@ -12,7 +12,7 @@ from lib.upload.cors import cors_rule
 from tests.conftest import require_or_skip
 from tests.support.app_server import CountingProxy, RunningApp, free_port, start_app
 from tests.support.browser import chromium_path, launch_chromium
-from tests.support.localstack import REGION, localstack_client
+from tests.support.localstack import app_env, localstack_client
 from tests.support.oidc import Provider, auth_secrets_toml, running_provider
 
 UPLOAD_LIMIT = 16 * 1024 * 1024
@@ -88,13 +88,8 @@ def deploy_on_localstack(localstack, settings: dict[str, str] | None = None) -> 
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors_rule([origin]))
 
     env = {
-        "BUCKETDESK_BUCKET": bucket,
+        **app_env(localstack.endpoint_url, bucket),
         "BUCKETDESK_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
-        "BUCKETDESK_ADDRESSING_STYLE": "path",
-        "AWS_ENDPOINT_URL_S3": localstack.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": REGION,
         **(settings or {}),
     }
     yield from _deploy("localstack", env, bucket, s3, before_start=allow)

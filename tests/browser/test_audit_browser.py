@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from lib.events import EventFilter, EventStore
 from tests.browser.conftest import Deployment, _deploy
-from tests.support.localstack import REGION, localstack_client
+from tests.support.localstack import app_env, localstack_client
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 90_000
@@ -53,14 +53,7 @@ def audited(localstack) -> Iterator[Deployment]:
             },
         )
 
-    env = {
-        "BUCKETDESK_BUCKET": bucket,
-        "BUCKETDESK_ADDRESSING_STYLE": "path",
-        "AWS_ENDPOINT_URL_S3": localstack.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": REGION,
-    }
+    env = app_env(localstack.endpoint_url, bucket)
     yield from _deploy("localstack", env, bucket, s3, before_start=cors_without_etag)
 
 

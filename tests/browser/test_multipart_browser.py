@@ -23,8 +23,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.app_server import CountingProxy, RunningApp, start_app
+from tests.support.browser import throttle_upload
 from tests.support.checksums import sha256_b64
-from tests.support.localstack import REGION, localstack_client
+from tests.support.localstack import app_env, localstack_client
 
 pytestmark = pytest.mark.browser
 
@@ -78,15 +79,7 @@ def big_app(localstack) -> Iterator[App]:
         }
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
 
-    env = {
-        "BUCKETDESK_BUCKET": bucket,
-        "BUCKETDESK_MAX_UPLOAD_BYTES": str(1024 * MiB),
-        "BUCKETDESK_ADDRESSING_STYLE": "path",
-        "AWS_ENDPOINT_URL_S3": localstack.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": REGION,
-    }
+    env = {**app_env(localstack.endpoint_url, bucket), "BUCKETDESK_MAX_UPLOAD_BYTES": str(1024 * MiB)}
     for deployed in deploy(env, before_start=allow):
         deployed.s3, deployed.bucket = s3, bucket
         yield deployed
@@ -372,12 +365,7 @@ def test_pause_stops_sending_and_resume_finishes_on_the_sandbox(sandbox_parts_ap
     path = write_test_file(tmp_path / "clip.mp4", 40)  # 8 parts of 5 MiB
     traffic = PartTraffic().watch(page)
     # Slow the upload so Pause lands mid-way: 8 MiB/s.
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 8 * MiB},
-    )
+    unthrottle = throttle_upload(page, 8 * MiB)
     open_upload_page(page, sandbox_parts_app)
     choose(page, path)
     target = row(page, path.name)
@@ -389,10 +377,7 @@ def test_pause_stops_sending_and_resume_finishes_on_the_sandbox(sandbox_parts_ap
     page.wait_for_timeout(2_000)
     assert len(traffic.started) == started, "no part may start while paused"
 
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-    )
+    unthrottle()
     target.get_by_role("button", name=f"Resume upload of {path.name}").click()
     expect(target.locator(".bd-status")).to_have_text("Verified", timeout=VERIFY_TIMEOUT_MS)
     assert set(traffic.stored) == set(range(1, 9))
@@ -477,12 +462,7 @@ def test_a_large_upload_asks_for_part_urls_in_batches(sandbox_many_parts_app: Ap
     events = PageTraffic().watch(page)
     open_upload_page(page, sandbox_many_parts_app)
     # Sending slower than hashing, as on a real network: URLs are asked for well ahead of the parts.
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 40 * MiB},
-    )
+    throttle_upload(page, 40 * MiB)
     choose(page, path)
     expect(row(page, path.name).locator(".bd-status")).to_have_text("Verified", timeout=VERIFY_TIMEOUT_MS)
     assert sorted(set(traffic.stored)) == list(range(1, 41))

@@ -32,6 +32,7 @@ from tests.browser.test_multipart_browser import (
     write_test_file,
 )
 from tests.support.app_server import start_again
+from tests.support.browser import throttle_upload
 from tests.unit.helpers import png_bytes
 
 pytestmark = pytest.mark.browser
@@ -61,12 +62,7 @@ def test_the_app_restarting_mid_upload_loses_nothing_and_the_uploads_finish_by_t
     small.write_bytes(png_bytes(16, 16, noise=True))
     traffic = PartTraffic().watch(page)
     # 30 MB/s: the parts take ~10 s in all, so the restart lands in the middle.
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 30 * MiB},
-    )
+    throttle_upload(page, 30 * MiB)
     open_upload_page(page, app)
     choose(page, big)
     wait_until(page, lambda: len(set(traffic.stored)) >= 3, 120, "three parts in the bucket")

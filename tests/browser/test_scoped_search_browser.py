@@ -27,7 +27,7 @@ from lib.inventory.store import SnapshotStore
 from lib.s3 import S3Gateway
 from tests.browser.conftest import SignInApp
 from tests.browser.test_signin_browser import sign_in
-from tests.support.localstack import REGION, localstack_client
+from tests.support.localstack import REGION, app_env, localstack_client
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 90_000
@@ -99,14 +99,7 @@ def indexed(localstack, start_signin_app, tmp_path_factory) -> Iterator[Indexed]
     assert store.build().manifest.rows == len(INSIDE) + len(OUTSIDE)
     app = start_signin_app(
         RULES,
-        env={
-            "BUCKETDESK_BUCKET": bucket,
-            "BUCKETDESK_ADDRESSING_STYLE": "path",
-            "AWS_ENDPOINT_URL_S3": localstack.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": REGION,
-        },
+        env=app_env(localstack.endpoint_url, bucket),
     )
     images = [key for key, kind in {**INSIDE, **OUTSIDE}.items() if kind == "image/png"]
     yield Indexed(app, bucket, {key: thumb_key(key, etags[key].strip('"')) for key in images})

@@ -28,6 +28,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.app_server import free_port
+from tests.support.browser import throttle_upload
 
 pytestmark = pytest.mark.browser
 
@@ -325,12 +326,7 @@ def test_bucket_errors_become_sentences_and_retry_gets_a_fresh_grant(session: Se
 def test_queue_cancel_and_retry_in_dark_theme(session: Session):
     s, page = session, session.page
     open_harness(s, "?concurrency=1")
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 10, "downloadThroughput": -1, "uploadThroughput": 150 * 1024},
-    )
+    unthrottle = throttle_upload(page, 150 * 1024, latency_ms=10)
     first, second, third = os.urandom(700_000), os.urandom(700_000), os.urandom(5_000)
     # Keyboard only: Tab to "Choose files", Enter opens the file chooser. (A listener from the start
     # makes Playwright intercept file choosers before the key press, not lazily.)
@@ -366,10 +362,7 @@ def test_queue_cancel_and_retry_in_dark_theme(session: Session):
         expect(s.row(name).locator(".bd-detail")).to_have_text("You cancelled this upload.")
     expect(s.row("third.png").locator(".bd-status")).to_have_text("Verified")
 
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-    )
+    unthrottle()
     s.row("first.pdf").get_by_role("button", name="Retry upload of first.pdf").click()
     expect(s.row("first.pdf").locator(".bd-status")).to_have_text("Verified")
     expect(s.row("second.pdf").locator(".bd-status")).to_have_text("Cancelled")

@@ -120,6 +120,18 @@ def start_localstack(
     raise last_error
 
 
+def app_env(endpoint_url: str, bucket: str) -> dict[str, str]:
+    """The environment that points the app at `bucket` in this LocalStack (path-style, its test keys)."""
+    return {
+        "BUCKETDESK_BUCKET": bucket,
+        "BUCKETDESK_ADDRESSING_STYLE": "path",
+        "AWS_ENDPOINT_URL_S3": endpoint_url,
+        "AWS_ACCESS_KEY_ID": TEST_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": TEST_CREDENTIALS["aws_secret_access_key"],
+        "AWS_REGION": REGION,
+    }
+
+
 def localstack_client(endpoint_url: str, **config: object):
     """A boto3 S3 client for LocalStack: test/test credentials, us-east-1, path-style addressing."""
     return boto3.client(
