@@ -105,10 +105,13 @@ def test_the_app_restarting_mid_upload_loses_nothing_and_the_uploads_finish_by_t
     assert objects[small_key]["Size"] == small.stat().st_size
     assert_stored_exactly(app, upload["Key"], big, BIG_PARTS)
     assert open_uploads(app) == []
-    # Every part left the browser. Not every answer reaches it: a part the bucket stored while the
-    # browser gave up on its request (the app was down) is found by ListParts and, rightly, not sent
-    # again; assert_stored_exactly above proves each part is in the bucket once with its bytes.
-    assert sorted(set(traffic.started)) == list(range(1, BIG_PARTS + 1))
+    # Every part left the browser: assert_stored_exactly above proves each part is in the bucket once with
+    # its bytes, and only the browser holds them. Playwright's own view of the requests is not complete
+    # enough to count on: a part the bucket stored while the browser gave up on its request (the app was
+    # down) never shows an answer, and a part request paused in Playwright's interception while the route
+    # above is removed can lose its "request" event (seen once in a clean CI rehearsal: part 8 in the
+    # bucket, never seen leaving). What it did see are parts of this upload, each a real part number.
+    assert set(traffic.started) <= set(range(1, BIG_PARTS + 1))
     print(f"\n[restart] {len(traffic.started)} part requests for {BIG_PARTS} parts")
 
 
