@@ -116,6 +116,14 @@ const PART_TRIES = 5;            // attempts per part on network errors, 5xx and
 const PART_BACKOFF_MS = 1_000;   // first retry after ~1 s, then 2, 4, 8 s (with jitter)
 const PART_BACKOFF_MAX_MS = 20_000;
 const PART_LOOKAHEAD = 2;        // parts hashed and signed ahead, per part in flight
+// A part is read once: the bytes hashed are the bytes sent. Reading a file costs Chromium about as much
+// CPU as hashing it (the browser process reads it and pipes it to the page, which copies it), and a
+// Blob slice sent is read again; an ArrayBuffer sent is copied once at send() and is free again at
+// once. Parts hashed ahead keep their bytes until they go, up to this many bytes (and always the next
+// one): with 32 MiB parts that is a slot-full (8) ahead, so part URLs are still asked for a slot-full
+// at a time. A part sent again (a retry, a resume, after a pause) is read from the file: its SHA-256,
+// which the URL signs, makes the bucket refuse any other bytes.
+const PART_HOLD_BYTES = 256 * 1024 * 1024;
 const RESUME_KEY = "bucketdesk.multipart.v1"; // localStorage: file fingerprint -> upload id
 const RESUME_MAX = 200;          // remembered uploads, newest kept
 const RETRYABLE_CODES = new Set(["SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"]);
@@ -321,7 +329,11 @@ const expiring = (expiresAt, receivedAt, now) => now > Number(expiresAt) - RENEW
 const canHash = () => Boolean(globalThis.isSecureContext && globalThis.crypto?.subtle);
 
 async function sha256Base64(blob) {
-  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return digestBase64(await blob.arrayBuffer());
+}
+
+async function digestBase64(buffer) {
+  const digest = await crypto.subtle.digest("SHA-256", buffer);
   let text = "";
   for (const byte of new Uint8Array(digest)) text += String.fromCharCode(byte);
   return btoa(text);
@@ -578,11 +590,12 @@ function newPlan(e, g) {
     parts.push(new Part({
       n, start, end, size: end - start, sha256: null, url: null, urlSeq: 0, urlAt: 0, expiresAt: 0,
       signed: null, wanted: false, tries: 0, retryAt: 0, xhr: null, abortReason: null, sent: 0, etag: null, lastProgressAt: 0,
+      bytes: null, // the part's bytes as hashed, until they are sent (PART_HOLD_BYTES)
     }));
   }
   // Hashes computed earlier in this tab (a retry of the same file) are not computed again.
   const known = e.mp && e.mp.count === count && e.mp.partSize === partSize ? e.mp.known : new Map();
-  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0, unasked: false };
+  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0, unasked: false, held: 0 };
 }
 
 function startMultipart(inst, e) {
@@ -703,15 +716,22 @@ function hashAhead(inst, e, limit) {
   }
   const next = mp.parts.find((p) => p.state === "todo");
   if (!next || ahead() >= PART_LOOKAHEAD * limit) return;
+  if (mp.held > 0 && mp.held + next.size > PART_HOLD_BYTES) return; // sending frees the bytes held
   if (!movePart(inst, e, next, "hashing")) return;
   mp.hashing = true;
   const cached = mp.known.get(next.n);
-  (cached ? Promise.resolve(cached) : sha256Base64(e.file.slice(next.start, next.end))).then(
+  let bytes = null;
+  const read = async () => {
+    bytes = await e.file.slice(next.start, next.end).arrayBuffer();
+    return digestBase64(bytes);
+  };
+  (cached ? Promise.resolve(cached) : read()).then(
     (digest) => {
       mp.hashing = false;
       if (e.mp !== mp || next.state !== "hashing") return;
       mp.known.set(next.n, digest);
       if (!movePart(inst, e, next, "hashed", { sha256: digest, wanted: true })) return;
+      if (bytes?.byteLength === next.size) holdBytes(mp, next, bytes);
       mp.unasked = true; // asked for by driveParts, now or with the next few
       driveParts(inst, e);
     },
@@ -720,6 +740,18 @@ function hashAhead(inst, e, limit) {
       if (e.mp === mp && ["uploading", "paused"].includes(e.state)) failMultipart(inst, e, { code: "ReadError", message: unreadable(e) });
     },
   );
+}
+
+function holdBytes(mp, p, bytes) {
+  p.bytes = bytes;
+  mp.held += bytes.byteLength;
+}
+
+/** The part's bytes are no longer held: sent (send() copied them), or the upload stopped. */
+function dropBytes(mp, p) {
+  if (!p.bytes) return;
+  mp.held -= p.bytes.byteLength;
+  p.bytes = null;
 }
 
 /** Part URLs that arrived in `data`: newer than the one held, and signed for the part's checksum. */
@@ -767,7 +799,8 @@ function startPart(inst, e, p) {
   xhr.onload = () => partEnded(inst, e, p, xhr, "load");
   xhr.onerror = () => partEnded(inst, e, p, xhr, "error");
   xhr.onabort = () => partEnded(inst, e, p, xhr, "abort");
-  xhr.send(e.file.slice(p.start, p.end));
+  xhr.send(p.bytes || e.file.slice(p.start, p.end));
+  dropBytes(e.mp, p);
 }
 
 function partEnded(inst, e, p, xhr, how) {
@@ -856,6 +889,7 @@ function finishMultipart(inst, e) {
 
 function failMultipart(inst, e, fields) {
   abortParts(e, "failed");
+  for (const p of e.mp?.parts || []) dropBytes(e.mp, p);
   if (fields.code === "NoSuchUpload") { forgetUpload(inst, e); e.resumeId = null; }
   if (!move(inst, e, "failed", { message: fields.message, endedAt: Date.now() })) return;
   inst.outbox.set(e.id, newResult(e, { bytes: e.sent, ms: e.endedAt - e.startedAt, ...fields }));
@@ -883,6 +917,7 @@ function resume(inst, e) {
 /** Cancel: Python aborts the upload and the bucket deletes its parts. */
 function cancelMultipart(inst, e) {
   abortParts(e, "cancel");
+  for (const p of e.mp?.parts || []) dropBytes(e.mp, p);
   forgetUpload(inst, e);
   if (!move(inst, e, "cancelled", { message: "You cancelled this upload.", resumeId: null, completing: false })) return;
   inst.outbox.set(e.id, newResult(e, { code: "Cancelled", message: e.message, bytes: e.sent }));
