@@ -595,7 +595,7 @@ function newPlan(e, g) {
   }
   // Hashes computed earlier in this tab (a retry of the same file) are not computed again.
   const known = e.mp && e.mp.count === count && e.mp.partSize === partSize ? e.mp.known : new Map();
-  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0, unasked: false, held: 0 };
+  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0, unasked: false, held: 0, pool: [] };
 }
 
 function startMultipart(inst, e) {
@@ -722,7 +722,7 @@ function hashAhead(inst, e, limit) {
   const cached = mp.known.get(next.n);
   let bytes = null;
   const read = async () => {
-    bytes = await e.file.slice(next.start, next.end).arrayBuffer();
+    bytes = await readPart(mp, e.file.slice(next.start, next.end));
     return digestBase64(bytes);
   };
   (cached ? Promise.resolve(cached) : read()).then(
@@ -731,7 +731,8 @@ function hashAhead(inst, e, limit) {
       if (e.mp !== mp || next.state !== "hashing") return;
       mp.known.set(next.n, digest);
       if (!movePart(inst, e, next, "hashed", { sha256: digest, wanted: true })) return;
-      if (bytes?.byteLength === next.size) holdBytes(mp, next, bytes);
+      if (bytes && PART_HOLD_BYTES > 0) holdBytes(mp, next, bytes);
+      else if (bytes) reuseBuffer(mp, bytes);
       mp.unasked = true; // asked for by driveParts, now or with the next few
       driveParts(inst, e);
     },
@@ -742,15 +743,42 @@ function hashAhead(inst, e, limit) {
   );
 }
 
+/** A part's bytes, read into a buffer of the upload's own (its part size, reused: see PART_HOLD_BYTES),
+ * through the Blob's byte stream; where a browser cannot read a Blob into a given buffer, a new one. */
+async function readPart(mp, blob) {
+  const size = blob.size;
+  let buffer = mp.pool.pop() || new ArrayBuffer(Math.max(size, mp.partSize));
+  let reader;
+  try {
+    reader = blob.stream().getReader({ mode: "byob" });
+  } catch {
+    return new Uint8Array(await blob.arrayBuffer());
+  }
+  let filled = 0;
+  while (filled < size) {
+    const { done, value } = await reader.read(new Uint8Array(buffer, filled, size - filled));
+    if (done) throw new Error("the file ended early");
+    buffer = value.buffer; // reading hands the buffer over and back
+    filled += value.byteLength;
+  }
+  reader.releaseLock();
+  return new Uint8Array(buffer, 0, size);
+}
+
+function reuseBuffer(mp, bytes) {
+  if (bytes.buffer.byteLength === mp.partSize) mp.pool.push(bytes.buffer);
+}
+
 function holdBytes(mp, p, bytes) {
   p.bytes = bytes;
   mp.held += bytes.byteLength;
 }
 
-/** The part's bytes are no longer held: sent (send() copied them), or the upload stopped. */
-function dropBytes(mp, p) {
+/** The part's bytes are no longer held: sent (send() copied them: the buffer is reused), or the upload stopped. */
+function dropBytes(mp, p, reuse = false) {
   if (!p.bytes) return;
   mp.held -= p.bytes.byteLength;
+  if (reuse) reuseBuffer(mp, p.bytes);
   p.bytes = null;
 }
 
@@ -800,7 +828,7 @@ function startPart(inst, e, p) {
   xhr.onerror = () => partEnded(inst, e, p, xhr, "error");
   xhr.onabort = () => partEnded(inst, e, p, xhr, "abort");
   xhr.send(p.bytes || e.file.slice(p.start, p.end));
-  dropBytes(e.mp, p);
+  dropBytes(e.mp, p, true);
 }
 
 function partEnded(inst, e, p, xhr, how) {
@@ -890,6 +918,7 @@ function finishMultipart(inst, e) {
 function failMultipart(inst, e, fields) {
   abortParts(e, "failed");
   for (const p of e.mp?.parts || []) dropBytes(e.mp, p);
+  if (e.mp) e.mp.pool = [];
   if (fields.code === "NoSuchUpload") { forgetUpload(inst, e); e.resumeId = null; }
   if (!move(inst, e, "failed", { message: fields.message, endedAt: Date.now() })) return;
   inst.outbox.set(e.id, newResult(e, { bytes: e.sent, ms: e.endedAt - e.startedAt, ...fields }));
@@ -918,6 +947,7 @@ function resume(inst, e) {
 function cancelMultipart(inst, e) {
   abortParts(e, "cancel");
   for (const p of e.mp?.parts || []) dropBytes(e.mp, p);
+  if (e.mp) e.mp.pool = [];
   forgetUpload(inst, e);
   if (!move(inst, e, "cancelled", { message: "You cancelled this upload.", resumeId: null, completing: false })) return;
   inst.outbox.set(e.id, newResult(e, { code: "Cancelled", message: e.message, bytes: e.sent }));
