@@ -13,6 +13,11 @@ network service). Modes:
 - xhr-blob: XHR PUT of each part's Blob slice, 8 at once (the uploader's sending today)
 - xhr-buffer: read each part into an ArrayBuffer and XHR PUT that, 8 at once
 - xhr-buffer-hashed: read, digest, PUT the same buffer, 8 at once (read once, hash and send)
+- read-byob, hash-byob: read (and digest) through the Blob's byte stream into a reused buffer
+- xhr-pool-hashed: hash-byob, then PUT that buffer (send() copies it; the buffer is reused at once)
+- fetch-blob, fetch-buffer: as the xhr- ones, with fetch()
+- xhr-memblob: read, then PUT `new Blob([buffer])` (fails past a few hundred MiB: Chromium's blob memory)
+- read-stream: read through `blob.stream()`'s default reader
 
 The driver: `cdp` (tests/support/cdp.py: no DevTools domain enabled, as people run Chromium) or
 `playwright` (which enables the Network domain: every request reported to the driver). Not a test.
@@ -50,8 +55,7 @@ window.runMode = async ([mode, partBytes, concurrency]) => {
     xhr.onerror = () => reject(new Error("network error"));
     xhr.send(body);
   });
-  // One buffer per worker, reused: reading into it touches no fresh memory.
-  const buffers = [];
+  // Buffers reused: reading into one touches no fresh memory.
   const pool = (bytes) => { window.__pool ||= []; return window.__pool.pop() || new ArrayBuffer(bytes); };
   const readInto = async (blob, buffer) => {
     const reader = blob.stream().getReader({ mode: "byob" });

@@ -7,7 +7,7 @@ Starts what it needs: LocalStack (tests/support/localstack.py; set BUCKETDESK_LO
 and/or the app's own embedded sandbox (moto), the real app with `streamlit run` behind the
 byte-counting proxy, and Debian's Chromium (`--driver cdp`, the default: over the bare DevTools protocol with no
 domain enabled, as people run it; `--driver playwright`: through Playwright, which has Chromium report every
-request to it and copy in-memory request bodies, which the uploader's parts are). Baseline and candidate runs are
+request to it, and copy any in-memory request body for it: see browser_upload_cdp). Baseline and candidate runs are
 interleaved (component, boto3, component, boto3…) against the same endpoint, and ratios printed:
 the machine is shared, so only ratios measured side by side mean anything (large and many print
 each run's ratio and the median, with the load average after each run).
@@ -193,9 +193,11 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
     return run
 
 
-# The same, over the bare DevTools protocol (tests/support/cdp.py), as people run Chromium: Playwright enables
-# DevTools' Network domain, and Chromium then copies every in-memory request body (the uploader sends each
-# part's bytes as an ArrayBuffer) into base64 for the driver: ~60 s of CPU per GiB, which no user pays.
+# The same, over the bare DevTools protocol (tests/support/cdp.py), as people run Chromium. Playwright enables
+# DevTools' Network domain on every page: Chromium then reports each request to the driver, and copies every
+# in-memory request body (an ArrayBuffer, not a Blob) into base64 for it: ~60 s of CPU per GiB sent that way
+# (bench/chromium_cost_bench.py), which no user pays. The uploader sends Blobs: a 1 GiB upload cost Chromium
+# about the same CPU under either driver (~8 s).
 SETTLED = """new Promise((resolve) => {
   const end = Date.now() + %(timeout_ms)d;
   const check = () => {

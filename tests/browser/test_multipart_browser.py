@@ -8,7 +8,6 @@ hides ETag. Part requests are counted from Chromium's own network events.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
@@ -256,40 +255,6 @@ def test_a_200_mb_file_goes_up_in_checksummed_parts_and_is_stored_exactly(big_ap
     assert open_uploads(big_app) == []
     assert list(big_app.state_dir.glob("*.json")) == []
     assert big_app.proxy.bytes_to_server < 0.001 * big_file.stat().st_size
-
-
-def test_a_part_sent_again_after_its_bytes_were_let_go_is_read_from_the_file_and_stored_exactly(
-    big_app: App, page: Page, tmp_path: Path
-):
-    """Each part is read once: the bytes hashed are the bytes sent, and the page lets them go when the part
-    leaves. A part sent again (the bucket was busy) is read from the file anew, under the same signed
-    SHA-256: LocalStack checks it, and its copy of the object is the file."""
-    clean_bucket(big_app)
-    path = write_test_file(tmp_path / "busy-day.mp4", 80)  # 5 parts of 16 MiB
-    traffic = PartTraffic().watch(page)
-    attempts: dict[int, list[str]] = {}
-    cors = {"Access-Control-Allow-Origin": "*", "Content-Type": "application/xml"}
-    busy = (
-        '<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>'
-    )
-
-    def first_attempt_busy(route):
-        number = part_number(route.request.url)
-        attempts.setdefault(number, []).append(route.request.headers.get("x-amz-checksum-sha256", ""))
-        if number == 2 and len(attempts[number]) == 1:
-            return route.fulfill(status=503, headers=cors, body=busy)
-        return route.continue_()
-
-    page.route(lambda url: "partNumber=" in url, first_attempt_busy)
-    open_upload_page(page, big_app)
-    choose(page, path)
-
-    expect(row(page, path.name).locator(".bd-status")).to_have_text("Verified", timeout=VERIFY_TIMEOUT_MS)
-    assert sorted(traffic.started) == [1, 2, 2, 3, 4, 5]
-    _, part_digests = sha256_of(path, PART)
-    assert attempts[2] == [base64.b64encode(part_digests[1]).decode()] * 2  # sent again under the same checksum
-    [key] = stored_objects(big_app)
-    assert_stored_exactly(big_app, key, path, 5)
 
 
 def test_after_a_network_cut_and_a_reload_the_same_file_resumes_without_resending_finished_parts(

@@ -116,14 +116,6 @@ const PART_TRIES = 5;            // attempts per part on network errors, 5xx and
 const PART_BACKOFF_MS = 1_000;   // first retry after ~1 s, then 2, 4, 8 s (with jitter)
 const PART_BACKOFF_MAX_MS = 20_000;
 const PART_LOOKAHEAD = 2;        // parts hashed and signed ahead, per part in flight
-// A part is read once: the bytes hashed are the bytes sent. Reading a file costs Chromium about as much
-// CPU as hashing it (the browser process reads it and pipes it to the page, which copies it), and a
-// Blob slice sent is read again; an ArrayBuffer sent is copied once at send() and is free again at
-// once. Parts hashed ahead keep their bytes until they go, up to this many bytes (and always the next
-// one): with 32 MiB parts that is a slot-full (8) ahead, so part URLs are still asked for a slot-full
-// at a time. A part sent again (a retry, a resume, after a pause) is read from the file: its SHA-256,
-// which the URL signs, makes the bucket refuse any other bytes.
-const PART_HOLD_BYTES = 256 * 1024 * 1024;
 const RESUME_KEY = "bucketdesk.multipart.v1"; // localStorage: file fingerprint -> upload id
 const RESUME_MAX = 200;          // remembered uploads, newest kept
 const RETRYABLE_CODES = new Set(["SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"]);
@@ -329,11 +321,7 @@ const expiring = (expiresAt, receivedAt, now) => now > Number(expiresAt) - RENEW
 const canHash = () => Boolean(globalThis.isSecureContext && globalThis.crypto?.subtle);
 
 async function sha256Base64(blob) {
-  return digestBase64(await blob.arrayBuffer());
-}
-
-async function digestBase64(buffer) {
-  const digest = await crypto.subtle.digest("SHA-256", buffer);
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
   let text = "";
   for (const byte of new Uint8Array(digest)) text += String.fromCharCode(byte);
   return btoa(text);
@@ -590,12 +578,11 @@ function newPlan(e, g) {
     parts.push(new Part({
       n, start, end, size: end - start, sha256: null, url: null, urlSeq: 0, urlAt: 0, expiresAt: 0,
       signed: null, wanted: false, tries: 0, retryAt: 0, xhr: null, abortReason: null, sent: 0, etag: null, lastProgressAt: 0,
-      bytes: null, // the part's bytes as hashed, until they are sent (PART_HOLD_BYTES)
     }));
   }
   // Hashes computed earlier in this tab (a retry of the same file) are not computed again.
   const known = e.mp && e.mp.count === count && e.mp.partSize === partSize ? e.mp.known : new Map();
-  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0, unasked: false, held: 0, pool: [] };
+  return { uploadId: g.uploadId, signSeq: seqOf(g), partSize, count, parts, known, inBucket: g.parts || {}, checked: false, hashing: false, resumed: 0, unasked: false };
 }
 
 function startMultipart(inst, e) {
@@ -716,23 +703,15 @@ function hashAhead(inst, e, limit) {
   }
   const next = mp.parts.find((p) => p.state === "todo");
   if (!next || ahead() >= PART_LOOKAHEAD * limit) return;
-  if (mp.held > 0 && mp.held + next.size > PART_HOLD_BYTES) return; // sending frees the bytes held
   if (!movePart(inst, e, next, "hashing")) return;
   mp.hashing = true;
   const cached = mp.known.get(next.n);
-  let bytes = null;
-  const read = async () => {
-    bytes = await readPart(mp, e.file.slice(next.start, next.end));
-    return digestBase64(bytes);
-  };
-  (cached ? Promise.resolve(cached) : read()).then(
+  (cached ? Promise.resolve(cached) : sha256Base64(e.file.slice(next.start, next.end))).then(
     (digest) => {
       mp.hashing = false;
       if (e.mp !== mp || next.state !== "hashing") return;
       mp.known.set(next.n, digest);
       if (!movePart(inst, e, next, "hashed", { sha256: digest, wanted: true })) return;
-      if (bytes && PART_HOLD_BYTES > 0) holdBytes(mp, next, bytes);
-      else if (bytes) reuseBuffer(mp, bytes);
       mp.unasked = true; // asked for by driveParts, now or with the next few
       driveParts(inst, e);
     },
@@ -741,45 +720,6 @@ function hashAhead(inst, e, limit) {
       if (e.mp === mp && ["uploading", "paused"].includes(e.state)) failMultipart(inst, e, { code: "ReadError", message: unreadable(e) });
     },
   );
-}
-
-/** A part's bytes, read into a buffer of the upload's own (its part size, reused: see PART_HOLD_BYTES),
- * through the Blob's byte stream; where a browser cannot read a Blob into a given buffer, a new one. */
-async function readPart(mp, blob) {
-  const size = blob.size;
-  let buffer = mp.pool.pop() || new ArrayBuffer(Math.max(size, mp.partSize));
-  let reader;
-  try {
-    reader = blob.stream().getReader({ mode: "byob" });
-  } catch {
-    return new Uint8Array(await blob.arrayBuffer());
-  }
-  let filled = 0;
-  while (filled < size) {
-    const { done, value } = await reader.read(new Uint8Array(buffer, filled, size - filled));
-    if (done) throw new Error("the file ended early");
-    buffer = value.buffer; // reading hands the buffer over and back
-    filled += value.byteLength;
-  }
-  reader.releaseLock();
-  return new Uint8Array(buffer, 0, size);
-}
-
-function reuseBuffer(mp, bytes) {
-  if (bytes.buffer.byteLength === mp.partSize) mp.pool.push(bytes.buffer);
-}
-
-function holdBytes(mp, p, bytes) {
-  p.bytes = bytes;
-  mp.held += bytes.byteLength;
-}
-
-/** The part's bytes are no longer held: sent (send() copied them: the buffer is reused), or the upload stopped. */
-function dropBytes(mp, p, reuse = false) {
-  if (!p.bytes) return;
-  mp.held -= p.bytes.byteLength;
-  if (reuse) reuseBuffer(mp, p.bytes);
-  p.bytes = null;
 }
 
 /** Part URLs that arrived in `data`: newer than the one held, and signed for the part's checksum. */
@@ -827,8 +767,7 @@ function startPart(inst, e, p) {
   xhr.onload = () => partEnded(inst, e, p, xhr, "load");
   xhr.onerror = () => partEnded(inst, e, p, xhr, "error");
   xhr.onabort = () => partEnded(inst, e, p, xhr, "abort");
-  xhr.send(p.bytes || e.file.slice(p.start, p.end));
-  dropBytes(e.mp, p, true);
+  xhr.send(e.file.slice(p.start, p.end));
 }
 
 function partEnded(inst, e, p, xhr, how) {
@@ -917,8 +856,6 @@ function finishMultipart(inst, e) {
 
 function failMultipart(inst, e, fields) {
   abortParts(e, "failed");
-  for (const p of e.mp?.parts || []) dropBytes(e.mp, p);
-  if (e.mp) e.mp.pool = [];
   if (fields.code === "NoSuchUpload") { forgetUpload(inst, e); e.resumeId = null; }
   if (!move(inst, e, "failed", { message: fields.message, endedAt: Date.now() })) return;
   inst.outbox.set(e.id, newResult(e, { bytes: e.sent, ms: e.endedAt - e.startedAt, ...fields }));
@@ -946,8 +883,6 @@ function resume(inst, e) {
 /** Cancel: Python aborts the upload and the bucket deletes its parts. */
 function cancelMultipart(inst, e) {
   abortParts(e, "cancel");
-  for (const p of e.mp?.parts || []) dropBytes(e.mp, p);
-  if (e.mp) e.mp.pool = [];
   forgetUpload(inst, e);
   if (!move(inst, e, "cancelled", { message: "You cancelled this upload.", resumeId: null, completing: false })) return;
   inst.outbox.set(e.id, newResult(e, { code: "Cancelled", message: e.message, bytes: e.sent }));
