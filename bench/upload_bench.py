@@ -195,7 +195,7 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
 
 # The same, over the bare DevTools protocol (tests/support/cdp.py), as people run Chromium. Playwright enables
 # DevTools' Network domain on every page: Chromium then reports each request to the driver, and copies every
-# in-memory request body (an ArrayBuffer, not a Blob) into base64 for it: ~60 s of CPU per GiB sent that way
+# in-memory request body (an ArrayBuffer, not a Blob) for it: ~85 s of CPU per GiB sent that way
 # (bench/chromium_cost_bench.py), which no user pays. The uploader sends Blobs: a 1 GiB upload cost Chromium
 # about the same CPU under either driver (~8 s).
 SETTLED = """new Promise((resolve) => {
