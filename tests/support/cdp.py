@@ -95,7 +95,7 @@ class CdpBrowser:
     def close(self) -> None:
         try:
             self.send("Browser.close", timeout=10)
-        except Exception:  # noqa: BLE001 - closing anyway
+        except Exception:  # closing anyway: the browser may be gone already
             pass
         self.socket.close()
         try:
