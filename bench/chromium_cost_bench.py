@@ -18,6 +18,7 @@ network service). Modes:
 - fetch-blob, fetch-buffer: as the xhr- ones, with fetch()
 - xhr-memblob: read, then PUT `new Blob([buffer])` (fails past a few hundred MiB: Chromium's blob memory)
 - read-stream: read through `blob.stream()`'s default reader
+- worker-read, worker-hash: read (and digest) in a Worker with FileReaderSync
 
 The driver: `cdp` (tests/support/cdp.py: no DevTools domain enabled, as people run Chromium) or
 `playwright` (which enables the Network domain: every request reported to the driver). Not a test.
@@ -55,6 +56,14 @@ window.runMode = async ([mode, partBytes, concurrency]) => {
     xhr.onerror = () => reject(new Error("network error"));
     xhr.send(body);
   });
+  // A worker reading with FileReaderSync (another path from the file to the page), hashing there too.
+  const workerSource = `onmessage = async ({ data: [blob, hash] }) => {
+    const buffer = new FileReaderSync().readAsArrayBuffer(blob);
+    if (hash) await crypto.subtle.digest("SHA-256", buffer);
+    postMessage(0);
+  };`;
+  const worker = mode.startsWith("worker") && new Worker(URL.createObjectURL(new Blob([workerSource])));
+  const inWorker = (i, hash) => new Promise((resolve) => { worker.onmessage = resolve; worker.postMessage([part(i), hash]); });
   // Buffers reused: reading into one touches no fresh memory.
   const pool = (bytes) => { window.__pool ||= []; return window.__pool.pop() || new ArrayBuffer(bytes); };
   const readInto = async (blob, buffer) => {
@@ -101,6 +110,8 @@ window.runMode = async ([mode, partBytes, concurrency]) => {
       window.__pool.push(b);
       await sent;
     },
+    "worker-read": (i) => inWorker(i, false),
+    "worker-hash": (i) => inWorker(i, true),
     "read-stream": async (i) => { const r = part(i).stream().getReader(); while (!(await r.read()).done); },
   }[mode];
   let started;
@@ -172,7 +183,9 @@ def run_modes(page, url: str, path: Path, modes: list[str], part_bytes: int) -> 
         page.goto(url)
         page.set_input_files("#f", [str(path)])
         before, kernel = cpu_seconds(), kernel_seconds()
-        seconds = page.evaluate("window.runMode", [mode, part_bytes, 1 if mode.startswith(("read", "hash")) else 8])
+        seconds = page.evaluate(
+            "window.runMode", [mode, part_bytes, 1 if mode.startswith(("read", "hash", "worker")) else 8]
+        )
         print(f"  ({mode} done)", file=sys.stderr)
         cpu = chromium_cpu(before, cpu_seconds())
         after = kernel_seconds()
