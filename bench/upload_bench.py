@@ -200,8 +200,9 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
 # about the same CPU under either driver (~8 s).
 SETTLED = """new Promise((resolve) => {
   const end = Date.now() + %(timeout_ms)d;
+  let node = null;
   const check = () => {
-    const node = %(total)s;
+    if (!node || !node.isConnected) node = %(total)s; // searching every shadow root costs the page's CPU
     const text = (node && node.textContent) || "";
     if (/failed|not accepted|refused/.test(text)) return resolve("bad: " + text);
     if (text.includes(%(done)s) && !text.includes("to go")) return resolve("ok: " + text);
@@ -223,7 +224,7 @@ def browser_upload_cdp(browser: CdpBrowser, app_url: str, paths: list[Path], tim
     cpu_before = cpu_seconds()
     started = time.perf_counter()
     page.set_input_files(chooser, [str(p) for p in paths])
-    # .bd-total is looked up afresh each time, so the loop also covers the wait for it to appear
+    # .bd-total is looked up until it appears (and again should it be replaced), so the loop covers that wait too
     settled = {"timeout_ms": int(timeout_s * 1000), "total": deep(".bd-total"), "done": f'"{len(paths)} done"'}
     ended = page.evaluate(SETTLED % settled, timeout=timeout_s + 30)
     if ended.startswith("bad"):
