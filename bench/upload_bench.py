@@ -1,11 +1,13 @@
 """Upload throughput: files from Chromium through bucketdesk's component versus boto3, in the same run.
 
     python bench/upload_bench.py [--scenario large|single|many|all] [--size-mb 1024] [--repeat 3]
-                                 [--target localstack|sandbox] [--upload-method post|put]
+                                 [--target localstack|sandbox] [--upload-method post|put] [--driver cdp|playwright]
 
 Starts what it needs: LocalStack (tests/support/localstack.py; set BUCKETDESK_LOCALSTACK_PYTHON)
 and/or the app's own embedded sandbox (moto), the real app with `streamlit run` behind the
-byte-counting proxy, and Debian's Chromium through Playwright. Baseline and candidate runs are
+byte-counting proxy, and Debian's Chromium (`--driver cdp`, the default: over the bare DevTools protocol with no
+domain enabled, as people run it; `--driver playwright`: through Playwright, which has Chromium report every
+request to it, and copy any in-memory request body for it: see browser_upload_cdp). Baseline and candidate runs are
 interleaved (component, boto3, component, boto3…) against the same endpoint, and ratios printed:
 the machine is shared, so only ratios measured side by side mean anything (large and many print
 each run's ratio and the median, with the load average after each run).
@@ -47,6 +49,7 @@ from botocore.config import Config  # noqa: E402
 
 from tests.support.app_server import CountingProxy, start_app  # noqa: E402
 from tests.support.browser import chromium_path, launch_chromium  # noqa: E402
+from tests.support.cdp import CdpBrowser, deep  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -190,6 +193,70 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
     return run
 
 
+# The same, over the bare DevTools protocol (tests/support/cdp.py), as people run Chromium. Playwright enables
+# DevTools' Network domain on every page: Chromium then reports each request to the driver, and copies every
+# in-memory request body (an ArrayBuffer, not a Blob) for it: ~85 s of CPU per GiB sent that way
+# (bench/chromium_cost_bench.py), which no user pays. The uploader sends Blobs: a 1 GiB upload cost Chromium
+# about the same CPU under either driver (~8 s).
+SETTLED = """new Promise((resolve) => {
+  const end = Date.now() + %(timeout_ms)d;
+  let node = null;
+  const check = () => {
+    if (!node || !node.isConnected) node = %(total)s; // searching every shadow root costs the page's CPU
+    const text = (node && node.textContent) || "";
+    if (/failed|not accepted|refused/.test(text)) return resolve("bad: " + text);
+    if (text.includes(%(done)s) && !text.includes("to go")) return resolve("ok: " + text);
+    if (Date.now() > end) return resolve("bad: timed out at " + text);
+    setTimeout(check, node ? 50 : 200);
+  };
+  check();
+})"""
+
+
+def browser_upload_cdp(browser: CdpBrowser, app_url: str, paths: list[Path], timeout_s: float) -> dict:
+    """browser_upload (which see) through CdpBrowser: the page polls itself, nothing reports each request."""
+    page = browser.new_page()
+    page.add_init_script("performance.setResourceTimingBufferSize(1000000)")
+    page.goto(f"{app_url}/upload")
+    chooser = ".bd-uploader input[type=file]:not([webkitdirectory])"
+    page.wait_for(deep(chooser), timeout=90)
+    chosen_at = page.evaluate("performance.now()")
+    cpu_before = cpu_seconds()
+    started = time.perf_counter()
+    page.set_input_files(chooser, [str(p) for p in paths])
+    # .bd-total is looked up until it appears (and again should it be replaced), so the loop covers that wait too
+    settled = {"timeout_ms": int(timeout_s * 1000), "total": deep(".bd-total"), "done": f'"{len(paths)} done"'}
+    ended = page.evaluate(SETTLED % settled, timeout=timeout_s + 30)
+    if ended.startswith("bad"):
+        time.sleep(0.5)
+        said = page.evaluate(f"({deep('.bd-row[data-state=failed], .bd-row[data-state=rejected]')} || {{}}).innerText")
+        raise SystemExit(f"the browser upload ended badly: {ended}\n{said}")
+    finished = time.perf_counter()
+    cpu = cpu_spent(cpu_before, cpu_seconds())
+    finished_at = chosen_at + (finished - started) * 1000
+    requests = page.evaluate(
+        """origin => performance.getEntriesByType("resource")
+            .filter((e) => e.initiatorType === "xmlhttprequest" && !e.name.startsWith(origin))
+            .map((e) => [e.startTime, e.responseEnd])""",
+        app_url,
+    )
+    link = page.wait_for(f"{deep('[data-testid=stCode] code')}?.innerText", timeout=30).strip()
+    page.close()
+    run = {"seconds": finished - started, "parts": len(requests), "link": link, "cpu": cpu}
+    if requests:
+        first, last = min(r[0] for r in requests), max(r[1] for r in requests)
+        run["bytes_seconds"] = (last - first) / 1000
+        run["before_first_part"] = (first - chosen_at) / 1000
+        run["after_last_part"] = (finished_at - last) / 1000
+    return run
+
+
+def upload_in(browser, app_url: str, paths: list[Path], timeout_s: float) -> dict:
+    if isinstance(browser, CdpBrowser):
+        return browser_upload_cdp(browser, app_url, paths, timeout_s)
+    return browser_upload(browser, app_url, paths, timeout_s)
+
+
 # ---- boto3 baselines ----------------------------------------------------------------------------
 
 
@@ -290,7 +357,7 @@ def scenario_large(stage: Stage, browser, workdir: Path, args) -> None:
     client = None
     cpu: dict[str, list[dict[str, float]]] = {"component": [], "boto3 SHA-256": []}
     for _ in range(args.repeat):
-        run = browser_upload(browser, proxy.url, [path], timeout_s=max(600, args.size_mb))
+        run = upload_in(browser, proxy.url, [path], timeout_s=max(600, args.size_mb))
         cpu["component"].append(run["cpu"])
         component.append(run["seconds"])
         bytes_only.append(run["bytes_seconds"])
@@ -351,7 +418,7 @@ def scenario_single(stage: Stage, browser, workdir: Path, args) -> None:
     for _ in range(args.repeat):
         for key in runs:
             proxy, credentials = apps[key]
-            run = browser_upload(browser, proxy.url, [path], timeout_s=300)
+            run = upload_in(browser, proxy.url, [path], timeout_s=300)
             component[key].append(run["seconds"])
             target = key[1]
             if target not in clients:
@@ -384,7 +451,7 @@ def scenario_many(stage: Stage, browser, workdir: Path, args) -> None:
     component, plain, sha, loads = [], [], [], []
     client = None
     for _ in range(args.repeat):
-        run = browser_upload(browser, proxy.url, paths, timeout_s=1200)
+        run = upload_in(browser, proxy.url, paths, timeout_s=1200)
         component.append(run["seconds"])
         endpoint, bucket = endpoint_and_bucket(run["link"])
         client = client or client_for(endpoint, credentials, args.upload_concurrency)
@@ -421,6 +488,12 @@ def main() -> None:
         "--upload-method", choices=["post", "put"], default="post", help="many: the app's upload_method (default post)"
     )
     parser.add_argument("--checksums", choices=["required", "optional", "off"], help="the app's checksums setting")
+    parser.add_argument(
+        "--driver",
+        choices=["cdp", "playwright"],
+        default="cdp",
+        help="cdp (default): Chromium as people run it, no DevTools domain enabled; playwright: reports every request",
+    )
     args = parser.parse_args()
     if not chromium_path():
         raise SystemExit("Chromium is not installed (apt-get install chromium, or set BUCKETDESK_CHROMIUM).")
@@ -429,14 +502,19 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bucketdesk-bench-"))
     stage = Stage(max(args.size_mb * MiB, 100 * MiB), args.concurrency, args.checksums)
     scenarios = ["large", "single", "many"] if args.scenario == "all" else [args.scenario]
+    run = {"large": scenario_large, "single": scenario_single, "many": scenario_many}
+    print(f"driver: {args.driver}")
     try:
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            for name in scenarios:
-                {"large": scenario_large, "single": scenario_single, "many": scenario_many}[name](
-                    stage, browser, workdir, args
-                )
-            browser.close()
+        if args.driver == "cdp":
+            with CdpBrowser.launch() as browser:
+                for name in scenarios:
+                    run[name](stage, browser, workdir, args)
+        else:
+            with sync_playwright() as playwright:
+                browser = launch_chromium(playwright)
+                for name in scenarios:
+                    run[name](stage, browser, workdir, args)
+                browser.close()
     finally:
         stage.close()
 
