@@ -100,8 +100,9 @@ class Stage:
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
         return app_env(self.stack.endpoint_url, bucket), dict(TEST_CREDENTIALS)
 
-    def app(self, target: str, **settings: str) -> tuple[CountingProxy, dict]:
-        """An app on `target` ("localstack" or "sandbox"): its proxy (the browser's origin) and boto3 credentials."""
+    def app(self, target: str, extra_env: dict | None = None, **settings: str) -> tuple[CountingProxy, dict]:
+        """An app on `target` ("localstack" or "sandbox"): its proxy (the browser's origin) and boto3 credentials.
+        `extra_env`: more of the app process's environment, as it is (bench/many_profile.py's profiler)."""
         proxy = CountingProxy(target_port=0)
         if target == "localstack":
             env, credentials = self.localstack_env(proxy.url)
@@ -113,6 +114,7 @@ class Stage:
         if self.checksums:
             env["BUCKETDESK_CHECKSUMS"] = self.checksums
         env.update({f"BUCKETDESK_{k.upper()}": v for k, v in settings.items()})
+        env.update(extra_env or {})
         app = start_app(env)
         proxy.target_port = app.port
         proxy.__enter__()
@@ -134,17 +136,23 @@ class Stage:
 FINAL = {"Verified", "Failed", "Not accepted", "Refused"}
 
 
-def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -> dict:
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
+
+def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float, watch=None) -> dict:
     """Choose the files on a fresh upload page; time until every one is "Verified", and the part traffic.
 
     The traffic to the bucket is read afterwards from the page's Resource Timing entries: listening to
     every request through Playwright would make the browser report each one as it happens, work the
-    measured upload would pay for (a fifth of the time of a thousand small files) and boto3 would not."""
+    measured upload would pay for (a fifth of the time of a thousand small files) and boto3 would not.
+    `watch(page)`, when given, is called just before the files are chosen and returns a function called
+    once they are all final (bench/many_profile.py starts and stops its profilers so)."""
     page = browser.new_page()
     page.add_init_script("performance.setResourceTimingBufferSize(1000000)")
     page.goto(f"{app_url}/upload")
     chooser = page.locator(".bd-uploader input[type=file]:not([webkitdirectory])")
     chooser.wait_for(state="attached", timeout=90_000)
+    stop_watching = watch(page) if watch else None
     chosen_at = page.evaluate("performance.now()")
     cpu_before = cpu_seconds()
     started = time.perf_counter()
@@ -171,6 +179,8 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
         raise SystemExit(f"the browser upload ended badly: {ended}\n" + "\n".join(said))
     finished = time.perf_counter()
     cpu = cpu_spent(cpu_before, cpu_seconds())  # before the page closes: its renderer goes with it
+    if stop_watching:
+        stop_watching()
     finished_at = chosen_at + (finished - started) * 1000
     # Every request the page's script sent to the bucket: whole files (POST or PUT) and parts.
     requests = page.evaluate(
@@ -179,7 +189,10 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
             .map((e) => [e.startTime, e.responseEnd])""",
         app_url,
     )
-    link = page.locator("[data-testid=stCode] code").first.inner_text().strip()
+    try:  # the first card's signed link names the endpoint and bucket (the pages draws them last)
+        link = page.locator("[data-testid=stCode] code").first.inner_text(timeout=30_000).strip()
+    except PlaywrightTimeout:
+        link = ""
     page.close()
     run = {"seconds": finished - started, "parts": len(requests), "link": link, "cpu": cpu}
     if requests:
@@ -382,13 +395,17 @@ def scenario_many(stage: Stage, browser, workdir: Path, args) -> None:
         args.target, upload_concurrency=str(args.upload_concurrency), upload_method=args.upload_method
     )
     component, plain, sha, loads = [], [], [], []
+    cpu: dict[str, list[dict[str, float]]] = {"component": [], "boto3 put_object": []}
     client = None
     for _ in range(args.repeat):
         run = browser_upload(browser, proxy.url, paths, timeout_s=1200)
         component.append(run["seconds"])
+        cpu["component"].append(run["cpu"])
         endpoint, bucket = endpoint_and_bucket(run["link"])
         client = client or client_for(endpoint, credentials, args.upload_concurrency)
+        before = cpu_seconds()
         plain.append(boto3_put_objects(client, bucket, paths, args.upload_concurrency, checksum=False))
+        cpu["boto3 put_object"].append(cpu_spent(before, cpu_seconds()))
         sha.append(boto3_put_objects(client, bucket, paths, args.upload_concurrency, checksum=True))
         loads.append(os.getloadavg()[0])
     print(
@@ -406,6 +423,15 @@ def scenario_many(stage: Stage, browser, workdir: Path, args) -> None:
     print(f"  ratio component / boto3 SHA-256: {ratios(sha, component)}")
     print(f"  load average (1 min) after each run: {', '.join(f'{load:.1f}' for load in loads)}")
     print(f"  the app server received {proxy.bytes_to_server:,} bytes for {count * size * args.repeat:,} file bytes")
+    print(f"  the app server sent the browser {proxy.bytes_to_client / args.repeat / count:,.0f} bytes per file")
+    for name, runs in cpu.items():
+        if runs and runs[0]:
+            roles = sorted({role for each in runs for role in each}, key=lambda role: -runs[0].get(role, 0.0))
+            spent = ", ".join(
+                f"{role} {statistics.median(each.get(role, 0.0) for each in runs) * 1000 / count:.1f}" for role in roles
+            )
+            total = statistics.median(sum(each.values()) for each in runs) * 1000 / count
+            print(f"  CPU ms per file, {name} (median): {total:.1f} in all: {spent}")
 
 
 def main() -> None:
