@@ -66,7 +66,7 @@ def js_profile_table(profile: dict, files: int, top: int) -> None:
         print(f"    {ms / files:7.3f}  {name}  [{script}]")
     print("  uploader.js, inclusive time (ms per file):")
     mine = [(k, v) for k, v in inclusive.items() if k[0] == "uploader.js"]
-    for (script, name), ms in sorted(mine, key=lambda kv: -kv[1])[:top]:
+    for (_script, name), ms in sorted(mine, key=lambda kv: -kv[1])[:top]:
         print(f"    {ms / files:7.3f}  {name}")
 
 
@@ -253,7 +253,6 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             browser_upload(browser, proxy.url, paths[:30], timeout_s=300)  # warm: imports, first reruns
-            started = time.perf_counter()
             run = browser_upload(browser, proxy.url, paths, timeout_s=1200, watch=watch)
             browser.close()
         for _ in range(100):
@@ -263,6 +262,10 @@ def main() -> None:
         app = json.loads(Path(out).read_text())
     finally:
         stage.close()
+    report(run, seen, app, args)
+
+
+def report(run: dict, seen: dict, app: dict, args) -> None:
     n = args.files
     print(
         f"\n[many profile] {n} files of 20 KiB, LocalStack, {args.upload_method.upper()}: "
@@ -308,7 +311,6 @@ def main() -> None:
         if args.json:
             Path(args.json + ".trace").write_text(json.dumps(seen["trace"]))
     app_profile_table(app, n, args.top)
-    del started
 
 
 BARE_XHRS = """async ([requests, size, concurrency, progress]) => {
