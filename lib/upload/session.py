@@ -307,6 +307,12 @@ class UploadSession:
         # The event lists every URL still wanted: anything not in it was received (or given up).
         self.part_urls = answered
 
+    def on_their_way(self) -> int:
+        """Files granted and not yet judged: waiting for a slot, being sent, or being verified."""
+        return sum(
+            1 for answer in self.grants.values() if isinstance(answer, Granted) and not self.outcomes_for(answer)
+        )
+
     def outcomes_for(self, grant: Granted) -> set[str]:
         """File ids whose current grant was already judged."""
         outcome = self.outcomes.get(grant.file_id)
