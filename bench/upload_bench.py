@@ -1,7 +1,7 @@
 """Upload throughput: files from Chromium through bucketdesk's component versus boto3, in the same run.
 
     python bench/upload_bench.py [--scenario large|single|many|all] [--size-mb 1024] [--repeat 3]
-                                 [--target localstack|sandbox] [--upload-method post|put]
+                                 [--target localstack|sandbox|seaweedfs] [--upload-method post|put]
 
 Starts what it needs: LocalStack (tests/support/localstack.py; set BUCKETDESK_LOCALSTACK_PYTHON)
 and/or the app's own embedded sandbox (moto), the real app with `streamlit run` behind the
@@ -80,6 +80,7 @@ class Stage:
     def __init__(self, limit: int, concurrency: int | None, checksums: str | None):
         self.limit, self.concurrency, self.checksums = limit, concurrency, checksums
         self.stack = None
+        self.weed = None
         self.apps: list = []
         self.proxies: list[CountingProxy] = []
 
@@ -100,12 +101,39 @@ class Stage:
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
         return app_env(self.stack.endpoint_url, bucket), dict(TEST_CREDENTIALS)
 
+    def seaweedfs_env(self, origin: str) -> tuple[dict, dict]:
+        from tests.support.seaweedfs import seaweedfs_client, start_seaweedfs
+
+        if self.weed is None:
+            self.weed = start_seaweedfs()
+        s3 = seaweedfs_client(self.weed)
+        bucket = f"bd-bench-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        rule = {
+            "AllowedOrigins": [origin],
+            "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+        }
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+        env = {
+            "BUCKETDESK_BUCKET": bucket,
+            "BUCKETDESK_ADDRESSING_STYLE": "path",
+            "AWS_ENDPOINT_URL_S3": self.weed.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.weed.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.weed.secret_key,
+            "AWS_REGION": self.weed.region,
+        }
+        return env, {"aws_access_key_id": self.weed.access_key, "aws_secret_access_key": self.weed.secret_key}
+
     def app(self, target: str, extra_env: dict | None = None, **settings: str) -> tuple[CountingProxy, dict]:
-        """An app on `target` ("localstack" or "sandbox"): its proxy (the browser's origin) and boto3 credentials.
+        """An app on `target` ("localstack", "seaweedfs" or "sandbox"): its proxy (the browser's origin) and boto3 credentials.
         `extra_env`: more of the app process's environment, as it is (bench/many_profile.py's profiler)."""
         proxy = CountingProxy(target_port=0)
         if target == "localstack":
             env, credentials = self.localstack_env(proxy.url)
+        elif target == "seaweedfs":
+            env, credentials = self.seaweedfs_env(proxy.url)
         else:  # the sandbox takes BUCKETDESK_* limits
             env, credentials = {}, {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
         env["BUCKETDESK_MAX_UPLOAD_BYTES"] = str(self.limit)
@@ -129,6 +157,8 @@ class Stage:
             app.stop()
         if self.stack:
             self.stack.stop()
+        if self.weed:
+            self.weed.stop()
 
 
 # ---- the component in Chromium ------------------------------------------------------------------
@@ -283,6 +313,8 @@ def _role(command: str) -> str:
         return f"chromium {kind.group(1) if kind else 'browser'}"
     if "localstack" in command:
         return "localstack"
+    if "weed" in command:
+        return "seaweedfs"
     if "streamlit" in command:
         return "app"
     return "playwright" if "playwright" in command or "node" in command else "other"
@@ -439,7 +471,7 @@ def main() -> None:
     parser.add_argument("--scenario", choices=["large", "single", "many", "all"], default="large")
     parser.add_argument("--size-mb", type=int, default=1024, help="large: file size in MiB (default 1024)")
     parser.add_argument("--files", type=int, default=1000, help="many: how many 20 KiB files (default 1000)")
-    parser.add_argument("--target", choices=["localstack", "sandbox"], default="localstack")
+    parser.add_argument("--target", choices=["localstack", "sandbox", "seaweedfs"], default="localstack")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, interleaved (medians are reported)")
     parser.add_argument("--concurrency", type=int, help="multipart_concurrency for the app (default: the app's, 8)")
     parser.add_argument("--upload-concurrency", type=int, default=6, help="upload_concurrency (default 6, the app's)")
