@@ -19,7 +19,11 @@ each run's ratio and the median, with the load average after each run).
 - single (50 MiB, one request): POST policy versus presigned PUT versus boto3 `put_object` (with
   SHA-256), each on LocalStack and on the sandbox.
 - many (1,000 files of 20 KiB): choose them all at once and wait until every one is "Verified",
-  versus boto3 `put_object` (with SHA-256) on `upload_concurrency` threads.
+  versus boto3 `put_object` (with SHA-256) on `upload_concurrency` threads; and the CPU each process spent
+  per file (bench/many_profile.py says where inside each).
+
+--target seaweedfs runs the apps against a throwaway SeaweedFS (tests/support/seaweedfs.py; BUCKETDESK_WEED),
+a store whose own cost per file is small, so the client side shows.
 
 Not a test: numbers depend on the machine; LocalStack and moto are Python servers, so they, not the
 network, usually set the pace.
