@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
@@ -308,9 +309,15 @@ class UploadSession:
         self.part_urls = answered
 
     def on_their_way(self) -> int:
-        """Files granted and not yet judged: waiting for a slot, being sent, or being verified."""
+        """Files granted and not yet judged: waiting for a slot, being sent, or being verified. A single upload's
+        grant counts until it expires: one the browser dropped (cancelled before the grant reached it) is never
+        reported, and a file still queued then asks for a fresh one."""
+        now = time.time()
         return sum(
-            1 for answer in self.grants.values() if isinstance(answer, Granted) and not self.outcomes_for(answer)
+            1
+            for answer in self.grants.values()
+            if (isinstance(answer, MultipartGrant) or (isinstance(answer, Grant) and answer.expires_at > now))
+            and not self.outcomes_for(answer)
         )
 
     def outcomes_for(self, grant: Granted) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -178,6 +179,9 @@ def test_files_on_their_way_are_those_granted_and_not_yet_judged(session, gatewa
     assert session.on_their_way() == 0  # judged too: it failed
     sign(session, gateway, sign_event({"id": OTHER_ID, "signSeq": 1}))  # Retry: a fresh grant, on its way again
     assert session.on_their_way() == 1
+    # A grant never reported (its file cancelled before it arrived) stops counting once it expires.
+    session.grants[OTHER_ID] = dataclasses.replace(granted(session, OTHER_ID), expires_at=time.time() - 1)
+    assert session.on_their_way() == 0
 
 
 # --- finish ----------------------------------------------------------------------------------------
