@@ -1,7 +1,8 @@
 """Upload throughput: files from Chromium through bucketdesk's component versus boto3, in the same run.
 
     python bench/upload_bench.py [--scenario large|single|many|all] [--size-mb 1024] [--repeat 3]
-                                 [--target localstack|sandbox] [--upload-method post|put] [--driver cdp|playwright]
+                                 [--target localstack|sandbox|seaweedfs] [--upload-method post|put]
+                                 [--driver cdp|playwright]
 
 Starts what it needs: LocalStack (tests/support/localstack.py; set BUCKETDESK_LOCALSTACK_PYTHON)
 and/or the app's own embedded sandbox (moto), the real app with `streamlit run` behind the
@@ -21,7 +22,11 @@ each run's ratio and the median, with the load average after each run).
 - single (50 MiB, one request): POST policy versus presigned PUT versus boto3 `put_object` (with
   SHA-256), each on LocalStack and on the sandbox.
 - many (1,000 files of 20 KiB): choose them all at once and wait until every one is "Verified",
-  versus boto3 `put_object` (with SHA-256) on `upload_concurrency` threads.
+  versus boto3 `put_object` (with SHA-256) on `upload_concurrency` threads; and the CPU each process spent
+  per file (bench/many_profile.py says where inside each).
+
+--target seaweedfs runs the apps against a throwaway SeaweedFS (tests/support/seaweedfs.py; BUCKETDESK_WEED),
+a store whose own cost per file is small, so the client side shows.
 
 Not a test: numbers depend on the machine; LocalStack and moto are Python servers, so they, not the
 network, usually set the pace.
@@ -83,6 +88,7 @@ class Stage:
     def __init__(self, limit: int, concurrency: int | None, checksums: str | None):
         self.limit, self.concurrency, self.checksums = limit, concurrency, checksums
         self.stack = None
+        self.weed = None
         self.apps: list = []
         self.proxies: list[CountingProxy] = []
 
@@ -103,11 +109,39 @@ class Stage:
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
         return app_env(self.stack.endpoint_url, bucket), dict(TEST_CREDENTIALS)
 
-    def app(self, target: str, **settings: str) -> tuple[CountingProxy, dict]:
-        """An app on `target` ("localstack" or "sandbox"): its proxy (the browser's origin) and boto3 credentials."""
+    def seaweedfs_env(self, origin: str) -> tuple[dict, dict]:
+        from tests.support.seaweedfs import seaweedfs_client, start_seaweedfs
+
+        if self.weed is None:
+            self.weed = start_seaweedfs()
+        s3 = seaweedfs_client(self.weed)
+        bucket = f"bd-bench-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        rule = {
+            "AllowedOrigins": [origin],
+            "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+        }
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+        env = {
+            "BUCKETDESK_BUCKET": bucket,
+            "BUCKETDESK_ADDRESSING_STYLE": "path",
+            "AWS_ENDPOINT_URL_S3": self.weed.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.weed.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.weed.secret_key,
+            "AWS_REGION": self.weed.region,
+        }
+        return env, {"aws_access_key_id": self.weed.access_key, "aws_secret_access_key": self.weed.secret_key}
+
+    def app(self, target: str, extra_env: dict | None = None, **settings: str) -> tuple[CountingProxy, dict]:
+        """An app on `target` ("localstack", "seaweedfs" or "sandbox"): its proxy (the browser's origin) and boto3 credentials.
+        `extra_env`: more of the app process's environment, as it is (bench/many_profile.py's profiler)."""
         proxy = CountingProxy(target_port=0)
         if target == "localstack":
             env, credentials = self.localstack_env(proxy.url)
+        elif target == "seaweedfs":
+            env, credentials = self.seaweedfs_env(proxy.url)
         else:  # the sandbox takes BUCKETDESK_* limits
             env, credentials = {}, {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
         env["BUCKETDESK_MAX_UPLOAD_BYTES"] = str(self.limit)
@@ -116,6 +150,7 @@ class Stage:
         if self.checksums:
             env["BUCKETDESK_CHECKSUMS"] = self.checksums
         env.update({f"BUCKETDESK_{k.upper()}": v for k, v in settings.items()})
+        env.update(extra_env or {})
         app = start_app(env)
         proxy.target_port = app.port
         proxy.__enter__()
@@ -130,6 +165,8 @@ class Stage:
             app.stop()
         if self.stack:
             self.stack.stop()
+        if self.weed:
+            self.weed.stop()
 
 
 # ---- the component in Chromium ------------------------------------------------------------------
@@ -137,17 +174,23 @@ class Stage:
 FINAL = {"Verified", "Failed", "Not accepted", "Refused"}
 
 
-def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -> dict:
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
+
+def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float, watch=None) -> dict:
     """Choose the files on a fresh upload page; time until every one is "Verified", and the part traffic.
 
     The traffic to the bucket is read afterwards from the page's Resource Timing entries: listening to
     every request through Playwright would make the browser report each one as it happens, work the
-    measured upload would pay for (a fifth of the time of a thousand small files) and boto3 would not."""
+    measured upload would pay for (a fifth of the time of a thousand small files) and boto3 would not.
+    `watch(page)`, when given, is called just before the files are chosen and returns a function called
+    once they are all final (bench/many_profile.py starts and stops its profilers so)."""
     page = browser.new_page()
     page.add_init_script("performance.setResourceTimingBufferSize(1000000)")
     page.goto(f"{app_url}/upload")
     chooser = page.locator(".bd-uploader input[type=file]:not([webkitdirectory])")
     chooser.wait_for(state="attached", timeout=90_000)
+    stop_watching = watch(page) if watch else None
     chosen_at = page.evaluate("performance.now()")
     cpu_before = cpu_seconds()
     started = time.perf_counter()
@@ -174,6 +217,8 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
         raise SystemExit(f"the browser upload ended badly: {ended}\n" + "\n".join(said))
     finished = time.perf_counter()
     cpu = cpu_spent(cpu_before, cpu_seconds())  # before the page closes: its renderer goes with it
+    if stop_watching:
+        stop_watching()
     finished_at = chosen_at + (finished - started) * 1000
     # Every request the page's script sent to the bucket: whole files (POST or PUT) and parts.
     requests = page.evaluate(
@@ -182,7 +227,10 @@ def browser_upload(browser, app_url: str, paths: list[Path], timeout_s: float) -
             .map((e) => [e.startTime, e.responseEnd])""",
         app_url,
     )
-    link = page.locator("[data-testid=stCode] code").first.inner_text().strip()
+    try:  # the first card's signed link names the endpoint and bucket (the pages draws them last)
+        link = page.locator("[data-testid=stCode] code").first.inner_text(timeout=30_000).strip()
+    except PlaywrightTimeout:
+        link = ""
     page.close()
     run = {"seconds": finished - started, "parts": len(requests), "link": link, "cpu": cpu}
     if requests:
@@ -337,6 +385,8 @@ def _role(command: str) -> str:
         return f"chromium {kind.group(1) if kind else 'browser'}"
     if "localstack" in command:
         return "localstack"
+    if "weed" in command:
+        return "seaweedfs"
     if "streamlit" in command:
         return "app"
     return "playwright" if "playwright" in command or "node" in command else "other"
@@ -449,13 +499,17 @@ def scenario_many(stage: Stage, browser, workdir: Path, args) -> None:
         args.target, upload_concurrency=str(args.upload_concurrency), upload_method=args.upload_method
     )
     component, plain, sha, loads = [], [], [], []
+    cpu: dict[str, list[dict[str, float]]] = {"component": [], "boto3 put_object": []}
     client = None
     for _ in range(args.repeat):
         run = upload_in(browser, proxy.url, paths, timeout_s=1200)
         component.append(run["seconds"])
+        cpu["component"].append(run["cpu"])
         endpoint, bucket = endpoint_and_bucket(run["link"])
         client = client or client_for(endpoint, credentials, args.upload_concurrency)
+        before = cpu_seconds()
         plain.append(boto3_put_objects(client, bucket, paths, args.upload_concurrency, checksum=False))
+        cpu["boto3 put_object"].append(cpu_spent(before, cpu_seconds()))
         sha.append(boto3_put_objects(client, bucket, paths, args.upload_concurrency, checksum=True))
         loads.append(os.getloadavg()[0])
     print(
@@ -473,6 +527,15 @@ def scenario_many(stage: Stage, browser, workdir: Path, args) -> None:
     print(f"  ratio component / boto3 SHA-256: {ratios(sha, component)}")
     print(f"  load average (1 min) after each run: {', '.join(f'{load:.1f}' for load in loads)}")
     print(f"  the app server received {proxy.bytes_to_server:,} bytes for {count * size * args.repeat:,} file bytes")
+    print(f"  the app server sent the browser {proxy.bytes_to_client / args.repeat / count:,.0f} bytes per file")
+    for name, runs in cpu.items():
+        if runs and runs[0]:
+            roles = sorted({role for each in runs for role in each}, key=lambda role: -runs[0].get(role, 0.0))
+            spent = ", ".join(
+                f"{role} {statistics.median(each.get(role, 0.0) for each in runs) * 1000 / count:.1f}" for role in roles
+            )
+            total = statistics.median(sum(each.values()) for each in runs) * 1000 / count
+            print(f"  CPU ms per file, {name} (median): {total:.1f} in all: {spent}")
 
 
 def main() -> None:
@@ -480,7 +543,7 @@ def main() -> None:
     parser.add_argument("--scenario", choices=["large", "single", "many", "all"], default="large")
     parser.add_argument("--size-mb", type=int, default=1024, help="large: file size in MiB (default 1024)")
     parser.add_argument("--files", type=int, default=1000, help="many: how many 20 KiB files (default 1000)")
-    parser.add_argument("--target", choices=["localstack", "sandbox"], default="localstack")
+    parser.add_argument("--target", choices=["localstack", "sandbox", "seaweedfs"], default="localstack")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, interleaved (medians are reported)")
     parser.add_argument("--concurrency", type=int, help="multipart_concurrency for the app (default: the app's, 8)")
     parser.add_argument("--upload-concurrency", type=int, default=6, help="upload_concurrency (default 6, the app's)")

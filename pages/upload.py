@@ -159,12 +159,20 @@ uploader_component()(
 # so the latest few get a card with their signed link, the next ones a line each, the rest a count.
 outcomes = uploads.outcomes
 finished = list(reversed(outcomes.values()))[:SHOWN_RESULTS]
-if finished:
+# While a batch is on its way, each rerun would draw cards and a table the next rerun replaces, a large share
+# of the browser's work per file: the count says how far it is, and they follow once the batch is through.
+on_their_way = uploads.on_their_way()
+if on_their_way > SHOWN_CARDS:
+    finished = []
+if outcomes:
     st.subheader("Uploaded")
-if len(outcomes) > SHOWN_CARDS:
+if outcomes and (len(outcomes) > SHOWN_CARDS or not finished):
     accepted = sum(1 for outcome in outcomes.values() if outcome.ok)
-    rest = f"; the latest {len(finished)} below" if len(outcomes) > len(finished) else ""
-    st.caption(f"{accepted:,} of {len(outcomes):,} files verified, {len(outcomes) - accepted:,} not accepted{rest}.")
+    rest = f"; the latest {len(finished)} below" if len(outcomes) > len(finished) and finished else ""
+    going = f"; {on_their_way:,} more on their way, listed here once they are through" if not finished else ""
+    st.caption(
+        f"{accepted:,} of {len(outcomes):,} files verified, {len(outcomes) - accepted:,} not accepted{rest}{going}."
+    )
 for outcome in finished[:SHOWN_CARDS]:
     with st.container(border=True):
         text, preview = st.columns([3, 1])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
@@ -306,6 +307,18 @@ class UploadSession:
                 self.open_uploads.remember_parts(grant.upload_id, digests)
         # The event lists every URL still wanted: anything not in it was received (or given up).
         self.part_urls = answered
+
+    def on_their_way(self) -> int:
+        """Files granted and not yet judged: waiting for a slot, being sent, or being verified. A single upload's
+        grant counts until it expires: one the browser dropped (cancelled before the grant reached it) is never
+        reported, and a file still queued then asks for a fresh one."""
+        now = time.time()
+        return sum(
+            1
+            for answer in self.grants.values()
+            if (isinstance(answer, MultipartGrant) or (isinstance(answer, Grant) and answer.expires_at > now))
+            and not self.outcomes_for(answer)
+        )
 
     def outcomes_for(self, grant: Granted) -> set[str]:
         """File ids whose current grant was already judged."""

@@ -274,3 +274,36 @@ def test_several_buckets_get_a_picker_and_the_choice_drives_the_page(app, app_te
     chosen.run()
     assert chosen.sidebar.selectbox[0].value == "second"
     assert "second-bucket" in as_read(chosen.caption[0].value)
+
+
+def test_a_large_batch_on_its_way_shows_its_count_and_the_cards_once_it_is_through(app):
+    # Each rerun redraws the results; with a batch on its way, cards the next rerun replaces would cost the
+    # browser more than anything else it does per file, so the page counts until the batch is through.
+    app.run()
+    files = {f"{n:016x}": (f"note-{n:02d}.txt", f"note {n}\n".encode()) for n in range(12)}
+    trigger(
+        app, UPLOADER, "sign", {"files": [declared(i, name, data, "text/plain") for i, (name, data) in files.items()]}
+    )
+    grants = component_data(app, UPLOADER)["grants"]
+
+    def report(ids: list[str]) -> None:
+        for file_id in ids:
+            name, data = files[file_id]
+            assert post_as_browser(grants[file_id], name, data, "text/plain").status_code == 201
+        results = [
+            {"id": file_id, "signSeq": 1, "ok": True, "status": 201, "bytes": len(files[file_id][1]), "ms": 5}
+            for file_id in ids
+        ]
+        trigger(app, UPLOADER, "done", {"results": results})
+        assert not app.exception
+
+    ids = list(files)
+    report(ids[:1])
+    assert component_data(app, UPLOADER)["verified"][ids[0]]["ok"] is True  # the component has its verdict
+    assert len(app.code) == 0 and len(app.dataframe) == 0  # no cards, no table yet
+    assert any("1 of 1 files verified" in c.value and "11 more on their way" in c.value for c in app.caption)
+
+    report(ids[1:])
+    assert len(app.code) == 10  # the latest ten: a card each with its signed link
+    assert len(app.dataframe) == 1  # and the rest in a table
+    assert not any("on their way" in c.value for c in app.caption)

@@ -437,3 +437,25 @@ def test_a_folder_of_ten_thousand_files_is_one_line_and_the_page_still_answers(s
     expect(later.locator(".bd-status")).to_have_text("Cancelled", timeout=5_000)
     expect(folder).to_contain_text("10,000 files")
     assert s.errors == []
+
+
+def test_many_small_files_are_announced_once_per_render_not_once_per_file(session: Session):
+    # Each write to the live region makes the browser lay out the page and every row again: a thousand
+    # small files announced one by one ("uploaded", then "verified") cost a layout each, for nobody (a
+    # screen reader says only the latest anyway). The latest message is said at the next render.
+    s, page = session, session.page
+    open_harness(s)
+    page.locator(".bd-sr").evaluate(
+        """(sr) => {
+            window.srWrites = 0;
+            new MutationObserver((records) => { window.srWrites += records.length; })
+                .observe(sr, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    count = 60
+    s.choose(*[(f"note-{n:02d}.txt", "text/plain", f"note {n} ".encode() * 50) for n in range(count)])
+    expect(page.locator(".bd-total")).to_contain_text(f"{count} done", timeout=60_000)
+    expect(page.locator(".bd-sr")).to_have_text(re.compile(r"^note-\d\d\.txt verified$"))
+    writes = page.evaluate("window.srWrites")
+    assert 0 < writes < count, f"{writes} writes to the live region for {count} files (two each, one by one)"
+    assert s.errors == []

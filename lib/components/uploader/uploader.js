@@ -154,7 +154,7 @@ function newInstance(parentElement) {
   return {
     parentElement, data: {}, setTrigger: null, files: new Map(), outbox: new Map(), els: null,
     flushTimer: 0, pendingFlush: false, gateUntil: 0, lastSentAt: 0, resendStep: 0,
-    renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashing: 0, hashingBytes: 0,
+    renderTimer: 0, ticker: 0, dragDepth: 0, sentCounter: 0, speedSamples: [], speed: 0, hashing: 0, hashingBytes: 0, announcement: "",
     batches: new Map(), batchRows: new Map(), lastDataAt: 0, silentSince: 0, grantsThrough: null,
   };
 }
@@ -1024,11 +1024,11 @@ function noteUnanswered(inst, unanswered, now) {
   else inst.silentSince ||= inst.lastSentAt;
   const silent = inst.silentSince && now - inst.silentSince > UNREACHABLE_MS;
   if (!inst.els) return;
-  inst.els.unreachable.hidden = !silent;
-  inst.els.unreachable.textContent = silent
+  setHidden(inst.els.unreachable, !silent);
+  setText(inst.els.unreachable, silent
     ? `The app has not answered for ${Math.round((now - inst.silentSince) / 1000)} s (it may be restarting, or the connection dropped). `
       + "Files already on their way keep going; requests are sent again until it answers, then everything continues by itself."
-    : "";
+    : "");
 }
 
 /** Something new to say: send soon, and restart the resend back-off. */
@@ -1311,11 +1311,13 @@ function render(inst) {
   if (!inst.els) return;
   const { hint, input, totalText, totalBar, summary, clear } = inst.els;
   const accept = typeof inst.data.accept === "string" ? inst.data.accept : "";
-  if (accept) input.setAttribute("accept", accept); else input.removeAttribute("accept");
+  if (accept !== (input.getAttribute("accept") ?? "")) {
+    if (accept) input.setAttribute("accept", accept); else input.removeAttribute("accept");
+  }
   const limits = [];
   if (Number(inst.data.maxBytes) > 0) limits.push(`Up to ${humanBytes(Number(inst.data.maxBytes))} per file`);
   if (accept) limits.push(accept.split(",").map((s) => s.trim()).filter(Boolean).join(", "));
-  hint.textContent = limits.join(" · ");
+  setText(hint, limits.join(" · "));
   const now = Date.now();
   // "done" counts files with their verdict; sent ones still awaiting it are "completing" (a large file) or
   // "verifying", so "1000 done" means every file was checked, not only sent.
@@ -1335,7 +1337,8 @@ function render(inst) {
     }
   }
   renderFolders(inst, folders);
-  summary.hidden = totalBar.hidden = inst.files.size === 0;
+  setHidden(summary, inst.files.size === 0);
+  setHidden(totalBar, inst.files.size === 0);
   const arrived = n.done + n.completing + n.verifying + n["not accepted"];
   const pct = n.moving ? Math.min(99, Math.floor((sent / (total || 1)) * 100)) : arrived ? 100 : 0;
   const parts = [`${humanBytes(sent)} of ${humanBytes(total)}`, `${pct} %`];
@@ -1343,10 +1346,17 @@ function render(inst) {
   parts.push(`${n.done} done`);
   for (const k of ["completing", "verifying", "not accepted", "failed", "refused", "cancelled"]) if (n[k]) parts.push(`${n[k]} ${k}`);
   if (n.moving) parts.push(`${n.moving} to go`);
-  totalText.textContent = parts.join(" · ");
+  setText(totalText, parts.join(" · "));
   setBar(totalBar, pct);
-  totalBar.dataset.complete = String(!n.moving && !n.completing && !n.verifying && n.done > 0);
-  clear.disabled = !(arrived + n.refused);
+  const complete = String(!n.moving && !n.completing && !n.verifying && n.done > 0);
+  if (totalBar.dataset.complete !== complete) totalBar.dataset.complete = complete;
+  if (clear.disabled !== !(arrived + n.refused)) clear.disabled = !(arrived + n.refused);
+  // Said once per render: a thousand small files would otherwise change the live region (and make the browser
+  // lay out the page and its thousand rows again) a few times for each file.
+  if (inst.announcement) {
+    inst.els.sr.textContent = inst.announcement;
+    inst.announcement = "";
+  }
 }
 
 const PROBLEMS = ["not accepted", "failed", "refused", "cancelled"];
@@ -1487,12 +1497,26 @@ function renderRow(inst, e, now) {
 }
 
 function setBar(bar, pct) {
+  if (bar.getAttribute("aria-valuenow") === String(pct)) return;
   bar.setAttribute("aria-valuenow", String(pct));
   bar.firstChild.style.width = `${pct}%`;
 }
 
-/** Said by screen readers (an aria-live region). */
-const announce = (inst, message) => inst.els && (inst.els.sr.textContent = message);
+// Write only what differs: each DOM write, even of the same value, makes the browser style and lay out the page
+// again, with every row of the list in it, on the next frame.
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function setHidden(node, hidden) {
+  if (node.hidden !== hidden) node.hidden = hidden;
+}
+
+/** Said by screen readers (an aria-live region), at the next render: the latest message since the last one. */
+const announce = (inst, message) => {
+  inst.announcement = message;
+  scheduleRender(inst);
+};
 const countState = (inst, state) => [...inst.files.values()].filter((e) => e.state === state).length;
 
 /** 1024-based, one decimal, the same words as Python's human_bytes: "512 bytes", "1.2 MB". */

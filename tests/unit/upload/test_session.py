@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -165,6 +166,22 @@ def test_verified_file_is_never_re_signed(session, gateway, s3, count_calls):
     calls = count_calls("sign_upload")
     sign(session, gateway, sign_event({"signSeq": 1}))
     assert calls == [] and granted(session).sign_seq == 1
+
+
+def test_files_on_their_way_are_those_granted_and_not_yet_judged(session, gateway, s3):
+    third = "d" * 24
+    sign(session, gateway, sign_event({}, {"id": OTHER_ID}, {"id": third, "name": "b.exe"}))  # b.exe: refused
+    assert session.on_their_way() == 2
+    store(s3, granted(session), BODY)
+    finish(session, gateway, done_event({}))
+    assert session.on_their_way() == 1
+    finish(session, gateway, done_event({"id": OTHER_ID, "ok": False, "status": 0, "code": "NetworkError"}))
+    assert session.on_their_way() == 0  # judged too: it failed
+    sign(session, gateway, sign_event({"id": OTHER_ID, "signSeq": 1}))  # Retry: a fresh grant, on its way again
+    assert session.on_their_way() == 1
+    # A grant never reported (its file cancelled before it arrived) stops counting once it expires.
+    session.grants[OTHER_ID] = dataclasses.replace(granted(session, OTHER_ID), expires_at=time.time() - 1)
+    assert session.on_their_way() == 0
 
 
 # --- finish ----------------------------------------------------------------------------------------
