@@ -169,7 +169,8 @@ if outcomes:
 if outcomes and (len(outcomes) > SHOWN_CARDS or not finished):
     accepted = sum(1 for outcome in outcomes.values() if outcome.ok)
     rest = f"; the latest {len(finished)} below" if len(outcomes) > len(finished) and finished else ""
-    going = f"; {on_their_way:,} more on their way, listed here once they are through" if not finished else ""
+    # No count here: the uploader's own line counts every file, this page only those granted so far.
+    going = "; the files still on their way are listed here once they are through" if not finished else ""
     st.caption(
         f"{accepted:,} of {len(outcomes):,} files verified, {len(outcomes) - accepted:,} not accepted{rest}{going}."
     )
