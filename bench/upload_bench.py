@@ -43,7 +43,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -313,6 +313,10 @@ def endpoint_and_bucket(link: str) -> tuple[str, str]:
     return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/").split("/", 1)[0]
 
 
+def key_of(link: str) -> str:
+    return unquote(urlsplit(link).path.lstrip("/").split("/", 1)[1])
+
+
 def client_for(endpoint: str, credentials: dict, pool: int = 10):
     config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, max_pool_connections=max(10, pool))
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=config, **credentials)
@@ -414,6 +418,9 @@ def scenario_large(stage: Stage, browser, workdir: Path, args) -> None:
         tails.append(run["after_last_part"])
         endpoint, bucket = endpoint_and_bucket(run["link"])
         client = client or client_for(endpoint, credentials)
+        # Every run starts from the same empty bucket, as boto3's do: with a 1 GiB object already in the
+        # bucket, LocalStack 4.9.2 takes ~2.8 s instead of ~0.5 s for the next CompleteMultipartUpload.
+        client.delete_object(Bucket=bucket, Key=key_of(run["link"]))
         plain.append(boto3_upload_file(client, bucket, path))
         before = cpu_seconds()
         sha.append(boto3_upload_file(client, bucket, path, ChecksumAlgorithm="SHA256"))
