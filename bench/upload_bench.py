@@ -82,6 +82,20 @@ def make_small_files(directory: Path, count: int, size: int) -> list[Path]:
 # ---- the apps and endpoints under test ----------------------------------------------------------
 
 
+def bench_bucket(s3, origin: str) -> str:
+    """A fresh bucket whose CORS rule lets the app's page (`origin`) POST, PUT and read the ETag."""
+    bucket = f"bd-bench-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    rule = {
+        "AllowedOrigins": [origin],
+        "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+    }
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+    return bucket
+
+
 class Stage:
     """Starts LocalStack and apps on demand; stops everything at the end."""
 
@@ -97,16 +111,7 @@ class Stage:
 
         if self.stack is None:
             self.stack = start_localstack()
-        s3 = localstack_client(self.stack.endpoint_url)
-        bucket = f"bd-bench-{uuid.uuid4().hex[:8]}"
-        s3.create_bucket(Bucket=bucket)
-        rule = {
-            "AllowedOrigins": [origin],
-            "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
-            "AllowedHeaders": ["*"],
-            "ExposeHeaders": ["ETag"],
-        }
-        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+        bucket = bench_bucket(localstack_client(self.stack.endpoint_url), origin)
         return app_env(self.stack.endpoint_url, bucket), dict(TEST_CREDENTIALS)
 
     def seaweedfs_env(self, origin: str) -> tuple[dict, dict]:
@@ -114,16 +119,7 @@ class Stage:
 
         if self.weed is None:
             self.weed = start_seaweedfs()
-        s3 = seaweedfs_client(self.weed)
-        bucket = f"bd-bench-{uuid.uuid4().hex[:8]}"
-        s3.create_bucket(Bucket=bucket)
-        rule = {
-            "AllowedOrigins": [origin],
-            "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
-            "AllowedHeaders": ["*"],
-            "ExposeHeaders": ["ETag"],
-        }
-        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+        bucket = bench_bucket(seaweedfs_client(self.weed), origin)
         env = {
             "BUCKETDESK_BUCKET": bucket,
             "BUCKETDESK_ADDRESSING_STYLE": "path",
